@@ -1,0 +1,151 @@
+import { Packr } from 'msgpackr';
+import { badFrame } from './errors.ts';
+import {
+  type AckMessage, type ClientMessage, type HelloMessage, type KvsMessage, type PingMessage, type PongMessage,
+  type ServerHelloMessage, type ServerMessage, type SnapshotEndMessage, type StatusMessage, type WireKV,
+  WIRE_SYNC_STATUSES, type WireSyncStatus,
+} from './messages.ts';
+
+/**
+ * Plain MessagePack only. Records and shared structures are msgpackr extensions that a decoder
+ * which did not see earlier frames (or is not msgpackr) cannot read, so both are off, and maps
+ * decode to plain objects. `int64AsType: 'number'` keeps 64-bit integers readable as numbers.
+ */
+export function createPackr(): Packr {
+  return new Packr({ useRecords: false, structuredClone: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'number' });
+}
+
+/** Encodes and strictly decodes protocol messages. One instance per component; not shared state. */
+export class Codec {
+  readonly #packr = createPackr();
+
+  /** Encodes a message into a Buffer the caller owns (not a view of the encoder's slab). */
+  encode(message: ClientMessage | ServerMessage): Buffer {
+    return Buffer.from(this.#packr.pack(message));
+  }
+
+  /** Encodes any value into owned bytes (used for pre-encoding values once). */
+  encodeValue(value: unknown): Buffer {
+    return this.#packr.pack(value);
+  }
+
+  decodeAny(bytes: Uint8Array): unknown {
+    try {
+      return this.#packr.unpack(bytes);
+    } catch (err) {
+      throw badFrame(`frame is not a single MessagePack message: ${(err as Error).message}`, err);
+    }
+  }
+
+  /** Decodes and validates one client → server frame. Throws ProtocolError. */
+  decodeClient(bytes: Uint8Array): ClientMessage {
+    const msg = asMessage(this.decodeAny(bytes));
+    switch (msg.type) {
+      case 'hello': return validateHello(msg);
+      case 'pong': return validatePong(msg);
+      case 'ack': return { type: 'ack' } satisfies AckMessage;
+      default: throw badFrame(`unknown client message type ${JSON.stringify(msg.type)}`);
+    }
+  }
+
+  /** Decodes and validates one server → client frame. Throws ProtocolError. */
+  decodeServer(bytes: Uint8Array): ServerMessage {
+    const msg = asMessage(this.decodeAny(bytes));
+    switch (msg.type) {
+      case 'serverHello': return validateServerHello(msg);
+      case 'kvs': return validateKvs(msg);
+      case 'status': return validateStatus(msg);
+      case 'ping': return { type: 'ping', timestamp: num(msg, 'timestamp') } satisfies PingMessage;
+      case 'snapshotEnd': return { type: 'snapshotEnd', seq: num(msg, 'seq'), keys: num(msg, 'keys') } satisfies SnapshotEndMessage;
+      default: throw badFrame(`unknown server message type ${JSON.stringify(msg.type)}`);
+    }
+  }
+}
+
+type Fields = Record<string, unknown> & { type: unknown };
+
+function asMessage(decoded: unknown): Fields {
+  if (decoded === null || typeof decoded !== 'object' || Array.isArray(decoded) || decoded instanceof Uint8Array) {
+    throw badFrame('frame is not a MessagePack map');
+  }
+  const msg = decoded as Fields;
+  if (typeof msg.type !== 'string') throw badFrame('message has no string field "type"');
+  return msg;
+}
+
+function str(msg: Fields, field: string, maxLength = 1024): string {
+  const v = msg[field];
+  if (typeof v !== 'string') throw badFrame(`${String(msg.type)}.${field} must be a string`);
+  if (v.length > maxLength) throw badFrame(`${String(msg.type)}.${field} is longer than ${maxLength} characters`);
+  return v;
+}
+
+function optStr(msg: Fields, field: string, maxLength = 1024): string {
+  return msg[field] === undefined || msg[field] === null ? '' : str(msg, field, maxLength);
+}
+
+function num(msg: Fields, field: string): number {
+  const v = msg[field];
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw badFrame(`${String(msg.type)}.${field} must be a finite number`);
+  return v;
+}
+
+function validateHello(msg: Fields): HelloMessage {
+  const caps = msg.capabilities ?? {};
+  if (caps === null || typeof caps !== 'object' || Array.isArray(caps)) throw badFrame('hello.capabilities must be a map');
+  const compression = (caps as Record<string, unknown>).compression;
+  if (compression !== undefined && (!Array.isArray(compression) || compression.length > 16 || !compression.every((c) => typeof c === 'string'))) {
+    throw badFrame('hello.capabilities.compression must be an array of at most 16 strings');
+  }
+  return {
+    type: 'hello',
+    protocolVersion: num(msg, 'protocolVersion'),
+    syncerType: str(msg, 'syncerType', 64),
+    hostname: str(msg, 'hostname', 253),
+    clientVersion: optStr(msg, 'clientVersion', 128),
+    clientInfo: optStr(msg, 'clientInfo', 1024),
+    clientConnId: optStr(msg, 'clientConnId', 128),
+    capabilities: compression === undefined ? {} : { compression: compression as string[] },
+  };
+}
+
+function validatePong(msg: Fields): PongMessage {
+  return { type: 'pong', pingTimestamp: num(msg, 'pingTimestamp') };
+}
+
+function validateServerHello(msg: Fields): ServerHelloMessage {
+  const compression = msg.compression;
+  if (compression !== undefined && compression !== null && typeof compression !== 'string') {
+    throw badFrame('serverHello.compression must be a string or nil');
+  }
+  return {
+    type: 'serverHello',
+    protocolVersion: num(msg, 'protocolVersion'),
+    syncerType: str(msg, 'syncerType', 64),
+    serverVersion: optStr(msg, 'serverVersion', 128),
+    serverInstanceId: optStr(msg, 'serverInstanceId', 128),
+    connectionId: optStr(msg, 'connectionId', 128),
+    compression: typeof compression === 'string' ? compression : null,
+  };
+}
+
+function validateKvs(msg: Fields): KvsMessage {
+  const kvs = msg.kvs;
+  if (!Array.isArray(kvs)) throw badFrame('kvs.kvs must be an array');
+  for (const kv of kvs) {
+    if (!Array.isArray(kv) || kv.length < 4) throw badFrame('each kvs entry must be an array [key, value, revision, updateType]');
+    if (typeof kv[0] !== 'string') throw badFrame('kvs entry key must be a string');
+    if (typeof kv[2] !== 'string') throw badFrame('kvs entry revision must be a string');
+    if (kv[3] !== 1 && kv[3] !== 2 && kv[3] !== 3) throw badFrame('kvs entry updateType must be 1, 2 or 3');
+    const isNil = kv[1] === null || kv[1] === undefined;
+    if ((kv[3] === 3) !== isNil) throw badFrame('a kvs entry has a nil value exactly when its updateType is 3 (deleted)');
+  }
+  return { type: 'kvs', kvs: kvs as WireKV[] };
+}
+
+function validateStatus(msg: Fields): StatusMessage {
+  const status = msg.status;
+  if (!WIRE_SYNC_STATUSES.includes(status as WireSyncStatus)) throw badFrame(`status.status ${JSON.stringify(status)} is not a known sync status`);
+  return { type: 'status', status: status as WireSyncStatus };
+}

@@ -1,0 +1,25 @@
+/**
+ * Cattail sync protocol, version 1 — the only definition of the wire format; the server and
+ * every client import it from here. docs/PROTOCOL.md is the prose form of this module.
+ *
+ * Transport: WebSocket on path `/sync`, binary frames only, one plain MessagePack map per frame
+ * with a string `type`. Sequence:
+ *
+ *   client                         server
+ *   hello              ─────────►
+ *                      ◄─────────  serverHello
+ *                      ◄─────────  kvs … (snapshot, every entry `new`)
+ *                      ◄─────────  snapshotEnd
+ *   ack                ─────────►
+ *                      ◄─────────  status / kvs (deltas) / ping, as they happen
+ *   pong               ─────────►  (for every ping)
+ *
+ * Rules: unknown fields are ignored; a new message type is only sent to a peer that advertised
+ * it; any protocol violation closes the connection with a code from `CloseCode`.
+ */
+export { CloseCode, FATAL_CLOSE_CODES, MOVE_ON_CLOSE_CODES, type CloseCodeName } from './closeCodes.ts';
+export { Codec, createPackr } from './codec.ts';
+export { ProtocolError } from './errors.ts';
+export { assembleKvsFrame, kvsFrameSize, KVEncoder, sameValue, type EncodedKV, type FrameEntry } from './kvFrame.ts';
+export * from './messages.ts';
+export { DEFAULT_SYNC_PATH, DEFAULT_SYNC_PORT, MAX_INBOUND_FRAME_BYTES } from './limits.ts';
