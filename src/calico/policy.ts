@@ -1,0 +1,125 @@
+/**
+ * Calico v3 GlobalNetworkPolicy and NetworkPolicy → the v1 `model.Policy` Felix reads
+ * (libcalico-go `networkpolicyprocessor.go`, `globalnetworkpolicyprocessor.go`). The policy
+ * selector gains the namespace clause (namespaced) or the prefixed namespace and service-account
+ * selectors (global); rules are converted by `rules.ts`.
+ */
+import type { RawObject } from '../datastore/types.ts';
+import type { ConvertedKV } from '../syncer/types.ts';
+import { ValidationError, errorMessage, isObject, optBool, optNumber, optString, type JsonObject } from './fields.ts';
+import { policyKey } from './keys.ts';
+import { rulesToV1, type PolicyScope } from './rules.ts';
+import { attachPrefix, validateSelector } from './selectors.ts';
+import { objectName, objectNamespace } from './meta.ts';
+
+function typesToV1(value: unknown): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) throw new ValidationError('spec.types must be a list');
+  const types = value.map((t) => {
+    if (t !== 'Ingress' && t !== 'Egress') throw new ValidationError(`policy type ${JSON.stringify(t)} must be Ingress or Egress`);
+    return t.toLowerCase();
+  });
+  if (new Set(types).size !== types.length) throw new ValidationError('spec.types must not repeat a type');
+  return types.length > 0 ? types : undefined;
+}
+
+/** Writes a v1 Policy in Go's field order; `order` is a pointer in Go, so 0 is kept. */
+function policyValue(fields: {
+  namespace?: string; order?: number; inbound?: JsonObject[]; outbound?: JsonObject[]; selector: string;
+  untracked?: boolean; preDNAT?: boolean; applyOnForward?: boolean; types?: string[];
+}): JsonObject {
+  const out: JsonObject = {};
+  if (fields.namespace) out.namespace = fields.namespace;
+  if (fields.order !== undefined) out.order = fields.order;
+  if (fields.inbound) out.inbound_rules = fields.inbound;
+  if (fields.outbound) out.outbound_rules = fields.outbound;
+  out.selector = fields.selector;
+  if (fields.untracked) out.untracked = true;
+  if (fields.preDNAT) out.pre_dnat = true;
+  if (fields.applyOnForward) out.apply_on_forward = true;
+  if (fields.types) out.types = fields.types;
+  return out;
+}
+
+function specOf(object: RawObject): JsonObject {
+  if (object.spec === undefined || object.spec === null) return {};
+  if (!isObject(object.spec)) throw new ValidationError('spec must be an object');
+  return object.spec;
+}
+
+/** The v1 value of a namespaced (Calico or converted Kubernetes) NetworkPolicy. */
+export function networkPolicyValue(namespace: string, spec: JsonObject): JsonObject {
+  const scope: PolicyScope = { kind: 'namespaced', namespace };
+  const specSelector = optString(spec.selector, 'spec.selector') ?? '';
+  validateSelector(specSelector, 'spec.selector');
+  const saSelector = optString(spec.serviceAccountSelector, 'spec.serviceAccountSelector') ?? '';
+  const nsClause = `projectcalico.org/namespace == '${namespace}'`;
+  let selector = specSelector === '' ? nsClause : `(${specSelector}) && ${nsClause}`;
+  if (saSelector !== '') selector = `(${selector}) && ${attachPrefix(saSelector, 'pcsa.')}`;
+  return policyValue({
+    namespace,
+    order: optNumber(spec.order, 'spec.order'),
+    inbound: rulesToV1(spec.ingress, scope, 'ingress', 'spec.ingress'),
+    outbound: rulesToV1(spec.egress, scope, 'egress', 'spec.egress'),
+    selector,
+    applyOnForward: true,
+    types: typesToV1(spec.types),
+  });
+}
+
+export function globalNetworkPolicyValue(spec: JsonObject): JsonObject {
+  const scope: PolicyScope = { kind: 'global' };
+  let selector = optString(spec.selector, 'spec.selector') ?? '';
+  validateSelector(selector, 'spec.selector');
+  const append = (extra: string, prefix: string): string => {
+    const prefixed = attachPrefix(extra, prefix);
+    return selector === '' ? prefixed : `(${selector}) && ${prefixed}`;
+  };
+  const nsSelector = optString(spec.namespaceSelector, 'spec.namespaceSelector') ?? '';
+  if (nsSelector !== '') {
+    selector = append(nsSelector, 'pcns.').replaceAll('all()', 'has(projectcalico.org/namespace)');
+  }
+  const saSelector = optString(spec.serviceAccountSelector, 'spec.serviceAccountSelector') ?? '';
+  if (saSelector !== '') {
+    selector = append(saSelector, 'pcsa.').replaceAll('all()', 'has(projectcalico.org/serviceaccount)');
+  }
+  const untracked = optBool(spec.doNotTrack, 'spec.doNotTrack') ?? false;
+  const preDNAT = optBool(spec.preDNAT, 'spec.preDNAT') ?? false;
+  const applyOnForward = optBool(spec.applyOnForward, 'spec.applyOnForward') ?? false;
+  const outbound = rulesToV1(spec.egress, scope, 'egress', 'spec.egress');
+  if (untracked && preDNAT) throw new ValidationError('preDNAT and doNotTrack cannot both be true');
+  if ((untracked || preDNAT) && !applyOnForward) {
+    throw new ValidationError('applyOnForward must be true if either preDNAT or doNotTrack is true');
+  }
+  if (preDNAT && outbound) throw new ValidationError('a preDNAT policy cannot have egress rules');
+  return policyValue({
+    order: optNumber(spec.order, 'spec.order'),
+    inbound: rulesToV1(spec.ingress, scope, 'ingress', 'spec.ingress'),
+    outbound,
+    selector,
+    untracked,
+    preDNAT,
+    applyOnForward,
+    types: typesToV1(spec.types),
+  });
+}
+
+function withValidation(key: string, build: () => JsonObject): ConvertedKV[] {
+  try {
+    return [{ key, value: build() }];
+  } catch (err) {
+    if (err instanceof ValidationError) return [{ key, value: null, error: errorMessage(err) }];
+    throw err;
+  }
+}
+
+export function convertGlobalNetworkPolicy(object: RawObject): ConvertedKV[] {
+  const name = objectName(object);
+  return withValidation(policyKey(name), () => globalNetworkPolicyValue(specOf(object)));
+}
+
+export function convertNetworkPolicy(object: RawObject): ConvertedKV[] {
+  const name = objectName(object);
+  const namespace = objectNamespace(object);
+  return withValidation(policyKey(`${namespace}/${name}`), () => networkPolicyValue(namespace, specOf(object)));
+}
