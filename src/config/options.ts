@@ -1,0 +1,93 @@
+import { DEFAULT_SYNC_PORT, MAX_INBOUND_FRAME_BYTES } from '../protocol/index.ts';
+import { SYNCER_TYPES } from '../syncer/types.ts';
+
+/**
+ * Every setting, its type, default and meaning: the one table that parsing, `--help`, the
+ * logged effective config and docs/OPERATIONS.md follow. Durations end in `Ms`, sizes in
+ * `Bytes`. Each option is set by the flag `--kebab-case-name` or the variable
+ * `CATTAIL_SCREAMING_SNAKE_NAME`; a flag wins over the variable.
+ */
+export type OptionType =
+  | { kind: 'int'; min: number; max: number }
+  | { kind: 'duration' }
+  | { kind: 'string' }
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'list'; values?: readonly string[] }
+  | { kind: 'bool' };
+
+export interface OptionSpec {
+  readonly type: OptionType;
+  readonly default: number | string | boolean | readonly string[];
+  readonly help: string;
+  /** Never logged in full (paths to keys are fine; nothing here holds key material itself). */
+  readonly secret?: boolean;
+}
+
+const port = { kind: 'int', min: 0, max: 65535 } as const;
+const count = (min: number, max = 1_000_000_000) => ({ kind: 'int', min, max }) as const;
+const duration = { kind: 'duration' } as const;
+const str = { kind: 'string' } as const;
+
+export const OPTIONS = {
+  datastore: { type: { kind: 'enum', values: ['file', 'kubernetes'] }, default: 'file', help: 'Where objects come from: a directory of YAML manifests, or a Kubernetes API server.' },
+  fileDir: { type: str, default: 'examples/cluster', help: 'Directory of YAML manifests read (recursively) and watched by the file datastore.' },
+  fileDebounceMs: { type: duration, default: 100, help: 'Quiet time after a file change before the directory is re-read.' },
+  kubeconfig: { type: str, default: '', help: 'Kubeconfig file for the kubernetes datastore; empty means in-cluster config, else KUBECONFIG.' },
+  syncerTypes: { type: { kind: 'list', values: SYNCER_TYPES }, default: ['felix', 'bgp', 'tunnel-ip-allocation'], help: 'Syncer types served (comma-separated).' },
+  logLevel: { type: { kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] }, default: 'info', help: 'Log level.' },
+
+  syncHost: { type: str, default: '0.0.0.0', help: 'Address the sync (WebSocket) listener binds.' },
+  syncPort: { type: port, default: DEFAULT_SYNC_PORT, help: 'Port of the sync listener; 0 picks a free port.' },
+  opsHost: { type: str, default: '0.0.0.0', help: 'Address the ops HTTP listener (health, metrics, status) binds.' },
+  opsPort: { type: port, default: 9098, help: 'Port of the ops HTTP listener; 0 picks a free port.' },
+
+  maxBatchSize: { type: count(1, 100_000), default: 100, help: 'Most updates per breadcrumb.' },
+  maxMessageKVs: { type: count(1, 100_000), default: 100, help: 'Most KVs per delta frame; deltas of several breadcrumbs are coalesced up to this for a client that is behind.' },
+  snapshotFrameKVs: { type: count(1, 100_000), default: 1000, help: 'Most KVs per snapshot frame.' },
+  snapshotReuseMs: { type: duration, default: 1000, help: 'A shared snapshot is reused by clients joining within this time, until a newer breadcrumb exists.' },
+  minBatchingAgeMs: { type: duration, default: 10, help: 'A client whose next breadcrumb is older than this gets deltas of several breadcrumbs coalesced.' },
+
+  pingIntervalMs: { type: duration, default: 10_000, help: 'Interval between server pings.' },
+  pongTimeoutMs: { type: duration, default: 60_000, help: 'A session without a pong for this long is terminated.' },
+  handshakeTimeoutMs: { type: duration, default: 10_000, help: 'Time allowed from TCP accept (including TLS) to the hello.' },
+  writeTimeoutMs: { type: duration, default: 120_000, help: 'A session whose socket accepts no bytes for this long is terminated.' },
+  sendHighWaterMarkBytes: { type: count(1024), default: 4 * 1024 * 1024, help: 'A session stops pulling frames while its socket buffers more than this.' },
+  maxInboundFrameBytes: { type: count(256, 16 * 1024 * 1024), default: MAX_INBOUND_FRAME_BYTES, help: 'Largest client frame accepted; larger frames close the connection before being buffered.' },
+
+  maxFallBehindMs: { type: duration, default: 300_000, help: 'A client further behind than this (between breadcrumb timestamps) is disconnected.' },
+  newClientGracePeriodMs: { type: duration, default: 300_000, help: 'After a client acknowledges its snapshot, fall-behind is tolerated for this long (once per connection).' },
+
+  maxConnectionsUpperLimit: { type: count(1), default: 10_000, help: 'Connection limit with one replica, on lookup errors, and the clamp ceiling.' },
+  maxConnectionsLowerLimit: { type: count(1), default: 400, help: 'Clamp floor of the computed connection limit.' },
+  connectionDropIntervalMs: { type: duration, default: 1000, help: 'While over the connection limit, one random session is dropped per interval (jittered).' },
+  connectionRebalancing: { type: { kind: 'enum', values: ['none', 'kubernetes'] }, default: 'none', help: 'kubernetes: compute the connection limit from replicas (EndpointSlices) and nodes.' },
+  k8sPollIntervalMs: { type: duration, default: 30_000, help: 'Interval of the connection-limit computation.' },
+  k8sServiceName: { type: str, default: 'cattail', help: 'Service whose EndpointSlices count the replicas.' },
+  k8sNamespace: { type: str, default: '', help: 'Namespace of that Service; empty means the POD_NAMESPACE variable, else "default".' },
+
+  shutdownTimeoutMs: { type: duration, default: 300_000, help: 'On SIGTERM, sessions are dropped spread over 95% of this.' },
+  shutdownMaxDropIntervalMs: { type: duration, default: 1000, help: 'Cap on the interval between drops during shutdown.' },
+  staleUpstreamMs: { type: duration, default: 60_000, help: 'A kind whose list/watch has been down this long marks the syncer out of sync and readiness false.' },
+
+  tlsCertFile: { type: str, default: '', help: 'Server certificate (PEM) for TLS on the sync port.' },
+  tlsKeyFile: { type: str, default: '', help: 'Server private key (PEM).', secret: true },
+  tlsCaFile: { type: str, default: '', help: 'CA bundle (PEM) that client certificates must chain to (mTLS).' },
+  tlsClientCommonNames: { type: { kind: 'list' }, default: [], help: 'Allowed client certificate Common Names.' },
+  tlsClientUriSans: { type: { kind: 'list' }, default: [], help: 'Allowed client certificate URI SANs (either list matching is enough).' },
+} as const satisfies Record<string, OptionSpec>;
+
+export type OptionName = keyof typeof OPTIONS;
+
+type ValueOf<T extends OptionType> = T extends { kind: 'int' | 'duration' } ? number
+  : T extends { kind: 'bool' } ? boolean
+  : T extends { kind: 'list' } ? readonly string[]
+  : T extends { kind: 'enum'; values: readonly (infer V)[] } ? V
+  : string;
+
+/** The validated, frozen configuration. */
+export type Config = { readonly [K in OptionName]: ValueOf<(typeof OPTIONS)[K]['type']> } & {
+  readonly syncerTypes: readonly (typeof SYNCER_TYPES)[number][];
+};
+
+export const flagName = (name: string): string => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+export const envName = (name: string): string => `CATTAIL_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;

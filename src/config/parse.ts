@@ -1,0 +1,158 @@
+import { type Config, envName, flagName, OPTIONS, type OptionName, type OptionSpec } from './options.ts';
+
+/** Start-up configuration was invalid; `problems` lists every problem, each naming its flag or variable. */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export type ParseResult = { readonly help: true } | { readonly help: false; readonly config: Config };
+
+const NAMES = Object.keys(OPTIONS) as OptionName[];
+const BY_FLAG = new Map(NAMES.map((n) => [flagName(n), n]));
+
+/**
+ * Pure: turns argv (without node and script) and an environment into a validated, frozen
+ * Config, or throws ConfigError listing every problem at once. Flags win over variables, which
+ * win over defaults.
+ */
+export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParseResult {
+  const problems: string[] = [];
+  const raw = new Map<OptionName, { text: string; source: string }>();
+
+  for (const name of NAMES) {
+    const text = env[envName(name)];
+    if (text !== undefined && text !== '') raw.set(name, { text, source: envName(name) });
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--help' || arg === '-h') return { help: true };
+    const eq = arg.indexOf('=');
+    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
+    const name = BY_FLAG.get(flag);
+    if (name === undefined) {
+      problems.push(`unknown argument ${JSON.stringify(arg)} (see --help)`);
+      continue;
+    }
+    let text: string | undefined;
+    if (eq >= 0) text = arg.slice(eq + 1);
+    else if ((OPTIONS[name] as OptionSpec).type.kind === 'bool' && (argv[i + 1] === undefined || argv[i + 1]!.startsWith('--'))) text = 'true';
+    else text = argv[++i];
+    if (text === undefined) problems.push(`${flag} needs a value`);
+    else raw.set(name, { text, source: flag });
+  }
+
+  const values: Record<string, unknown> = {};
+  for (const name of NAMES) {
+    const spec: OptionSpec = OPTIONS[name];
+    const given = raw.get(name);
+    if (given === undefined) {
+      values[name] = spec.default;
+      continue;
+    }
+    const parsed = parseValue(spec, given.text);
+    if (typeof parsed === 'object' && parsed !== null && 'error' in parsed) {
+      problems.push(`${given.source}=${JSON.stringify(given.text)}: ${parsed.error}`);
+      // Cross-checks below still run, on the default, so one bad value does not hide others.
+      values[name] = spec.default;
+    } else values[name] = parsed;
+  }
+  problems.push(...crossCheck(values as Config));
+  if (problems.length > 0) throw new ConfigError(problems);
+  for (const v of Object.values(values)) if (Array.isArray(v)) Object.freeze(v);
+  return { help: false, config: Object.freeze(values) as Config };
+}
+
+type Parsed = number | string | boolean | readonly string[] | { error: string };
+
+function parseValue(spec: OptionSpec, text: string): Parsed {
+  const t = spec.type;
+  switch (t.kind) {
+    case 'int': {
+      if (!/^-?\d+$/.test(text.trim())) return { error: 'must be an integer' };
+      const n = Number(text);
+      if (n < t.min || n > t.max) return { error: `must be between ${t.min} and ${t.max}` };
+      return n;
+    }
+    case 'duration': {
+      const ms = parseDurationMs(text);
+      return ms === undefined ? { error: 'must be a duration such as 500ms, 10s, 5m or a number of milliseconds' } : ms;
+    }
+    case 'bool':
+      if (/^(true|1|yes)$/i.test(text)) return true;
+      if (/^(false|0|no)$/i.test(text)) return false;
+      return { error: 'must be true or false' };
+    case 'enum':
+      return t.values.includes(text) ? text : { error: `must be one of ${t.values.join(', ')}` };
+    case 'list': {
+      const items = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      const bad = t.values === undefined ? [] : items.filter((i) => !t.values!.includes(i));
+      return bad.length > 0 ? { error: `unknown ${bad.join(', ')}; allowed: ${t.values!.join(', ')}` } : [...new Set(items)];
+    }
+    case 'string':
+      return text;
+  }
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `250ms`, `10s`, `1.5m`, `2h`, or a bare number of milliseconds. */
+export function parseDurationMs(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  if (m === null) return undefined;
+  return Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 'ms']!);
+}
+
+function crossCheck(c: Config): string[] {
+  const problems: string[] = [];
+  const f = flagName;
+  if (c.syncerTypes.length === 0) problems.push(`${f('syncerTypes')}: at least one syncer type must be served`);
+  if (c.maxConnectionsLowerLimit > c.maxConnectionsUpperLimit) {
+    problems.push(`${f('maxConnectionsLowerLimit')} (${c.maxConnectionsLowerLimit}) must not exceed ${f('maxConnectionsUpperLimit')} (${c.maxConnectionsUpperLimit})`);
+  }
+  if (c.pongTimeoutMs <= 2 * c.pingIntervalMs) {
+    problems.push(`${f('pongTimeoutMs')} (${c.pongTimeoutMs}) must be more than twice ${f('pingIntervalMs')} (${c.pingIntervalMs}), or healthy clients would be cut between pings`);
+  }
+  for (const name of ['pingIntervalMs', 'handshakeTimeoutMs', 'writeTimeoutMs', 'connectionDropIntervalMs', 'k8sPollIntervalMs'] as const) {
+    if (c[name] <= 0) problems.push(`${f(name)} must be greater than 0`);
+  }
+  if (c.datastore === 'file' && c.fileDir === '') problems.push(`${f('fileDir')} must name a directory when ${f('datastore')} is file`);
+  if (c.connectionRebalancing === 'kubernetes' && c.datastore !== 'kubernetes') {
+    problems.push(`${f('connectionRebalancing')}=kubernetes needs ${f('datastore')}=kubernetes (it counts nodes from the felix syncer)`);
+  }
+  const tls = [c.tlsCertFile, c.tlsKeyFile, c.tlsCaFile];
+  if (tls.some((v) => v !== '') && tls.some((v) => v === '')) {
+    problems.push(`${f('tlsCertFile')}, ${f('tlsKeyFile')} and ${f('tlsCaFile')} must be set together`);
+  }
+  if (c.tlsCertFile !== '' && c.tlsClientCommonNames.length === 0 && c.tlsClientUriSans.length === 0) {
+    problems.push(`with TLS, at least one of ${f('tlsClientCommonNames')} or ${f('tlsClientUriSans')} must be set, or any certificate from the CA would be accepted`);
+  }
+  return problems;
+}
+
+/** The effective config for the start-up log line, with secrets masked. */
+export function redactConfig(c: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name of NAMES) {
+    const spec: OptionSpec = OPTIONS[name];
+    out[name] = spec.secret === true && c[name] !== '' ? '<set>' : c[name];
+  }
+  return out;
+}
+
+/** `--help` text: every option with its flag, variable and default. */
+export function helpText(): string {
+  const lines = ['Usage: cattail [options]', '', 'Every option can also be set with its CATTAIL_* variable; flags win.', ''];
+  for (const name of NAMES) {
+    const spec: OptionSpec = OPTIONS[name];
+    const def = Array.isArray(spec.default) ? spec.default.join(',') : String(spec.default);
+    const unit = spec.type.kind === 'duration' ? ' (duration: 500ms, 10s, 5m; bare numbers are ms)' : '';
+    lines.push(`  ${flagName(name)} <${spec.type.kind}>  (${envName(name)})`);
+    lines.push(`      ${spec.help}${unit} Default: ${def === '' ? '(empty)' : def}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,182 @@
+/**
+ * Composition root: the only place that builds and wires Cattail's components. `startCattail`
+ * is what tests and the CLI use; running this file starts the server from flags and CATTAIL_*
+ * variables.
+ */
+import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
+import { syncerSpecs } from './calico/index.ts';
+import { type Clock, systemClock } from './clock.ts';
+import { type Config, ConfigError, helpText, parseConfig, redactConfig } from './config/index.ts';
+import { FileDatastore } from './datastore/file/index.ts';
+import { KubernetesDatastore, loadKubeConfig } from './datastore/kubernetes/index.ts';
+import type { Datastore } from './datastore/types.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { OpsServer, type Readiness, SyncServer, type SyncerChannel } from './server/index.ts';
+import { SnapshotCache, SnapshotSource } from './snapshot/index.ts';
+import { Syncer, type SyncerTypeSpec } from './syncer/index.ts';
+import { VERSION } from './version.ts';
+
+export interface CattailDeps {
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  readonly registry?: Registry;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Replaces the datastore the config names (tests drive an emulator this way). */
+  readonly datastore?: Datastore;
+  /** Replaces the syncer specs (tests only). */
+  readonly specs?: Partial<Record<string, SyncerTypeSpec>>;
+}
+
+export interface Cattail {
+  readonly config: Config;
+  readonly syncAddress: AddressInfo;
+  readonly opsAddress: AddressInfo;
+  readonly server: SyncServer;
+  readonly syncers: ReadonlyMap<string, Syncer>;
+  readonly caches: ReadonlyMap<string, SnapshotCache>;
+  readonly metrics: Metrics;
+  readiness(): Readiness;
+  status(): unknown;
+  /** SIGTERM behaviour: readiness false, stop accepting, paced disconnection, then stop. */
+  shutdownGracefully(): Promise<void>;
+  /** Stops everything at once. Idempotent. */
+  close(): Promise<void>;
+}
+
+export async function startCattail(config: Config, deps: CattailDeps): Promise<Cattail> {
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger;
+  const registry = deps.registry ?? new Registry();
+  const metrics = createMetrics(registry);
+  const datastore = deps.datastore ?? createDatastore(config, logger, clock, deps.env ?? process.env);
+
+  const specs = syncerSpecs();
+  const caches = new Map<string, SnapshotCache>();
+  const channels = new Map<string, SyncerChannel>();
+  const syncers = new Map<string, Syncer>();
+  for (const name of config.syncerTypes) {
+    const spec = deps.specs?.[name] ?? specs[name];
+    const cache = new SnapshotCache({ syncerType: name, maxBatchSize: config.maxBatchSize, clock, metrics, logger });
+    const snapshots = new SnapshotSource(cache, { frameKVs: config.snapshotFrameKVs, reuseMs: config.snapshotReuseMs, clock, metrics });
+    const syncer = new Syncer({ spec, datastore, sink: cache, clock, logger, metrics, staleUpstreamMs: config.staleUpstreamMs });
+    caches.set(name, cache);
+    channels.set(name, { cache, snapshots });
+    syncers.set(name, syncer);
+    syncer.start();
+  }
+
+  const server = new SyncServer({ config, channels, clock, logger, metrics, serverVersion: VERSION });
+  let shuttingDown = false;
+  const readiness = (): Readiness => {
+    const reasons: string[] = [];
+    if (shuttingDown) reasons.push('shutting down');
+    for (const [name, s] of syncers) {
+      if (s.status !== 'in-sync') reasons.push(`syncer ${name} is ${s.status}${s.staleKinds().length > 0 ? ` (stale: ${s.staleKinds().join(', ')})` : ''}`);
+    }
+    return { ready: reasons.length === 0, reasons };
+  };
+  const status = () => ({
+    version: VERSION,
+    serverInstanceId: server.serverInstanceId,
+    datastore: datastore.name,
+    maxConnections: server.maxConnections,
+    syncers: Object.fromEntries([...syncers].map(([name, s]) => {
+      const crumb = (caches.get(name) as SnapshotCache).current();
+      return [name, { status: s.status, seq: crumb.seq, keys: crumb.kvs.size, staleKinds: s.staleKinds() }];
+    })),
+    sessions: server.sessions(),
+  });
+  const ops = new OpsServer({ host: config.opsHost, port: config.opsPort, registry, readiness, status });
+
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    shuttingDown = true;
+    await server.close();
+    await ops.close();
+    for (const s of syncers.values()) s.close();
+    for (const c of caches.values()) c.close();
+    await datastore.close();
+  };
+
+  try {
+    const opsAddress = await ops.start();
+    const syncAddress = await server.start();
+    await datastore.start();
+    return {
+      config, syncAddress, opsAddress, server, syncers, caches, metrics, readiness, status, close,
+      shutdownGracefully: async () => {
+        shuttingDown = true;
+        await server.shutdownGracefully();
+        await close();
+      },
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+function createDatastore(config: Config, logger: Logger, clock: Clock, env: NodeJS.ProcessEnv): Datastore {
+  if (config.datastore === 'file') return new FileDatastore({ dir: config.fileDir, logger, clock, debounceMs: config.fileDebounceMs });
+  const kubeConfig = loadKubeConfig({ kubeconfigPath: config.kubeconfig === '' ? undefined : config.kubeconfig, env });
+  return new KubernetesDatastore({ kubeConfig, logger, clock });
+}
+
+async function runCli(): Promise<void> {
+  let config: Config;
+  try {
+    const parsed = parseConfig(process.argv.slice(2), process.env);
+    if (parsed.help) {
+      process.stdout.write(helpText() + '\n');
+      return;
+    }
+    config = parsed.config;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`cattail: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  logger.info({ version: VERSION, config: redactConfig(config) }, 'starting cattail');
+  let app: Cattail;
+  try {
+    app = await startCattail(config, { logger });
+  } catch (err) {
+    logger.fatal({ err }, 'start-up failed');
+    process.exitCode = 1;
+    return;
+  }
+  const host = (a: AddressInfo) => (a.address === '0.0.0.0' || a.address === '::' ? '127.0.0.1' : a.address);
+  logger.info(
+    { sync: `ws://${host(app.syncAddress)}:${app.syncAddress.port}/sync`, ops: `http://${host(app.opsAddress)}:${app.opsAddress.port}` },
+    `ready for agents: connect with  npx cattail-client --server ws://${host(app.syncAddress)}:${app.syncAddress.port} --syncer felix --dump`,
+  );
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    logger.info({ signal }, 'shutting down');
+    const done = signal === 'SIGTERM' ? app.shutdownGracefully() : app.close();
+    done.then(() => {
+      logger.info('shut down cleanly');
+      process.exit(0);
+    }, (err: unknown) => {
+      logger.error({ err }, 'error during shutdown');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+if (import.meta.main) await runCli();

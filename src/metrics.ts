@@ -1,0 +1,41 @@
+import { Counter, Gauge, Histogram, type Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every Cattail metric, registered on the registry passed in (never the global one), so tests
+ * and multiple servers in one process do not collide. Names mirror Typha's `typha_*` set with a
+ * `cattail_` prefix; labels are bounded (`syncer`, `kind`, `reason`), never per client.
+ */
+export function createMetrics(registry: Registry, options: { defaultMetrics?: boolean } = {}) {
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+  const registers = [registry];
+  const syncer = ['syncer'] as const;
+  return {
+    breadcrumbSeq: new Gauge({ name: 'cattail_breadcrumb_seq_number', help: 'Sequence number of the newest breadcrumb.', labelNames: syncer, registers }),
+    breadcrumbSize: new Histogram({ name: 'cattail_breadcrumb_size', help: 'Deltas per breadcrumb.', labelNames: syncer, buckets: [0, 1, 5, 10, 25, 50, 100, 250, 1000], registers }),
+    updatesTotal: new Counter({ name: 'cattail_updates_total', help: 'Updates received by the snapshot cache.', labelNames: syncer, registers }),
+    updatesSkipped: new Counter({ name: 'cattail_updates_skipped_total', help: 'Updates skipped because their value was byte-identical to the stored one.', labelNames: syncer, registers }),
+    cacheSize: new Gauge({ name: 'cattail_cache_size', help: 'Keys in the snapshot cache.', labelNames: syncer, registers }),
+    snapshotsGenerated: new Counter({ name: 'cattail_snapshots_generated_total', help: 'Shared snapshots encoded.', labelNames: syncer, registers }),
+    snapshotsReused: new Counter({ name: 'cattail_snapshots_reused_total', help: 'Client snapshots served from an already encoded shared snapshot.', labelNames: syncer, registers }),
+    snapshotRawBytes: new Gauge({ name: 'cattail_snapshot_raw_bytes', help: 'Encoded size of the newest shared snapshot.', labelNames: syncer, registers }),
+    snapshotSendSeconds: new Histogram({ name: 'cattail_snapshot_send_seconds', help: 'Time from hello to snapshotEnd written, per client.', labelNames: syncer, buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300], registers }),
+    snapshotBuildSeconds: new Histogram({ name: 'cattail_snapshot_build_seconds', help: 'Time to encode one shared snapshot.', labelNames: syncer, buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 10], registers }),
+    connectionsAccepted: new Counter({ name: 'cattail_connections_accepted_total', help: 'Connections accepted on the sync port.', registers }),
+    connectionsActive: new Gauge({ name: 'cattail_connections_active', help: 'Open sync connections, including those still in handshake.', registers }),
+    connectionsStreaming: new Gauge({ name: 'cattail_connections_streaming', help: 'Connections past their snapshot, receiving deltas.', labelNames: syncer, registers }),
+    connectionsDropped: new Counter({ name: 'cattail_connections_dropped_total', help: 'Connections shed because the server was over its connection limit.', registers }),
+    connectionsClosed: new Counter({ name: 'cattail_connections_closed_total', help: 'Connections ended, by reason.', labelNames: ['reason'] as const, registers }),
+    graceUsed: new Counter({ name: 'cattail_connections_grace_used_total', help: 'Connections kept only because they were in their new-client grace period (counted once per connection).', labelNames: syncer, registers }),
+    maxConnections: new Gauge({ name: 'cattail_connections_max', help: 'Current connection limit.', registers }),
+    clientLatency: new Histogram({ name: 'cattail_client_latency_seconds', help: 'Lag of a client: newest breadcrumb timestamp minus the one being sent.', labelNames: syncer, buckets: [0.001, 0.01, 0.1, 1, 5, 10, 30, 60, 120, 300, 600], registers }),
+    kvsPerMessage: new Histogram({ name: 'cattail_kvs_per_message', help: 'KVs per delta frame.', labelNames: syncer, buckets: [1, 5, 10, 50, 100, 200, 500, 1000], registers }),
+    pingLatency: new Histogram({ name: 'cattail_ping_latency_seconds', help: 'Round trip from ping to pong.', buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 10], registers }),
+    writeLatency: new Histogram({ name: 'cattail_write_latency_seconds', help: 'Time from queuing a frame to the socket accepting it.', buckets: [0.0001, 0.001, 0.01, 0.1, 1, 10, 60], registers }),
+    syncerStatus: new Gauge({ name: 'cattail_syncer_status', help: 'Sync status per syncer type: 0 wait-for-datastore, 1 resync-in-progress, 2 in-sync.', labelNames: syncer, registers }),
+    kindUp: new Gauge({ name: 'cattail_datastore_kind_up', help: '1 while the list/watch of a kind is healthy.', labelNames: ['kind'] as const, registers }),
+    kindStale: new Gauge({ name: 'cattail_datastore_kind_stale', help: '1 when a kind has been unable to list/watch for longer than the stale bound.', labelNames: ['kind'] as const, registers }),
+    invalidObjects: new Counter({ name: 'cattail_datastore_invalid_objects_total', help: 'Objects or values that failed conversion or validation (their keys were deleted).', labelNames: ['kind'] as const, registers }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,79 @@
+import type { WebSocket } from 'ws';
+import type { Clock, Timer } from '../clock.ts';
+import type { Metrics } from '../metrics.ts';
+
+/**
+ * Watches write progress on one socket. Every frame is sent with a completion callback (fired
+ * when the bytes reach the kernel); a session whose oldest outstanding frame has seen no
+ * completion for `writeTimeoutMs` is stalled. A slow reader that keeps accepting bytes is never
+ * stalled, however far behind it is — that is the fall-behind rule's business.
+ */
+export class DeliveryTracker {
+  readonly #ws: WebSocket;
+  readonly #clock: Clock;
+  readonly #metrics: Metrics;
+  readonly #writeTimeoutMs: number;
+  readonly #onStall: () => void;
+  #outstanding = 0;
+  #lastProgressAt = 0;
+  #waiters: Array<() => void> = [];
+  #watchdog: Timer | undefined;
+  #stopped = false;
+
+  constructor(ws: WebSocket, clock: Clock, metrics: Metrics, writeTimeoutMs: number, onStall: () => void) {
+    this.#ws = ws;
+    this.#clock = clock;
+    this.#metrics = metrics;
+    this.#writeTimeoutMs = writeTimeoutMs;
+    this.#onStall = onStall;
+  }
+
+  send(frame: Buffer): void {
+    if (this.#stopped) return;
+    if (this.#outstanding === 0) this.#lastProgressAt = this.#clock.now();
+    this.#outstanding++;
+    const started = performance.now();
+    this.#ws.send(frame, { binary: true }, () => {
+      this.#outstanding--;
+      this.#lastProgressAt = this.#clock.now();
+      this.#metrics.writeLatency.observe((performance.now() - started) / 1000);
+      this.#wake();
+    });
+    this.#arm();
+  }
+
+  /** Resolves at the next write completion (or when tracking stops). */
+  progress(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#watchdog !== undefined) this.#clock.clearTimeout(this.#watchdog);
+    this.#watchdog = undefined;
+    this.#wake();
+  }
+
+  #wake(): void {
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const fn of w) fn();
+  }
+
+  #arm(): void {
+    if (this.#watchdog !== undefined || this.#stopped) return;
+    // Checking a few times per timeout keeps detection within ~125% of it at negligible cost.
+    const period = Math.max(10, this.#writeTimeoutMs / 4);
+    this.#watchdog = this.#clock.setTimeout(() => {
+      this.#watchdog = undefined;
+      if (this.#stopped || this.#outstanding === 0) return;
+      if (this.#clock.now() - this.#lastProgressAt > this.#writeTimeoutMs) {
+        this.#onStall();
+        return;
+      }
+      this.#arm();
+    }, period);
+    this.#watchdog.unref?.();
+  }
+}

@@ -1,0 +1,4 @@
+export { OpsServer, type OpsServerOptions, type Readiness } from './opsServer.ts';
+export { Session, type CloseReason, type SessionConfig, type SessionPhase, type SyncerChannel } from './session.ts';
+export { SyncServer, type SessionInfo, type SyncServerConfig, type SyncServerDeps } from './syncServer.ts';
+export type { TlsSettings } from './tls.ts';

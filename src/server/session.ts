@@ -1,0 +1,346 @@
+import type { WebSocket } from 'ws';
+import type { Clock, Timer } from '../clock.ts';
+import type { Config } from '../config/index.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import { assembleKvsFrame, Codec, CloseCode, type ClientMessage, type FrameEntry, type HelloMessage, PROTOCOL_VERSION, ProtocolError } from '../protocol/index.ts';
+import type { Breadcrumb, SnapshotCache, SnapshotSource } from '../snapshot/index.ts';
+import type { SyncStatus } from '../syncer/types.ts';
+import { DeliveryTracker } from './deliveryTracker.ts';
+
+export type SessionPhase = 'handshake' | 'snapshot' | 'awaiting-ack' | 'streaming' | 'closed';
+
+/** What a session reads from: one syncer type's cache and its shared snapshots. */
+export interface SyncerChannel {
+  readonly cache: SnapshotCache;
+  readonly snapshots: SnapshotSource;
+}
+
+export type SessionConfig = Pick<Config,
+  'pingIntervalMs' | 'pongTimeoutMs' | 'handshakeTimeoutMs' | 'writeTimeoutMs' | 'sendHighWaterMarkBytes' |
+  'maxFallBehindMs' | 'newClientGracePeriodMs' | 'maxMessageKVs' | 'minBatchingAgeMs' | 'maxInboundFrameBytes'>;
+
+export interface SessionDeps {
+  readonly config: SessionConfig;
+  readonly channels: ReadonlyMap<string, SyncerChannel>;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly serverInstanceId: string;
+  readonly serverVersion: string;
+}
+
+/** Bounded vocabulary for `cattail_connections_closed_total{reason}` and logs. */
+export type CloseReason = 'client' | 'protocol' | 'handshake-timeout' | 'fell-behind' | 'write-timeout' | 'pong-timeout' | 'rebalance' | 'shutdown' | 'error';
+
+/**
+ * One client connection: hello → serverHello → shared snapshot frames → snapshotEnd → ack →
+ * deltas following the breadcrumb chain from the snapshot's breadcrumb, with pings. Everything
+ * the session sends is a Buffer built once and shared; the session only decides what to send
+ * next and when (backpressure, fall-behind, timeouts). Any failure closes only this session.
+ */
+export class Session {
+  readonly connId: string;
+  readonly acceptedAt: number;
+  #phase: SessionPhase = 'handshake';
+  #hello: HelloMessage | undefined;
+  #crumb: Breadcrumb | undefined;
+  #channel: SyncerChannel | undefined;
+  #lastPongAt = 0;
+  #graceEndsAt = Infinity;
+  #graceUsed = false;
+  #wasBehind = false;
+  #timers = new Set<Timer>();
+  readonly #ws: WebSocket;
+  readonly #deps: SessionDeps;
+  readonly #codec = new Codec();
+  readonly #log: Logger;
+  readonly #delivery: DeliveryTracker;
+  readonly #onEnd: (s: Session) => void;
+
+  constructor(ws: WebSocket, connId: string, deps: SessionDeps, onEnd: (s: Session) => void, acceptedAt = deps.clock.now()) {
+    this.#ws = ws;
+    this.connId = connId;
+    this.#deps = deps;
+    this.#onEnd = onEnd;
+    this.acceptedAt = acceptedAt;
+    this.#log = deps.logger.child({ connId });
+    this.#delivery = new DeliveryTracker(ws, deps.clock, deps.metrics, deps.config.writeTimeoutMs, () =>
+      this.terminate('write-timeout', `socket accepted no bytes for ${deps.config.writeTimeoutMs / 1000}s`));
+    this.#mapOversizeClose();
+    ws.on('message', (data, isBinary) => this.#onFrame(data as Buffer, isBinary));
+    ws.on('close', (code, reason) => this.#onSocketClosed(code, reason.toString()));
+    ws.on('error', (err) => this.#log.debug({ err: err.message }, 'socket error'));
+    // The handshake budget runs from TCP accept, so a slow TLS or HTTP upgrade eats into it.
+    this.#after(Math.max(0, acceptedAt + deps.config.handshakeTimeoutMs - deps.clock.now()), () => {
+      if (this.#phase === 'handshake') this.close(CloseCode.handshakeTimeout, 'no hello within the handshake timeout', 'handshake-timeout');
+    });
+  }
+
+  get phase(): SessionPhase {
+    return this.#phase;
+  }
+
+  get hostname(): string | undefined {
+    return this.#hello?.hostname;
+  }
+
+  get syncerType(): string | undefined {
+    return this.#hello?.syncerType;
+  }
+
+  /** Newest breadcrumb timestamp minus that of the breadcrumb this session sends next, ms. */
+  lagMs(): number {
+    if (this.#crumb === undefined || this.#channel === undefined) return 0;
+    return this.#channel.cache.current().timestamp - (this.#crumb.next ?? this.#crumb).timestamp;
+  }
+
+  /** Starts a graceful close with a code and reason; the socket is cut if the peer does not answer. */
+  close(code: number, reason: string, why: CloseReason): void {
+    if (this.#phase === 'closed') return;
+    this.#end(why);
+    this.#log.info({ code, reason, why, hostname: this.hostname }, 'closing connection');
+    try {
+      this.#ws.close(code, reason);
+    } catch {
+      this.#ws.terminate();
+    }
+    // A peer that never answers the close frame must not keep the socket open.
+    const t = setTimeout(() => this.#ws.terminate(), 2000);
+    t.unref();
+  }
+
+  /** Cuts the connection at once (the socket cannot even take a close frame). */
+  terminate(why: CloseReason, detail: string): void {
+    if (this.#phase === 'closed') return;
+    this.#end(why);
+    this.#log.warn({ why, detail, hostname: this.hostname }, 'terminating connection');
+    this.#ws.terminate();
+  }
+
+  #end(why: CloseReason): void {
+    if (this.#phase === 'streaming' && this.#hello !== undefined) this.#deps.metrics.connectionsStreaming.dec({ syncer: this.#hello.syncerType });
+    this.#phase = 'closed';
+    this.#deps.metrics.connectionsClosed.inc({ reason: why });
+    for (const t of this.#timers) this.#deps.clock.clearTimeout(t);
+    this.#timers.clear();
+    this.#delivery.stop();
+    this.#onEnd(this);
+  }
+
+  #onSocketClosed(code: number, reason: string): void {
+    if (this.#phase !== 'closed') {
+      this.#log.info({ code, reason, hostname: this.hostname }, 'client closed connection');
+      this.#end('client');
+    }
+  }
+
+  /**
+   * ws enforces maxPayload before buffering and then closes with 1009; we close with our own
+   * documented code instead so every protocol violation carries a Cattail close code.
+   */
+  #mapOversizeClose(): void {
+    const ws = this.#ws;
+    const original = ws.close.bind(ws);
+    ws.close = (code?: number, reason?: string | Buffer) => {
+      if (code === 1009) {
+        this.#end('protocol');
+        this.#log.warn({ hostname: this.hostname }, 'client frame exceeded the inbound limit');
+        return original(CloseCode.frameTooLarge, `frame exceeds ${this.#deps.config.maxInboundFrameBytes} bytes`);
+      }
+      return original(code, reason);
+    };
+  }
+
+  #onFrame(data: Buffer, isBinary: boolean): void {
+    if (this.#phase === 'closed') return;
+    try {
+      if (!isBinary) throw new ProtocolError(CloseCode.badFrame, 'text frames are not allowed; send binary MessagePack');
+      this.#dispatch(this.#codec.decodeClient(data));
+    } catch (err) {
+      if (err instanceof ProtocolError) this.close(err.closeCode, truncateReason(err.message), 'protocol');
+      else {
+        this.#log.error({ err }, 'unexpected error handling a client frame');
+        this.close(CloseCode.protocolError, 'internal error', 'error');
+      }
+    }
+  }
+
+  #dispatch(msg: ClientMessage): void {
+    if (msg.type === 'pong') {
+      this.#lastPongAt = this.#deps.clock.now();
+      this.#deps.metrics.pingLatency.observe(Math.max(0, this.#lastPongAt - msg.pingTimestamp) / 1000);
+      return;
+    }
+    if (msg.type === 'hello') {
+      if (this.#phase !== 'handshake') throw new ProtocolError(CloseCode.protocolError, 'hello sent twice');
+      this.#onHello(msg);
+      return;
+    }
+    if (this.#phase !== 'awaiting-ack') throw new ProtocolError(CloseCode.protocolError, `unexpected ${msg.type} in phase ${this.#phase}`);
+    this.#startStreaming();
+  }
+
+  #onHello(hello: HelloMessage): void {
+    if (hello.protocolVersion !== PROTOCOL_VERSION) {
+      throw new ProtocolError(CloseCode.unsupportedVersion, `protocol version ${hello.protocolVersion} is not supported; this server speaks ${PROTOCOL_VERSION}`);
+    }
+    const channel = this.#deps.channels.get(hello.syncerType);
+    if (channel === undefined) {
+      throw new ProtocolError(CloseCode.unknownSyncerType, `syncer type ${JSON.stringify(hello.syncerType)} is not served; served: ${[...this.#deps.channels.keys()].join(', ')}`);
+    }
+    this.#hello = hello;
+    this.#channel = channel;
+    this.#log.info({ hostname: hello.hostname, syncer: hello.syncerType, clientVersion: hello.clientVersion, clientConnId: hello.clientConnId }, 'client hello');
+    this.#send(this.#codec.encode({
+      type: 'serverHello', protocolVersion: PROTOCOL_VERSION, syncerType: hello.syncerType, serverVersion: this.#deps.serverVersion,
+      serverInstanceId: this.#deps.serverInstanceId, connectionId: this.connId, compression: null,
+    }));
+    this.#phase = 'snapshot';
+    void this.#sendSnapshot(channel).catch((err: unknown) => this.#fail(err));
+  }
+
+  async #sendSnapshot(channel: SyncerChannel): Promise<void> {
+    const started = performance.now();
+    const snap = channel.snapshots.acquire();
+    this.#crumb = snap.crumb;
+    for (let i = 0; ; i++) {
+      await snap.waitFor(i);
+      if (i >= snap.frames.length) break;
+      if (!(await this.#writable())) return;
+      this.#send(snap.frames[i] as Buffer);
+    }
+    if (this.#phase !== 'snapshot') return;
+    this.#phase = 'awaiting-ack';
+    this.#deps.metrics.snapshotSendSeconds.observe({ syncer: channel.cache.syncerType }, (performance.now() - started) / 1000);
+    this.#startPings();
+  }
+
+  #startStreaming(): void {
+    const channel = this.#channel as SyncerChannel;
+    const syncer = channel.cache.syncerType;
+    this.#phase = 'streaming';
+    this.#deps.metrics.connectionsStreaming.inc({ syncer });
+    this.#graceEndsAt = this.#deps.clock.now() + this.#deps.config.newClientGracePeriodMs;
+    void this.#streamDeltas(channel).catch((err: unknown) => this.#fail(err));
+  }
+
+  async #streamDeltas(channel: SyncerChannel): Promise<void> {
+    const { config, metrics } = this.#deps;
+    const syncer = channel.cache.syncerType;
+    let crumb = this.#crumb as Breadcrumb;
+    let sentStatus: SyncStatus = 'wait-for-datastore';
+    if (crumb.status !== sentStatus) {
+      this.#send(this.#codec.encode({ type: 'status', status: crumb.status }));
+      sentStatus = crumb.status;
+    }
+    for (;;) {
+      const next = crumb.next ?? (await crumb.nextAsync());
+      if (this.#phase !== 'streaming') return;
+      if (!(await this.#writable())) return;
+      if (!this.#checkFallBehind(channel, next)) return;
+      let last = next;
+      const caughtUp = channel.cache.current().timestamp - next.timestamp < config.minBatchingAgeMs;
+      if (caughtUp || next.next === undefined) {
+        for (const frame of next.deltaFrames(config.maxMessageKVs)) this.#send(frame);
+        if (next.deltas.length > 0) metrics.kvsPerMessage.observe({ syncer }, next.deltas.length);
+      } else {
+        // Behind: coalesce the deltas of several breadcrumbs (already encoded) into larger frames.
+        const entries: FrameEntry[] = [...next.deltas];
+        while (entries.length < config.maxMessageKVs && last.next !== undefined) {
+          last = last.next;
+          entries.push(...last.deltas);
+        }
+        for (let i = 0; i < entries.length; i += config.maxMessageKVs) {
+          const part = entries.slice(i, i + config.maxMessageKVs);
+          this.#send(assembleKvsFrame(part));
+          metrics.kvsPerMessage.observe({ syncer }, part.length);
+        }
+      }
+      crumb = last;
+      this.#crumb = crumb;
+      if (crumb.status !== sentStatus) {
+        this.#send(this.#codec.encode({ type: 'status', status: crumb.status }));
+        sentStatus = crumb.status;
+      }
+    }
+  }
+
+  /** Applies the fall-behind rule to the breadcrumb about to be sent; false when the session was closed. */
+  #checkFallBehind(channel: SyncerChannel, next: Breadcrumb): boolean {
+    const { config, metrics, clock } = this.#deps;
+    const syncer = channel.cache.syncerType;
+    const ageMs = channel.cache.current().timestamp - next.timestamp;
+    metrics.clientLatency.observe({ syncer }, ageMs / 1000);
+    if (ageMs <= config.maxFallBehindMs) {
+      if (this.#wasBehind && clock.now() > this.#graceEndsAt) {
+        this.#log.info({ hostname: this.hostname, ageMs }, 'client was behind and has now caught up');
+        this.#wasBehind = false;
+      }
+      return true;
+    }
+    this.#wasBehind = true;
+    if (clock.now() > this.#graceEndsAt) {
+      this.close(CloseCode.fellBehind, `fell ${Math.round(ageMs / 1000)}s behind (limit ${config.maxFallBehindMs / 1000}s)`, 'fell-behind');
+      return false;
+    }
+    if (!this.#graceUsed) {
+      this.#graceUsed = true;
+      metrics.graceUsed.inc({ syncer });
+      this.#log.warn({ hostname: this.hostname, ageMs, graceLeftMs: this.#graceEndsAt - clock.now() }, 'client is behind but within its new-client grace period; keeping it');
+    }
+    return true;
+  }
+
+  #startPings(): void {
+    const { config, clock } = this.#deps;
+    this.#lastPongAt = clock.now();
+    const ping = () => {
+      if (this.#phase === 'closed') return;
+      this.#send(this.#codec.encode({ type: 'ping', timestamp: clock.now() }));
+      this.#after(config.pingIntervalMs * (1 + Math.random() * 0.1), ping);
+    };
+    const check = () => {
+      if (this.#phase === 'closed') return;
+      if (clock.now() - this.#lastPongAt > config.pongTimeoutMs) {
+        this.close(CloseCode.pongTimeout, `no pong for ${config.pongTimeoutMs / 1000}s`, 'pong-timeout');
+        return;
+      }
+      this.#after(config.pingIntervalMs / 2, check);
+    };
+    this.#after(config.pingIntervalMs * (1 + Math.random() * 0.1), ping);
+    this.#after(config.pingIntervalMs / 2, check);
+  }
+
+  /** Waits until the socket has room below the high-water mark; false if the session ended meanwhile. */
+  async #writable(): Promise<boolean> {
+    const hwm = this.#deps.config.sendHighWaterMarkBytes;
+    while (this.#phase !== 'closed' && this.#ws.bufferedAmount > hwm) await this.#delivery.progress();
+    return this.#phase !== 'closed';
+  }
+
+  #send(frame: Buffer): void {
+    if (this.#phase === 'closed') return;
+    this.#delivery.send(frame);
+  }
+
+  #after(ms: number, fn: () => void): void {
+    const t = this.#deps.clock.setTimeout(() => {
+      this.#timers.delete(t);
+      fn();
+    }, ms);
+    t.unref?.();
+    this.#timers.add(t);
+  }
+
+  #fail(err: unknown): void {
+    this.#log.error({ err }, 'session failed');
+    this.close(CloseCode.protocolError, 'internal error', 'error');
+  }
+}
+
+function truncateReason(reason: string): string {
+  // A close reason must fit in a control frame (123 bytes of UTF-8).
+  const b = Buffer.from(reason);
+  return b.length <= 123 ? reason : b.subarray(0, 120).toString() + '...';
+}

@@ -1,0 +1,230 @@
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { AddressInfo, Socket } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { type Clock, jitter, type Timer } from '../clock.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import { CloseCode, DEFAULT_SYNC_PATH } from '../protocol/index.ts';
+import { Session, type SessionConfig, type SessionDeps, type SyncerChannel } from './session.ts';
+import type { TlsSettings } from './tls.ts';
+
+export type SyncServerConfig = SessionConfig & {
+  readonly syncHost: string;
+  readonly syncPort: number;
+  readonly connectionDropIntervalMs: number;
+  readonly maxConnectionsUpperLimit: number;
+  readonly shutdownTimeoutMs: number;
+  readonly shutdownMaxDropIntervalMs: number;
+};
+
+export interface SyncServerDeps {
+  readonly config: SyncServerConfig;
+  readonly channels: ReadonlyMap<string, SyncerChannel>;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly serverVersion: string;
+  readonly tls?: TlsSettings;
+  readonly random?: () => number;
+}
+
+/** Public view of a session for /status. */
+export interface SessionInfo {
+  readonly connId: string;
+  readonly hostname: string | undefined;
+  readonly syncerType: string | undefined;
+  readonly phase: string;
+  readonly lagMs: number;
+}
+
+/**
+ * The sync listener: accepts WebSocket upgrades on `/sync`, runs one Session per socket, keeps
+ * the connection count under a limit that can change at run time by shedding one random session
+ * per (jittered) drop interval, and shuts down with paced disconnections.
+ */
+export class SyncServer {
+  readonly serverInstanceId = randomBytes(8).toString('hex');
+  readonly #deps: SyncServerDeps;
+  readonly #sessions = new Set<Session>();
+  readonly #wss: WebSocketServer;
+  readonly #http: http.Server;
+  readonly #sessionDeps: SessionDeps;
+  readonly #random: () => number;
+  #maxConnections: number;
+  #connSeq: number;
+  #governor: Timer | undefined;
+  #shuttingDown = false;
+  #closed = false;
+
+  constructor(deps: SyncServerDeps) {
+    this.#deps = deps;
+    this.#random = deps.random ?? Math.random;
+    this.#maxConnections = deps.config.maxConnectionsUpperLimit;
+    deps.metrics.maxConnections.set(this.#maxConnections);
+    // Connection ids start at a random point so ids from different replicas and restarts differ.
+    this.#connSeq = Math.floor(this.#random() * 0xffffff) * 1000;
+    this.#sessionDeps = {
+      config: deps.config, channels: deps.channels, clock: deps.clock, logger: deps.logger, metrics: deps.metrics,
+      serverInstanceId: this.serverInstanceId, serverVersion: deps.serverVersion,
+    };
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      // Compression, if any, is done once per shared frame by the application, never per client.
+      perMessageDeflate: false,
+      maxPayload: deps.config.maxInboundFrameBytes,
+      clientTracking: false,
+    });
+    this.#http = deps.tls !== undefined ? deps.tls.createServer() : http.createServer();
+    this.#http.on('request', (_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain' }).end(`Cattail sync: open a WebSocket on ${DEFAULT_SYNC_PATH}\n`);
+    });
+    this.#http.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
+    this.#http.on(deps.tls !== undefined ? 'secureConnection' : 'connection', (socket: Socket) => this.#onAccept(socket));
+    if (deps.tls !== undefined) deps.tls.attach(this.#http, deps.config.handshakeTimeoutMs);
+    this.#http.on('clientError', (err, socket) => {
+      deps.logger.debug({ err: err.message }, 'sync listener client error');
+      socket.destroy();
+    });
+  }
+
+  async start(): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.#http.once('error', reject);
+      this.#http.listen(this.#deps.config.syncPort, this.#deps.config.syncHost, () => {
+        this.#http.off('error', reject);
+        resolve();
+      });
+    });
+    this.#scheduleGovernor();
+    return this.address();
+  }
+
+  address(): AddressInfo {
+    return this.#http.address() as AddressInfo;
+  }
+
+  get maxConnections(): number {
+    return this.#maxConnections;
+  }
+
+  /** Changes the connection limit; excess sessions are shed gradually, never at once. */
+  setMaxConnections(limit: number): void {
+    if (limit === this.#maxConnections) return;
+    this.#deps.logger.info({ from: this.#maxConnections, to: limit }, 'connection limit changed');
+    this.#maxConnections = limit;
+    this.#deps.metrics.maxConnections.set(limit);
+  }
+
+  sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  sessions(): SessionInfo[] {
+    return [...this.#sessions].map((s) => ({ connId: s.connId, hostname: s.hostname, syncerType: s.syncerType, phase: s.phase, lagMs: s.lagMs() }));
+  }
+
+  #onAccept(socket: Socket): void {
+    const { clock, config } = this.#deps;
+    (socket as SocketWithAccept)[ACCEPTED_AT] = clock.now();
+    // Until the upgrade, nothing but this timer bounds a silent TCP connection.
+    const timer = setTimeout(() => {
+      if ((socket as SocketWithAccept)[UPGRADED] !== true) socket.destroy();
+    }, config.handshakeTimeoutMs);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  }
+
+  #onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = (req.url ?? '').split('?')[0];
+    if (this.#shuttingDown || this.#closed) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    if (path !== DEFAULT_SYNC_PATH) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    (socket as SocketWithAccept)[UPGRADED] = true;
+    const acceptedAt = (socket as SocketWithAccept)[ACCEPTED_AT] ?? this.#deps.clock.now();
+    this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => this.#onSocket(ws, acceptedAt));
+  }
+
+  #onSocket(ws: WebSocket, acceptedAt: number): void {
+    const { metrics } = this.#deps;
+    const connId = (this.#connSeq++).toString(16);
+    metrics.connectionsAccepted.inc();
+    // Connections are always accepted, even over the limit; the governor sheds them gradually.
+    const session = new Session(ws, connId, this.#sessionDeps, (s) => {
+      if (this.#sessions.delete(s)) metrics.connectionsActive.set(this.#sessions.size);
+    }, acceptedAt);
+    this.#sessions.add(session);
+    metrics.connectionsActive.set(this.#sessions.size);
+  }
+
+  #scheduleGovernor(): void {
+    const { config, clock } = this.#deps;
+    this.#governor = clock.setTimeout(() => {
+      this.#governor = undefined;
+      if (this.#closed || this.#shuttingDown) return;
+      if (this.#sessions.size > this.#maxConnections) this.#dropRandom();
+      this.#scheduleGovernor();
+    }, jitter(config.connectionDropIntervalMs, 0.1, this.#random));
+    this.#governor.unref?.();
+  }
+
+  #dropRandom(): void {
+    const all = [...this.#sessions];
+    const victim = all[Math.floor(this.#random() * all.length)];
+    if (victim === undefined) return;
+    this.#deps.metrics.connectionsDropped.inc();
+    this.#deps.logger.info({ connId: victim.connId, hostname: victim.hostname, active: all.length, limit: this.#maxConnections }, 'over the connection limit; shedding one connection');
+    victim.close(CloseCode.rebalance, 'server over its connection limit; connect to another replica', 'rebalance');
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, then close sessions one at a time spread evenly over 95%
+   * of the shutdown timeout (interval capped), then cut whatever is left. Resolves when done.
+   */
+  async shutdownGracefully(): Promise<void> {
+    if (this.#shuttingDown || this.#closed) return;
+    this.#shuttingDown = true;
+    const { config, logger } = this.#deps;
+    this.#stopListening();
+    const n = this.#sessions.size;
+    const interval = n === 0 ? 0 : Math.min(config.shutdownMaxDropIntervalMs, (config.shutdownTimeoutMs * 0.95) / n);
+    logger.info({ sessions: n, intervalMs: interval }, 'shutting down: dropping sessions gradually');
+    const deadline = performance.now() + config.shutdownTimeoutMs * 0.95;
+    while (this.#sessions.size > 0 && performance.now() < deadline) {
+      const victim = this.#sessions.values().next().value as Session;
+      victim.close(CloseCode.shuttingDown, 'server shutting down; connect to another replica', 'shutdown');
+      this.#sessions.delete(victim);
+      if (this.#sessions.size > 0) await new Promise((resolve) => setTimeout(resolve, interval));
+    }
+    await this.close();
+  }
+
+  /** Stops at once: closes the listener and cuts every session. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#governor !== undefined) this.#deps.clock.clearTimeout(this.#governor);
+    for (const s of [...this.#sessions]) s.close(CloseCode.shuttingDown, 'server shutting down', 'shutdown');
+    this.#sessions.clear();
+    this.#deps.metrics.connectionsActive.set(0);
+    await this.#stopListening();
+  }
+
+  #stopListening(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.#http.listening) return resolve();
+      this.#http.close(() => resolve());
+      this.#http.closeIdleConnections();
+    });
+  }
+}
+
+const ACCEPTED_AT = Symbol('acceptedAt');
+const UPGRADED = Symbol('upgraded');
+type SocketWithAccept = Duplex & { [ACCEPTED_AT]?: number; [UPGRADED]?: boolean };

@@ -1,0 +1,63 @@
+import { assembleKvsFrame, type EncodedKV, type FrameEntry } from '../protocol/index.ts';
+import type { SyncStatus } from '../syncer/types.ts';
+import type { BTree } from './btree.ts';
+
+/**
+ * One published step of the cache (Typha's breadcrumb): the whole store as of this step, the
+ * deltas that led to it, and the sync status at the end of it. Breadcrumbs form a singly linked
+ * chain; a session holds the one it is about to send and follows `next` at its own pace, so the
+ * publisher keeps no per-client state and a slow client only keeps alive the chain after it.
+ */
+export class Breadcrumb {
+  readonly seq: number;
+  /** Clock time at minting, ms. Fall-behind compares these, never wall-clock idle time. */
+  readonly timestamp: number;
+  /** Read-only O(1) copy-on-write clone of the store; iterates in key order. */
+  readonly kvs: BTree<string, EncodedKV>;
+  readonly deltas: readonly FrameEntry[];
+  readonly status: SyncStatus;
+  #next: Breadcrumb | undefined;
+  #waiters: Array<(next: Breadcrumb) => void> = [];
+  #frames: readonly Buffer[] | undefined;
+
+  constructor(seq: number, timestamp: number, kvs: BTree<string, EncodedKV>, deltas: readonly FrameEntry[], status: SyncStatus) {
+    this.seq = seq;
+    this.timestamp = timestamp;
+    this.kvs = kvs;
+    this.deltas = deltas;
+    this.status = status;
+  }
+
+  /** The following breadcrumb if already minted. */
+  get next(): Breadcrumb | undefined {
+    return this.#next;
+  }
+
+  /** Resolves with the following breadcrumb, at once if it exists. */
+  nextAsync(): Promise<Breadcrumb> {
+    if (this.#next !== undefined) return Promise.resolve(this.#next);
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /**
+   * This breadcrumb's deltas as `kvs` frames of at most `maxKVs` entries, assembled on first use
+   * and then shared by every session that is caught up: nothing is encoded per client.
+   */
+  deltaFrames(maxKVs: number): readonly Buffer[] {
+    if (this.#frames === undefined) {
+      const frames: Buffer[] = [];
+      for (let i = 0; i < this.deltas.length; i += maxKVs) frames.push(assembleKvsFrame(this.deltas.slice(i, i + maxKVs)));
+      this.#frames = frames;
+    }
+    return this.#frames;
+  }
+
+  /** Called once by the cache when it mints the successor. */
+  link(next: Breadcrumb): void {
+    if (this.#next !== undefined) throw new Error(`breadcrumb ${this.seq} already linked`);
+    this.#next = next;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w(next);
+  }
+}

@@ -1,0 +1,157 @@
+import type { Clock } from '../clock.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import { type EncodedKV, type FrameEntry, KVEncoder, sameValue } from '../protocol/index.ts';
+import type { SyncerSink, SyncStatus, Update } from '../syncer/types.ts';
+import { Breadcrumb } from './breadcrumb.ts';
+import { BTree } from './btree.ts';
+
+export interface SnapshotCacheOptions {
+  readonly syncerType: string;
+  /** Most updates per breadcrumb (Typha's MaxBatchSize, 100). */
+  readonly maxBatchSize: number;
+  readonly clock: Clock;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+}
+
+/**
+ * The per-syncer-type store and breadcrumb chain (Typha's snapcache).
+ *
+ * Implementation: updates are accepted synchronously and queued; a flush scheduled with
+ * setImmediate turns everything queued in one turn of the event loop into breadcrumbs of at most
+ * `maxBatchSize` deltas, so a 10,000-object listing becomes 100 breadcrumbs while a trickle of
+ * single changes is published with one turn of latency. Each update is encoded exactly once, here;
+ * the bytes are shared by dedupe, every delta frame and every snapshot.
+ *
+ * Why not publish per update: each breadcrumb costs a clone and a wake-up of every session, and
+ * clients catch up in larger frames when breadcrumbs carry batches.
+ */
+export class SnapshotCache implements SyncerSink {
+  readonly syncerType: string;
+  readonly #opts: SnapshotCacheOptions;
+  readonly #encoder = new KVEncoder();
+  readonly #store: BTree<string, EncodedKV> = new BTree<string, EncodedKV>();
+  #current: Breadcrumb;
+  #pending: Update[] = [];
+  #pendingStatus: SyncStatus | undefined;
+  #flushScheduled = false;
+  #closed = false;
+  readonly #statusListeners = new Set<(s: SyncStatus) => void>();
+
+  constructor(opts: SnapshotCacheOptions) {
+    this.#opts = opts;
+    this.syncerType = opts.syncerType;
+    this.#current = new Breadcrumb(0, opts.clock.now(), this.#store.clone(), [], 'wait-for-datastore');
+    opts.metrics.cacheSize.set({ syncer: this.syncerType }, 0);
+    opts.metrics.breadcrumbSeq.set({ syncer: this.syncerType }, 0);
+  }
+
+  /** The newest breadcrumb. */
+  current(): Breadcrumb {
+    return this.#current;
+  }
+
+  /** The status as of the newest input (including input not yet published), as readiness needs. */
+  latestStatus(): SyncStatus {
+    return this.#pendingStatus ?? this.#current.status;
+  }
+
+  size(): number {
+    return this.#store.size;
+  }
+
+  onStatusChange(listener: (s: SyncStatus) => void): () => void {
+    this.#statusListeners.add(listener);
+    return () => this.#statusListeners.delete(listener);
+  }
+
+  onUpdates(updates: readonly Update[]): void {
+    if (this.#closed || updates.length === 0) return;
+    for (const u of updates) this.#pending.push(u);
+    this.#schedule();
+  }
+
+  onStatus(status: SyncStatus): void {
+    if (this.#closed) return;
+    this.#pendingStatus = status;
+    for (const l of this.#statusListeners) l(status);
+    this.#schedule();
+  }
+
+  /** Publishes whatever is queued now (normally done on the next turn of the event loop). */
+  flush(): void {
+    this.#flushScheduled = false;
+    if (this.#closed) return;
+    const pending = this.#pending;
+    this.#pending = [];
+    const status = this.#pendingStatus ?? this.#current.status;
+    this.#pendingStatus = undefined;
+    const max = this.#opts.maxBatchSize;
+    if (pending.length === 0) {
+      if (status !== this.#current.status) this.#publish([], status);
+      return;
+    }
+    for (let i = 0; i < pending.length; i += max) {
+      const isLast = i + max >= pending.length;
+      // The new status rides on the last breadcrumb only, so no client sees in-sync before an
+      // update that preceded it.
+      const deltas = this.#apply(pending, i, Math.min(i + max, pending.length));
+      const crumbStatus = isLast ? status : this.#current.status;
+      if (deltas.length > 0 || crumbStatus !== this.#current.status) this.#publish(deltas, crumbStatus);
+      else this.#opts.metrics.breadcrumbSize.observe({ syncer: this.syncerType }, 0);
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#pending = [];
+  }
+
+  #schedule(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  #apply(pending: readonly Update[], from: number, to: number): FrameEntry[] {
+    const { metrics } = this.#opts;
+    const labels = { syncer: this.syncerType };
+    const deltas: FrameEntry[] = [];
+    for (let i = from; i < to; i++) {
+      const u = pending[i] as Update;
+      metrics.updatesTotal.inc(labels);
+      const kv = this.#encoder.encode(u.key, u.value, u.revision);
+      if (kv.isDeletion) {
+        // Deletions always pass, even for a key not held: the client may hold it from an
+        // earlier connection's state, and its stats count them.
+        this.#store.delete(u.key);
+        deltas.push({ kv, updateType: 'deleted' });
+        continue;
+      }
+      const old = this.#store.get(u.key);
+      if (old !== undefined && sameValue(old, kv)) {
+        metrics.updatesSkipped.inc(labels);
+        continue;
+      }
+      this.#store.set(u.key, kv);
+      // Deltas keep the syncer's type (Typha does the same); only a non-nil value labelled
+      // deleted is nonsensical and gets the type the store implies.
+      const type = u.updateType !== 'deleted' ? u.updateType : old === undefined ? 'new' : 'updated';
+      deltas.push({ kv, updateType: type });
+    }
+    return deltas;
+  }
+
+  #publish(deltas: readonly FrameEntry[], status: SyncStatus): void {
+    const { metrics, clock } = this.#opts;
+    const labels = { syncer: this.syncerType };
+    const prev = this.#current;
+    const crumb = new Breadcrumb(prev.seq + 1, clock.now(), this.#store.clone(), deltas, status);
+    this.#current = crumb;
+    metrics.breadcrumbSize.observe(labels, deltas.length);
+    metrics.breadcrumbSeq.set(labels, crumb.seq);
+    metrics.cacheSize.set(labels, this.#store.size);
+    prev.link(crumb);
+  }
+}

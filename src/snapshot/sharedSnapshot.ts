@@ -1,0 +1,129 @@
+import type { Clock } from '../clock.ts';
+import type { Metrics } from '../metrics.ts';
+import { assembleKvsFrame, Codec, type FrameEntry } from '../protocol/index.ts';
+import type { Breadcrumb } from './breadcrumb.ts';
+import type { SnapshotCache } from './cache.ts';
+
+/** Frames stop growing at this many bytes even below the KV count, so one frame never dominates a socket. */
+const MAX_FRAME_BYTES = 1024 * 1024;
+
+/**
+ * The snapshot of one breadcrumb, encoded once into `kvs` frames (every entry `new`) followed by
+ * a `snapshotEnd` frame, and shared by every client that joins while it is active. It is built in
+ * chunks, one frame per turn of the event loop, so pings, health checks and other sessions keep
+ * running during a large snapshot; readers stream the frames already built while the rest is
+ * still being encoded (Typha's multi-reader buffer).
+ */
+export class SharedSnapshot {
+  readonly crumb: Breadcrumb;
+  readonly frames: Buffer[] = [];
+  #done = false;
+  #finishedAt = 0;
+  #bytes = 0;
+  #waiters: Array<() => void> = [];
+
+  constructor(crumb: Breadcrumb) {
+    this.crumb = crumb;
+  }
+
+  get done(): boolean {
+    return this.#done;
+  }
+
+  get finishedAt(): number {
+    return this.#finishedAt;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Resolves once frame `index` exists or the snapshot is complete (then `frames.length <= index`). */
+  async waitFor(index: number): Promise<void> {
+    while (index >= this.frames.length && !this.#done) await new Promise<void>((resolve) => this.#waiters.push(resolve));
+  }
+
+  push(frame: Buffer): void {
+    this.frames.push(frame);
+    this.#bytes += frame.length;
+    this.#wake();
+  }
+
+  finish(at: number): void {
+    this.#done = true;
+    this.#finishedAt = at;
+    this.#wake();
+  }
+
+  #wake(): void {
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const fn of w) fn();
+  }
+}
+
+export interface SnapshotSourceOptions {
+  readonly frameKVs: number;
+  readonly reuseMs: number;
+  readonly clock: Clock;
+  readonly metrics: Metrics;
+}
+
+/** Hands out shared snapshots for one syncer type, building a new one only when the active one has expired. */
+export class SnapshotSource {
+  readonly #cache: SnapshotCache;
+  readonly #opts: SnapshotSourceOptions;
+  readonly #codec = new Codec();
+  #active: SharedSnapshot | undefined;
+
+  constructor(cache: SnapshotCache, opts: SnapshotSourceOptions) {
+    this.#cache = cache;
+    this.#opts = opts;
+  }
+
+  /**
+   * The snapshot a joining client should receive. The active one is reused while it is still
+   * being built, within `reuseMs` of its completion, or for as long as no newer breadcrumb
+   * exists (so a quiet datastore encodes once however many clients join). Reusing an older
+   * snapshot is safe: the client's deltas start at the snapshot's own breadcrumb.
+   */
+  acquire(): SharedSnapshot {
+    const labels = { syncer: this.#cache.syncerType };
+    const a = this.#active;
+    if (a !== undefined && (!a.done || this.#opts.clock.now() - a.finishedAt < this.#opts.reuseMs || a.crumb === this.#cache.current())) {
+      this.#opts.metrics.snapshotsReused.inc(labels);
+      return a;
+    }
+    const snap = new SharedSnapshot(this.#cache.current());
+    this.#active = snap;
+    this.#opts.metrics.snapshotsGenerated.inc(labels);
+    void this.#build(snap);
+    return snap;
+  }
+
+  async #build(snap: SharedSnapshot): Promise<void> {
+    const { clock, metrics, frameKVs } = this.#opts;
+    const started = performance.now();
+    let entries: FrameEntry[] = [];
+    let size = 0;
+    let keys = 0;
+    for (const [, kv] of snap.crumb.kvs.entries()) {
+      entries.push({ kv, updateType: 'new' });
+      size += kv.bytes.length + 1;
+      keys++;
+      if (entries.length >= frameKVs || size >= MAX_FRAME_BYTES) {
+        snap.push(assembleKvsFrame(entries));
+        entries = [];
+        size = 0;
+        // Yield between frames: a 100,000-key snapshot must not block pings or health checks.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+    if (entries.length > 0) snap.push(assembleKvsFrame(entries));
+    snap.push(this.#codec.encode({ type: 'snapshotEnd', seq: snap.crumb.seq, keys }));
+    snap.finish(clock.now());
+    const labels = { syncer: this.#cache.syncerType };
+    metrics.snapshotRawBytes.set(labels, snap.bytes);
+    metrics.snapshotBuildSeconds.observe(labels, (performance.now() - started) / 1000);
+  }
+}

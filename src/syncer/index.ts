@@ -1,0 +1,3 @@
+export { KeyOwners } from './keyOwners.ts';
+export { Syncer, type SyncerOptions } from './syncer.ts';
+export * from './types.ts';

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ConfigError, helpText, OPTIONS, parseConfig, parseDurationMs, redactConfig } from '../../src/config/index.ts';
+
+function parse(argv: string[], env: Record<string, string> = {}) {
+  const r = parseConfig(argv, env);
+  assert.equal(r.help, false);
+  return (r as Extract<typeof r, { help: false }>).config;
+}
+
+function problems(argv: string[], env: Record<string, string> = {}): readonly string[] {
+  try {
+    parseConfig(argv, env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('config', () => {
+  test('with no flags or variables every option has its documented default', () => {
+    const c = parse([]);
+    assert.equal(c.syncPort, 5473);
+    assert.equal(c.opsPort, 9098);
+    assert.equal(c.maxBatchSize, 100);
+    assert.equal(c.maxMessageKVs, 100);
+    assert.equal(c.pingIntervalMs, 10_000);
+    assert.equal(c.pongTimeoutMs, 60_000);
+    assert.equal(c.handshakeTimeoutMs, 10_000);
+    assert.equal(c.writeTimeoutMs, 120_000);
+    assert.equal(c.maxFallBehindMs, 300_000);
+    assert.equal(c.newClientGracePeriodMs, 300_000);
+    assert.equal(c.connectionDropIntervalMs, 1000);
+    assert.equal(c.shutdownTimeoutMs, 300_000);
+    assert.equal(c.maxConnectionsUpperLimit, 10_000);
+    assert.equal(c.maxConnectionsLowerLimit, 400);
+    assert.equal(c.k8sPollIntervalMs, 30_000);
+    assert.deepEqual(c.syncerTypes, ['felix', 'bgp', 'tunnel-ip-allocation']);
+    for (const name of Object.keys(OPTIONS)) assert.ok(name in c, name);
+  });
+
+  test('the config object is frozen', () => {
+    const c = parse([]);
+    assert.ok(Object.isFrozen(c));
+    assert.ok(Object.isFrozen(c.syncerTypes));
+  });
+
+  test('flags win over CATTAIL_ variables, which win over defaults', () => {
+    const c = parse(['--sync-port', '6000', '--ping-interval-ms=5s'], { CATTAIL_SYNC_PORT: '7000', CATTAIL_OPS_PORT: '9100', CATTAIL_LOG_LEVEL: 'debug' });
+    assert.equal(c.syncPort, 6000);
+    assert.equal(c.opsPort, 9100);
+    assert.equal(c.logLevel, 'debug');
+    assert.equal(c.pingIntervalMs, 5000);
+  });
+
+  test('durations accept units and bare milliseconds', () => {
+    assert.equal(parseDurationMs('250ms'), 250);
+    assert.equal(parseDurationMs('10s'), 10_000);
+    assert.equal(parseDurationMs('1.5m'), 90_000);
+    assert.equal(parseDurationMs('2h'), 7_200_000);
+    assert.equal(parseDurationMs('42'), 42);
+    assert.equal(parseDurationMs('ten seconds'), undefined);
+  });
+
+  test('every problem is reported at once, each naming its flag or variable', () => {
+    const p = problems(['--sync-port', 'abc', '--bogus', '--syncer-types', 'felix,nope', '--max-connections-lower-limit', '20000'], {
+      CATTAIL_LOG_LEVEL: 'loud', CATTAIL_WRITE_TIMEOUT_MS: 'soon',
+    });
+    const text = p.join('\n');
+    assert.match(text, /--sync-port="abc": must be an integer/);
+    assert.match(text, /unknown argument "--bogus"/);
+    assert.match(text, /--syncer-types="felix,nope": unknown nope/);
+    assert.match(text, /CATTAIL_LOG_LEVEL="loud": must be one of/);
+    assert.match(text, /CATTAIL_WRITE_TIMEOUT_MS="soon": must be a duration/);
+    assert.match(text, /--max-connections-lower-limit \(20000\) must not exceed --max-connections-upper-limit/);
+    assert.equal(p.length, 6);
+  });
+
+  test('TLS settings must come together and with a client name allow-list', () => {
+    assert.match(problems(['--tls-cert-file', 'a.pem']).join('\n'), /must be set together/);
+    assert.match(problems(['--tls-cert-file', 'a', '--tls-key-file', 'b', '--tls-ca-file', 'c']).join('\n'), /at least one of --tls-client-common-names or --tls-client-uri-sans/);
+    const c = parse(['--tls-cert-file', 'a', '--tls-key-file', 'b', '--tls-ca-file', 'c', '--tls-client-common-names', 'typha-client,felix']);
+    assert.deepEqual(c.tlsClientCommonNames, ['typha-client', 'felix']);
+  });
+
+  test('a pong timeout not above twice the ping interval is rejected', () => {
+    assert.match(problems(['--pong-timeout-ms', '15s']).join('\n'), /--pong-timeout-ms \(15000\) must be more than twice --ping-interval-ms/);
+  });
+
+  test('--help lists every option with its variable and default', () => {
+    assert.deepEqual(parseConfig(['--help'], {}), { help: true });
+    const text = helpText();
+    assert.match(text, /--sync-port <int> {2}\(CATTAIL_SYNC_PORT\)/);
+    assert.match(text, /Default: 5473/);
+    assert.equal((text.match(/ {2}--/g) ?? []).length, Object.keys(OPTIONS).length);
+  });
+
+  test('the logged config masks the key file', () => {
+    const c = parse(['--tls-cert-file', 'a', '--tls-key-file', '/secret/key.pem', '--tls-ca-file', 'c', '--tls-client-uri-sans', 'spiffe://x']);
+    assert.equal(redactConfig(c).tlsKeyFile, '<set>');
+  });
+});

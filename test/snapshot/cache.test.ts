@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Registry } from 'prom-client';
+import { silentLogger } from '../../src/logger.ts';
+import { createMetrics } from '../../src/metrics.ts';
+import { Codec } from '../../src/protocol/index.ts';
+import { type Breadcrumb, SnapshotCache, SnapshotSource } from '../../src/snapshot/index.ts';
+import type { Update } from '../../src/syncer/types.ts';
+import { ManualClock } from '../support/manualClock.ts';
+
+function setup(maxBatchSize = 100) {
+  const clock = new ManualClock();
+  const registry = new Registry();
+  const metrics = createMetrics(registry, { defaultMetrics: false });
+  const cache = new SnapshotCache({ syncerType: 'felix', maxBatchSize, clock, metrics, logger: silentLogger() });
+  return { clock, registry, metrics, cache };
+}
+
+const upd = (key: string, value: Update['value'], updateType: Update['updateType'] = 'new', revision = '1'): Update => ({ key, value, revision, updateType });
+
+function chainAfter(crumb: Breadcrumb): Breadcrumb[] {
+  const out: Breadcrumb[] = [];
+  for (let c = crumb.next; c !== undefined; c = c.next) out.push(c);
+  return out;
+}
+
+async function metricValue(registry: Registry, name: string): Promise<number> {
+  const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name);
+  return (m?.values ?? []).reduce((s, v) => s + v.value, 0);
+}
+
+describe('snapshot cache', () => {
+  test('a large input becomes breadcrumbs of at most maxBatchSize deltas with increasing seq', () => {
+    const { cache } = setup(100);
+    const start = cache.current();
+    cache.onUpdates(Array.from({ length: 250 }, (_, i) => upd(`/k/${String(i).padStart(3, '0')}`, { i })));
+    cache.flush();
+    const crumbs = chainAfter(start);
+    assert.deepEqual(crumbs.map((c) => c.deltas.length), [100, 100, 50]);
+    assert.deepEqual(crumbs.map((c) => c.seq), [1, 2, 3]);
+    assert.equal(cache.current().kvs.size, 250);
+    assert.equal(crumbs[0]!.kvs.size, 100, 'each breadcrumb holds the store as of itself');
+  });
+
+  test('a status change rides on the last breadcrumb of its batch, never an earlier one', () => {
+    const { cache } = setup(10);
+    const start = cache.current();
+    cache.onUpdates(Array.from({ length: 25 }, (_, i) => upd(`/k/${i}`, 'v')));
+    cache.onStatus('in-sync');
+    cache.flush();
+    assert.deepEqual(chainAfter(start).map((c) => c.status), ['wait-for-datastore', 'wait-for-datastore', 'in-sync']);
+  });
+
+  test('a status-only change mints a breadcrumb with no deltas, and nothing is minted when nothing changed', () => {
+    const { cache } = setup();
+    const start = cache.current();
+    cache.onStatus('resync-in-progress');
+    cache.flush();
+    cache.onStatus('resync-in-progress');
+    cache.flush();
+    cache.flush();
+    const crumbs = chainAfter(start);
+    assert.equal(crumbs.length, 1);
+    assert.equal(crumbs[0]!.deltas.length, 0);
+    assert.equal(crumbs[0]!.status, 'resync-in-progress');
+  });
+
+  test('an update byte-identical to the stored value is skipped and counted, whatever its revision', async () => {
+    const { cache, registry } = setup();
+    const start = cache.current();
+    cache.onUpdates([upd('/a', { x: 1 }, 'new', '1')]);
+    cache.flush();
+    cache.onUpdates([upd('/a', { x: 1 }, 'updated', '2')]);
+    cache.flush();
+    assert.equal(chainAfter(start).length, 1);
+    assert.equal(await metricValue(registry, 'cattail_updates_skipped_total'), 1);
+    assert.equal(await metricValue(registry, 'cattail_updates_total'), 2);
+  });
+
+  test('deletions always pass, even of keys the cache does not hold, and deltas keep their types', () => {
+    const { cache } = setup();
+    const start = cache.current();
+    cache.onUpdates([upd('/a', 'v1', 'new'), upd('/a', 'v2', 'updated'), upd('/a', null, 'deleted'), upd('/never', null, 'deleted')]);
+    cache.flush();
+    const [crumb] = chainAfter(start);
+    assert.deepEqual(crumb!.deltas.map((d) => [d.kv.key, d.updateType]), [['/a', 'new'], ['/a', 'updated'], ['/a', 'deleted'], ['/never', 'deleted']]);
+    assert.equal(crumb!.kvs.size, 0);
+  });
+
+  test('earlier breadcrumbs keep their view of the store after later changes (copy-on-write clones)', () => {
+    const { cache } = setup();
+    cache.onUpdates([upd('/a', 'one')]);
+    cache.flush();
+    const first = cache.current();
+    cache.onUpdates([upd('/a', 'two'), upd('/b', 'x')]);
+    cache.flush();
+    assert.equal(first.kvs.size, 1);
+    const codec = new Codec();
+    const view = first.kvs.get('/a')!;
+    assert.equal(codec.decodeAny(view.bytes.subarray(view.valueStart, view.valueEnd)), 'one');
+  });
+
+  test('updates queued in one turn of the event loop are published on the next turn', async () => {
+    const { cache } = setup();
+    const start = cache.current();
+    cache.onUpdates([upd('/a', 'v')]);
+    cache.onUpdates([upd('/b', 'v')]);
+    assert.equal(start.next, undefined);
+    const next = await start.nextAsync();
+    assert.equal(next.deltas.length, 2);
+  });
+});
+
+describe('shared snapshots', () => {
+  async function readAll(source: SnapshotSource) {
+    const snap = source.acquire();
+    for (let i = 0; ; i++) {
+      await snap.waitFor(i);
+      if (i >= snap.frames.length) break;
+    }
+    return snap;
+  }
+
+  test('a snapshot lists every key in key order as new, followed by snapshotEnd', async () => {
+    const { cache, clock, metrics } = setup();
+    cache.onUpdates([upd('/b', 'B', 'updated', '7'), upd('/a', { v: 1 }, 'new', '3')]);
+    cache.flush();
+    const source = new SnapshotSource(cache, { frameKVs: 1, reuseMs: 1000, clock, metrics });
+    const snap = await readAll(source);
+    const codec = new Codec();
+    const msgs = snap.frames.map((f) => codec.decodeServer(f));
+    assert.deepEqual(msgs, [
+      { type: 'kvs', kvs: [['/a', { v: 1 }, '3', 1]] },
+      { type: 'kvs', kvs: [['/b', 'B', '7', 1]] },
+      { type: 'snapshotEnd', seq: 1, keys: 2 },
+    ]);
+  });
+
+  test('a snapshot is encoded once and reused while no newer breadcrumb exists', async () => {
+    const { cache, clock, metrics, registry } = setup();
+    cache.onUpdates([upd('/a', 'v')]);
+    cache.flush();
+    const source = new SnapshotSource(cache, { frameKVs: 100, reuseMs: 1000, clock, metrics });
+    const first = await readAll(source);
+    clock.advance(60_000);
+    assert.equal(source.acquire(), first, 'quiet datastore: reused long after the reuse window');
+    cache.onUpdates([upd('/b', 'v')]);
+    cache.flush();
+    const second = source.acquire();
+    assert.notEqual(second, first, 'newer breadcrumb and the reuse window expired: a new snapshot');
+    assert.equal(second.crumb, cache.current());
+    assert.equal(await metricValue(registry, 'cattail_snapshots_generated_total'), 2);
+    assert.equal(await metricValue(registry, 'cattail_snapshots_reused_total'), 1);
+  });
+
+  test('a snapshot is reused within the reuse window even when a newer breadcrumb exists', async () => {
+    const { cache, clock, metrics } = setup();
+    const source = new SnapshotSource(cache, { frameKVs: 100, reuseMs: 1000, clock, metrics });
+    const first = await readAll(source);
+    cache.onUpdates([upd('/b', 'v')]);
+    cache.flush();
+    clock.advance(500);
+    assert.equal(source.acquire(), first);
+    clock.advance(600);
+    assert.notEqual(source.acquire(), first);
+  });
+});
