@@ -1,0 +1,297 @@
+import WebSocket from 'ws';
+import {
+  Codec, CloseCode, FATAL_CLOSE_CODES, MOVE_ON_CLOSE_CODES, PROTOCOL_VERSION, ProtocolError,
+  type ClientMessage, type ServerMessage, type WireKV,
+} from '../../../src/protocol/index.ts';
+import { CattailClientError, asClientError } from './errors.ts';
+import { classifyTlsError, type SocketTlsOptions } from './tls.ts';
+import type { ConnectionInfo, DisconnectInfo, SyncStatus } from './types.ts';
+
+/** What one session reports upward, in wire order. Called synchronously from the socket's reader. */
+export interface SessionListener {
+  onServerHello(info: ConnectionInfo): void;
+  onKvs(kvs: readonly WireKV[]): void;
+  onSnapshotEnd(seq: number, keys: number): void;
+  onStatus(status: SyncStatus): void;
+}
+
+export interface ConnectionOptions {
+  readonly url: string;
+  readonly syncerType: string;
+  readonly hostname: string;
+  readonly clientVersion: string;
+  readonly clientInfo: string;
+  readonly clientConnId: string;
+  /** TCP connect + TLS + HTTP upgrade. */
+  readonly connectTimeoutMs: number;
+  /** From the upgrade to the serverHello. */
+  readonly handshakeTimeoutMs: number;
+  /** Silence after which the path is presumed dead (the server pings every 10 s). */
+  readonly readTimeoutMs: number;
+  /** A send that has not reached the kernel after this long means a stuck socket. */
+  readonly writeTimeoutMs: number;
+  readonly maxFrameBytes: number;
+  readonly tls: SocketTlsOptions | undefined;
+}
+
+/** How a session ended, for the lifecycle to decide what to do next. */
+export interface ConnectionOutcome extends DisconnectInfo {
+  /** The server refused this hello; retrying it unchanged cannot help. */
+  readonly fatal: boolean;
+  /** The server asked the client to go elsewhere (rebalance, shutdown) or misbehaved. */
+  readonly moveOn: boolean;
+}
+
+type Phase = 'connecting' | 'hello' | 'snapshot' | 'streaming' | 'closed';
+
+/** Give the server this long to answer our close frame before dropping the socket. */
+const CLOSE_GRACE_MS = 1000;
+/** RFC 6455 limits a close reason to 123 bytes. */
+const MAX_REASON_BYTES = 123;
+
+/**
+ * One WebSocket session: hello → serverHello → snapshot → ack → deltas, status and pings.
+ *
+ * It owns the socket and its timers and nothing else: decoded messages go to the listener,
+ * the outcome comes back from `run()`. Any misbehaviour (bad frame, message in the wrong phase,
+ * timeout) ends this session only, with a classified error; nothing here throws to the caller.
+ *
+ * Read timeout, implementation: one timer per session, re-armed lazily against the time of the
+ * last read, rather than one timer reset per message, which would cost a timer per frame.
+ */
+export class Connection {
+  readonly #options: ConnectionOptions;
+  readonly #listener: SessionListener;
+  readonly #codec = new Codec();
+  readonly #writeTimers = new Set<NodeJS.Timeout>();
+  #ws: WebSocket | undefined;
+  #phase: Phase = 'connecting';
+  #error: CattailClientError | undefined;
+  #closedByUs = false;
+  #lastReadAt = 0;
+  #readTimer: NodeJS.Timeout | undefined;
+  #handshakeTimer: NodeJS.Timeout | undefined;
+  #killTimer: NodeJS.Timeout | undefined;
+  #streamed = false;
+
+  constructor(options: ConnectionOptions, listener: SessionListener) {
+    this.#options = options;
+    this.#listener = listener;
+  }
+
+  get streamed(): boolean {
+    return this.#streamed;
+  }
+
+  /** Opens the socket and resolves once it is closed, however that happened. Never rejects. */
+  run(): Promise<ConnectionOutcome> {
+    return new Promise((resolve) => {
+      const o = this.#options;
+      let ws: WebSocket;
+      try {
+        ws = new WebSocket(o.url, {
+          perMessageDeflate: false,
+          handshakeTimeout: o.connectTimeoutMs,
+          maxPayload: o.maxFrameBytes,
+          followRedirects: false,
+          // ws's own typing of checkServerIdentity is not Node's; ws hands these to tls.connect as they are.
+          ...(o.tls as unknown as WebSocket.ClientOptions | undefined),
+        });
+      } catch (err) {
+        resolve(this.#outcome(1006, '', asClientError(err, 'CONNECT_FAILED', o.url)));
+        return;
+      }
+      this.#ws = ws;
+      ws.on('open', () => this.#onOpen());
+      ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
+      ws.on('ping', () => { this.#lastReadAt = Date.now(); });
+      ws.on('error', (err) => this.#onSocketError(err));
+      ws.on('close', (code, reason) => {
+        this.#phase = 'closed';
+        this.#clearTimers();
+        resolve(this.#outcome(code, reason.toString('utf8'), this.#error));
+      });
+      if (this.#closedByUs) ws.terminate();
+    });
+  }
+
+  /** Ends the session on purpose (client shutting down). Idempotent. */
+  close(code: number = CloseCode.normal, reason = 'client closing'): void {
+    this.#closedByUs = true;
+    this.#shutdown(code, reason);
+  }
+
+  #onOpen(): void {
+    const o = this.#options;
+    this.#phase = 'hello';
+    this.#lastReadAt = Date.now();
+    this.#armReadTimer(o.readTimeoutMs);
+    this.#handshakeTimer = setTimeout(() => {
+      this.#fail(new CattailClientError('HANDSHAKE_TIMEOUT', `${o.url}: no serverHello within ${o.handshakeTimeoutMs} ms`, { address: o.url }));
+    }, o.handshakeTimeoutMs);
+    this.#send({
+      type: 'hello', protocolVersion: PROTOCOL_VERSION, syncerType: o.syncerType, hostname: o.hostname,
+      clientVersion: o.clientVersion, clientInfo: o.clientInfo, clientConnId: o.clientConnId, capabilities: {},
+    });
+  }
+
+  #onMessage(data: WebSocket.RawData, isBinary: boolean): void {
+    if (this.#phase === 'closed' || this.#error !== undefined || this.#closedByUs) return;
+    this.#lastReadAt = Date.now();
+    if (!isBinary) {
+      this.#protocolError(CloseCode.badFrame, 'text frames are not part of the protocol');
+      return;
+    }
+    let msg: ServerMessage;
+    try {
+      const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+      msg = this.#codec.decodeServer(bytes);
+    } catch (err) {
+      const code = err instanceof ProtocolError ? err.closeCode : CloseCode.badFrame;
+      this.#protocolError(code, (err as Error).message, err);
+      return;
+    }
+    try {
+      this.#dispatch(msg);
+    } catch (err) {
+      // A listener bug must not leave the session half-alive; end it and report.
+      this.#fail(asClientError(err, 'PROTOCOL', this.#options.url), CloseCode.normal);
+    }
+  }
+
+  #dispatch(msg: ServerMessage): void {
+    const o = this.#options;
+    switch (msg.type) {
+      case 'serverHello': {
+        if (this.#phase !== 'hello') return this.#protocolError(CloseCode.protocolError, 'second serverHello');
+        if (msg.protocolVersion !== PROTOCOL_VERSION) {
+          return this.#protocolError(CloseCode.protocolError, `server speaks protocol version ${msg.protocolVersion}, client speaks ${PROTOCOL_VERSION}`);
+        }
+        // Typha's rule: an empty echo means the server predates syncer types and serves felix.
+        const served = msg.syncerType === '' ? 'felix' : msg.syncerType;
+        if (served !== o.syncerType) {
+          return this.#protocolError(CloseCode.protocolError, `server answered for syncer type ${JSON.stringify(served)}, client asked for ${JSON.stringify(o.syncerType)}`);
+        }
+        clearTimeout(this.#handshakeTimer);
+        this.#phase = 'snapshot';
+        this.#listener.onServerHello({
+          url: o.url, serverInstanceId: msg.serverInstanceId, serverVersion: msg.serverVersion,
+          connectionId: msg.connectionId, clientConnId: o.clientConnId, syncerType: served,
+        });
+        return;
+      }
+      case 'kvs':
+        if (this.#phase !== 'snapshot' && this.#phase !== 'streaming') return this.#protocolError(CloseCode.protocolError, 'kvs before serverHello');
+        this.#listener.onKvs(msg.kvs);
+        return;
+      case 'snapshotEnd':
+        if (this.#phase !== 'snapshot') return this.#protocolError(CloseCode.protocolError, `snapshotEnd in phase ${this.#phase}`);
+        this.#phase = 'streaming';
+        this.#streamed = true;
+        this.#send({ type: 'ack' });
+        this.#listener.onSnapshotEnd(msg.seq, msg.keys);
+        return;
+      case 'status':
+        // A status inside the snapshot could announce in-sync before the snapshot's own keys
+        // arrived, which would make the resync buffer delete them: refuse it.
+        if (this.#phase !== 'streaming') return this.#protocolError(CloseCode.protocolError, `status in phase ${this.#phase}`);
+        this.#listener.onStatus(msg.status);
+        return;
+      case 'ping':
+        this.#send({ type: 'pong', pingTimestamp: msg.timestamp });
+        return;
+    }
+  }
+
+  #send(message: ClientMessage): void {
+    const ws = this.#ws;
+    if (ws === undefined || ws.readyState !== WebSocket.OPEN) return;
+    const timer = setTimeout(() => {
+      this.#writeTimers.delete(timer);
+      this.#fail(new CattailClientError('WRITE_TIMEOUT', `${this.#options.url}: a write made no progress for ${this.#options.writeTimeoutMs} ms`, { address: this.#options.url }));
+    }, this.#options.writeTimeoutMs);
+    this.#writeTimers.add(timer);
+    ws.send(this.#codec.encode(message), (err) => {
+      clearTimeout(timer);
+      this.#writeTimers.delete(timer);
+      if (err && this.#phase !== 'closed') this.#fail(asClientError(err, 'CONNECT_FAILED', this.#options.url));
+    });
+  }
+
+  #armReadTimer(delayMs: number): void {
+    this.#readTimer = setTimeout(() => {
+      const silentFor = Date.now() - this.#lastReadAt;
+      const timeout = this.#options.readTimeoutMs;
+      if (silentFor < timeout) {
+        this.#armReadTimer(timeout - silentFor);
+        return;
+      }
+      this.#fail(new CattailClientError('READ_TIMEOUT', `${this.#options.url}: nothing read for ${silentFor} ms (read timeout ${timeout} ms)`, { address: this.#options.url }));
+    }, Math.max(1, delayMs));
+  }
+
+  #onSocketError(err: Error): void {
+    if (this.#error !== undefined || this.#closedByUs) return;
+    const url = this.#options.url;
+    this.#error = classifyTlsError(err, url)
+      ?? new CattailClientError('CONNECT_FAILED', `${url}: ${err.message}`, { address: url, cause: err });
+  }
+
+  #protocolError(closeCode: number, message: string, cause?: unknown): void {
+    const url = this.#options.url;
+    this.#fail(new CattailClientError('PROTOCOL', `${url}: ${message}`, { address: url, closeCode, cause }), closeCode);
+  }
+
+  /** Ends the session because of `error`; with a close code the server is told why, else the socket is dropped. */
+  #fail(error: CattailClientError, closeCode?: number): void {
+    if (this.#error === undefined) this.#error = error;
+    if (closeCode === undefined) this.#ws?.terminate();
+    else this.#shutdown(closeCode, error.message);
+  }
+
+  #shutdown(code: number, reason: string): void {
+    const ws = this.#ws;
+    if (ws === undefined || this.#phase === 'closed') return;
+    if (ws.readyState === WebSocket.CONNECTING) {
+      ws.terminate();
+      return;
+    }
+    let bytes = Buffer.from(reason, 'utf8');
+    if (bytes.length > MAX_REASON_BYTES) bytes = bytes.subarray(0, MAX_REASON_BYTES);
+    try {
+      ws.close(code, bytes.toString('utf8').replace(/\uFFFD$/, ''));
+    } catch {
+      ws.terminate();
+      return;
+    }
+    // Hostile or dead peers never answer the close frame; do not wait ws's 30 s for them.
+    this.#killTimer ??= setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
+  }
+
+  #clearTimers(): void {
+    clearTimeout(this.#readTimer);
+    clearTimeout(this.#handshakeTimer);
+    clearTimeout(this.#killTimer);
+    for (const t of this.#writeTimers) clearTimeout(t);
+    this.#writeTimers.clear();
+  }
+
+  #outcome(code: number, reason: string, error: CattailClientError | undefined): ConnectionOutcome {
+    const url = this.#options.url;
+    let err = error;
+    const serverClosed = err === undefined && !this.#closedByUs;
+    if (serverClosed) {
+      if (FATAL_CLOSE_CODES.has(code)) {
+        err = new CattailClientError('REFUSED', `${url} refused the connection (close ${code}): ${reason || 'no reason given'}`, { address: url, closeCode: code });
+      } else {
+        const why = code === 1006 ? 'connection dropped without a close frame' : `server closed the connection (close ${code}${reason ? `: ${reason}` : ''})`;
+        err = new CattailClientError('SERVER_CLOSED', `${url}: ${why}`, { address: url, closeCode: code });
+      }
+    }
+    return {
+      url, code, reason, error: err, streamed: this.#streamed,
+      fatal: err?.code === 'REFUSED',
+      moveOn: MOVE_ON_CLOSE_CODES.has(code) || err?.code === 'PROTOCOL' || err?.code === 'READ_TIMEOUT',
+    };
+  }
+}

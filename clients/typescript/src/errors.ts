@@ -1,0 +1,58 @@
+/**
+ * Errors the client reports through its `error` event. The host never receives them as
+ * exceptions: every failure inside the library is caught, classified here and emitted.
+ *
+ * `code` is stable and meant for programs (alerts, exit codes); `message` is for people.
+ */
+export type ClientErrorCode =
+  /** The server closed with a code from FATAL_CLOSE_CODES (unknown syncer type, wrong version). */
+  | 'REFUSED'
+  /** Every address of a round failed; the client keeps retrying with backoff. */
+  | 'NO_SERVER_REACHABLE'
+  /** Discovery could not produce any address (DNS failure, empty EndpointSlices, API error). */
+  | 'DISCOVERY_FAILED'
+  /** TCP connect, HTTP upgrade or an unexpected socket error. */
+  | 'CONNECT_FAILED'
+  /** The server's certificate is not signed by the configured CA (or is expired, self-signed, ...). */
+  | 'TLS_UNTRUSTED'
+  /** The server's certificate does not carry the expected Common Name or URI SAN. */
+  | 'TLS_NAME_MISMATCH'
+  /** The TLS files could not be read or the TLS options are inconsistent. */
+  | 'TLS_CONFIG'
+  /** No serverHello within the handshake timeout. */
+  | 'HANDSHAKE_TIMEOUT'
+  /** Nothing was read for the read timeout: the path is dead (black-holed TCP). */
+  | 'READ_TIMEOUT'
+  /** A write made no progress for the write timeout. */
+  | 'WRITE_TIMEOUT'
+  /** The server sent something the protocol does not allow (garbage, wrong shape, wrong phase). */
+  | 'PROTOCOL'
+  /** The server closed the connection (rebalance, shutdown, fell behind, ...); the client reconnects. */
+  | 'SERVER_CLOSED'
+  /** The host's handler or an event listener threw; the library carried on. */
+  | 'HOST_HANDLER'
+  /** Options given to the constructor are invalid. Thrown by the constructor only. */
+  | 'INVALID_OPTIONS';
+
+export class CattailClientError extends Error {
+  readonly code: ClientErrorCode;
+  /** The server address involved, when there is one. */
+  readonly address: string | undefined;
+  /** The WebSocket close code involved, when there is one. */
+  readonly closeCode: number | undefined;
+
+  constructor(code: ClientErrorCode, message: string, details: { address?: string; closeCode?: number; cause?: unknown } = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'CattailClientError';
+    this.code = code;
+    this.address = details.address;
+    this.closeCode = details.closeCode;
+  }
+}
+
+/** Wraps anything thrown into a CattailClientError without losing the original as `cause`. */
+export function asClientError(err: unknown, fallback: ClientErrorCode, address?: string): CattailClientError {
+  if (err instanceof CattailClientError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new CattailClientError(fallback, message, { cause: err, ...(address === undefined ? {} : { address }) });
+}

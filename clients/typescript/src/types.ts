@@ -1,0 +1,99 @@
+import type { WireSyncStatus } from '../../../src/protocol/index.ts';
+import type { CattailClientError } from './errors.ts';
+
+/** The sync status as the host sees it; the same three values the server sends. */
+export type SyncStatus = WireSyncStatus;
+
+/**
+ * How an update relates to what the host already holds. The library computes this from what it
+ * has delivered, not from the wire: a key the host holds is always `updated`, never `new` again,
+ * and `deleted` is only ever sent for a key the host holds.
+ */
+export type UpdateType = 'new' | 'updated' | 'deleted';
+
+export interface Update {
+  /** The Calico default-path key, e.g. `/calico/v1/policy/tier/default/policy/...`. */
+  readonly key: string;
+  /** The model value (a map, or a string for raw-text kinds); `null` exactly when `type` is `deleted`. */
+  readonly value: unknown;
+  /** The datastore revision the server attached; opaque. Empty for synthesised deletions. */
+  readonly revision: string;
+  readonly type: UpdateType;
+}
+
+/**
+ * What the host implements. The library awaits each call before making the next one, so a slow
+ * handler slows delivery, never reading: meanwhile updates coalesce per key in the resync buffer.
+ * A handler that throws or rejects is reported as a `HOST_HANDLER` error and the batch counts as
+ * delivered (the library cannot know how much of it the host applied).
+ */
+export interface SyncHandler {
+  /** A batch of at most `maxBatchSize` updates, in order, at most one per key. */
+  onUpdates(updates: readonly Update[]): void | Promise<void>;
+  /** A status change. Never repeats the previous status. */
+  onStatus(status: SyncStatus): void | Promise<void>;
+}
+
+/** A server the client may connect to. */
+export interface ServerAddress {
+  /** Full WebSocket URL including the path, e.g. `ws://10.0.0.7:5473/sync`. */
+  readonly url: string;
+  /** The Kubernetes node the server runs on, when discovery knows it. */
+  readonly nodeName?: string;
+}
+
+/** Where the client is connected; emitted with `connected` and readable as `client.connection`. */
+export interface ConnectionInfo {
+  readonly url: string;
+  readonly serverInstanceId: string;
+  readonly serverVersion: string;
+  /** The server's id for this connection, as in its logs. */
+  readonly connectionId: string;
+  /** The id this client sent in its hello, for grepping both sides' logs. */
+  readonly clientConnId: string;
+  readonly syncerType: string;
+}
+
+export interface DisconnectInfo {
+  readonly url: string;
+  /** WebSocket close code (1006 when the socket dropped without a close frame). */
+  readonly code: number;
+  readonly reason: string;
+  /** Why, when it was not a clean close by the client itself. */
+  readonly error: CattailClientError | undefined;
+  /** True when the connection got as far as the end of its snapshot. */
+  readonly streamed: boolean;
+}
+
+/** Why the client stopped for good: `close()` was called, or the servers refused it. */
+export interface StopInfo {
+  readonly reason: 'closed' | 'refused';
+  readonly error: CattailClientError | undefined;
+}
+
+/** Counters for dashboards and the CLI's `--stats`. Cheap to read. */
+export interface ClientStats {
+  /** KV entries read from the wire, across connections. */
+  readonly updatesReceived: number;
+  /** Updates handed to the host. */
+  readonly updatesDelivered: number;
+  /** Updates that replaced or cancelled a queued one instead of being delivered. */
+  readonly updatesCoalesced: number;
+  /** Deletions synthesised after a resync for keys the new server did not send. */
+  readonly deletionsSynthesised: number;
+  /** Entries waiting for the host right now, and the most there ever were. */
+  readonly queued: number;
+  readonly maxQueued: number;
+  /** Connections that reached the end of their snapshot. */
+  readonly connections: number;
+  /** Connection attempts that failed or ended. */
+  readonly disconnects: number;
+}
+
+/** The events the client emits; listeners are called synchronously and must not throw. */
+export interface ClientEvents {
+  connected: [info: ConnectionInfo];
+  disconnected: [info: DisconnectInfo];
+  error: [error: CattailClientError];
+  stopped: [info: StopInfo];
+}
