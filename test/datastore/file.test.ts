@@ -138,6 +138,18 @@ describe('FileDatastore', () => {
     for (const e of recorder.changes()) assert.equal(e.object.metadata.resourceVersion, e.revision);
   });
 
+  it('watches subdirectories, including ones created after start', async () => {
+    await startDatastore();
+    await mkdir(join(dir, 'team-a', 'apps'), { recursive: true });
+    await writeFile(join(dir, 'team-a', 'apps', 'pods.yaml'), pod('p1', 'ns'));
+    await eventually(() => recorder.changes().length === 1, 'upsert from a new subdirectory');
+    await writeFile(join(dir, 'team-a', 'apps', 'pods.yaml'), pod('p1', 'ns', { edited: 'yes' }));
+    await eventually(() => recorder.changes().length === 2, 'upsert from an edit in the subdirectory');
+    await rm(join(dir, 'team-a'), { recursive: true });
+    await eventually(() => recorder.changes().length === 3, 'delete when the subdirectory goes');
+    assert.deepEqual(recorder.summary(), ['upsert pods ns/p1', 'upsert pods ns/p1', 'delete pods ns/p1']);
+  });
+
   it('treats a rename to another manifest name as no change, and a rename away from .yaml as deletion', async () => {
     await writeFile(join(dir, 'a.yaml'), pod('p1', 'ns'));
     await startDatastore();
@@ -269,8 +281,12 @@ describe('FileDatastore', () => {
     await eventually(() => recorder.events.some((e) => e.type === 'down'), 'connection down');
     assert.deepEqual(recorder.changes(), [], 'no deletions while the directory is gone');
 
-    await mkdir(cluster);
-    await writeFile(join(cluster, 'a.yaml'), pod('p1', 'ns', { back: 'yes' }));
+    // Restored atomically, as a deploy tool would: a half-restored directory would be read as
+    // the new truth (correctly), which is not what this test is about.
+    const staging = join(dir, 'staging');
+    await mkdir(staging);
+    await writeFile(join(staging, 'a.yaml'), pod('p1', 'ns', { back: 'yes' }));
+    await rename(staging, cluster);
     await eventually(() => recorder.events.filter((e) => e.type === 'up').length === 2, 'connection up again');
     await eventually(() => recorder.changes().length === 1, 'the edit made while away applies');
     assert.deepEqual(recorder.changes()[0]?.object.metadata.labels, { back: 'yes' });
