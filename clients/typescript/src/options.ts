@@ -104,7 +104,11 @@ export function resolveOptions(options: SyncClientOptions): ResolvedOptions {
   if (!syncerType || syncerType.length > 64) problems.push('syncerType must be 1–64 characters');
   const hostname = options?.hostname ?? osHostname();
   if (!hostname || hostname.length > 253) problems.push('hostname must be 1–253 characters');
-  if (options?.tls !== undefined) problems.push(...validateTlsOptions(options.tls));
+  if (options?.tls !== undefined) {
+    problems.push(...validateTlsOptions(options.tls));
+    const plain = (options.servers ?? []).filter((s) => /^ws:\/\//i.test(s));
+    if (plain.length > 0) problems.push(`tls is set but ${plain.join(', ')} use plain ws://`);
+  }
   const random = options?.random ?? Math.random;
 
   let discovery: Discovery | undefined;
