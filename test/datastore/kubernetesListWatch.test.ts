@@ -144,7 +144,9 @@ describe('Kubernetes datastore list/watch', () => {
       assert.equal(h.api.count({ verb: 'list', path: PODS }), 1, 'no relist');
       assert.equal(rec.count('replaced'), 1);
       assert.equal(rec.count('connection', 'down'), 0);
-      assert.equal(rec.calls.at(-1)!.call === 'changed' && rec.calls.at(-1)!.revision, missed.metadata.resourceVersion);
+      const last = rec.calls.at(-1)!;
+      assert.ok(last.call === 'changed');
+      assert.equal(last.revision, missed.metadata.resourceVersion);
     } finally {
       await h.close();
     }

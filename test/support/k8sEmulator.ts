@@ -48,6 +48,7 @@
  *
  * ## Observation
  * - `requests`: every request in arrival order ({ method, path, verb, query, status }).
+ * - `onRequest(hook)`: called as each request arrives, before it is answered.
  * - `count(filter?)`: how many requests matched (`{ verb: 'watch', path: '/api/v1/pods' }`).
  * - `openWatches(path?)`: watches currently open; `clearRequests()`.
  * - `connectionsAccepted`: TCP connections accepted (keep-alive reuse keeps it low).
@@ -129,6 +130,7 @@ export class K8sEmulator {
   private readonly watches = new Set<WatchConn>();
   private readonly snapshots = new Map<string, ListSnapshot>();
   private failures: FailureRule[] = [];
+  private readonly requestHooks = new Set<(record: RequestRecord) => void>();
   private stalled = false;
   private outageMode: 'refuse' | 'reset' | undefined;
   private port = 0;
@@ -285,6 +287,15 @@ export class K8sEmulator {
     }
   }
 
+  /**
+   * Calls `hook` for every request as it arrives, before it is answered (so a hook can change
+   * state "between" two requests, e.g. compact between list pages). Returns an unsubscribe.
+   */
+  onRequest(hook: (record: RequestRecord) => void): () => void {
+    this.requestHooks.add(hook);
+    return () => this.requestHooks.delete(hook);
+  }
+
   count(filter: RequestFilter = {}): number {
     return this.requests.filter((r) => matches(filter, r)).length;
   }
@@ -316,6 +327,7 @@ export class K8sEmulator {
     const verb: Verb = !rp || req.method !== 'GET' ? 'other' : watch ? 'watch' : rp.name ? 'get' : 'list';
     const record: RequestRecord = { method: req.method ?? 'GET', path: url.pathname, verb, query, status: 0 };
     this.requests.push(record);
+    for (const hook of this.requestHooks) hook(record);
     const fail = (status: number, message: string, reason?: string): void => {
       record.status = status;
       sendStatus(res, status, message, reason);

@@ -3,6 +3,8 @@
  * label/field selectors, as the real API server understands them, for any group and resource.
  */
 
+import type { RawObject } from '../../src/datastore/types.ts';
+
 /** A resource addressed by a request path. */
 export interface ResourcePath {
   /** '' for the core group. */
@@ -46,7 +48,7 @@ export function parseResourcePath(pathname: string): ResourcePath | undefined {
 }
 
 /** A compiled selector: true when an object matches. */
-export type Matcher = (object: { metadata: { labels?: Record<string, string> } } & Record<string, unknown>) => boolean;
+export type Matcher = (object: RawObject) => boolean;
 
 const always: Matcher = () => true;
 
@@ -98,7 +100,7 @@ export function parseFieldSelector(selector: string | null): Matcher {
     if (!m) throw new Error(`invalid field selector: ${JSON.stringify(term)}`);
     const [, path, op, value] = m as unknown as [string, string, string, string];
     const fields = path.split('.');
-    return (object: Record<string, unknown>): boolean => {
+    return (object: RawObject): boolean => {
       let v: unknown = object;
       for (const f of fields) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[f] : undefined;
       const actual = v === undefined || v === null ? '' : String(v);

@@ -4,7 +4,7 @@
  * watches replay from, and compaction that forgets history (so old revisions answer 410).
  */
 import { randomUUID } from 'node:crypto';
-import { apiVersionOf, findKind } from '../../src/datastore/kinds.ts';
+import { findKind } from '../../src/datastore/kinds.ts';
 import type { RawObject } from '../../src/datastore/types.ts';
 
 /** A resource type: what a path's `<group>/<plural>` stores. */
@@ -18,8 +18,8 @@ export interface ResourceType {
 
 /** Names an object without its body. `kind` is the Kind (`Pod`) and `apiVersion` its group/version. */
 export interface ObjectRef {
-  apiVersion: string;
-  kind: string;
+  apiVersion?: string;
+  kind?: string;
   metadata: { name: string; namespace?: string };
 }
 
@@ -110,7 +110,7 @@ export class K8sStore {
   }
 
   get(ref: ObjectRef): RawObject | undefined {
-    const type = this.typeOf(ref.apiVersion, ref.kind);
+    const type = this.typeOf(ref.apiVersion ?? '', ref.kind ?? '');
     return this.collections.get(resourceKey(type.group, type.plural))?.get(objectKey(ns(type, ref), ref.metadata.name));
   }
 
@@ -168,7 +168,7 @@ export class K8sStore {
     const rv = String(this.revision);
     // Stored objects are private copies: a test mutating what it passed in changes nothing.
     const object = structuredClone(type === 'DELETED' ? previous! : input);
-    object.apiVersion = apiVersionOf(t);
+    object.apiVersion = t.group === '' ? t.version : `${t.group}/${t.version}`;
     object.kind = t.kind;
     object.metadata.resourceVersion = rv;
     object.metadata.uid ??= previous?.metadata.uid ?? randomUUID();
