@@ -17,8 +17,8 @@ export const NAMESPACE_LABEL_PREFIX = 'pcns.';
 export const SERVICE_ACCOUNT_LABEL_PREFIX = 'pcsa.';
 
 /** A v3 allow rule as Go writes it: EntityRule is a struct, so empty ends print as `{}`. */
-const V3_ALLOW_RULE = { action: 'Allow', source: {}, destination: {} };
-const V1_ALLOW_RULE = { action: 'allow' };
+const v3AllowRule = (): JsonObject => ({ action: 'Allow', source: {}, destination: {} });
+const v1AllowRule = (): JsonObject => ({ action: 'allow' });
 
 interface ProfileParts {
   readonly name: string;
@@ -31,10 +31,10 @@ function profileKVs(p: ProfileParts): ConvertedKV[] {
   const spec: JsonObject = {};
   const rules: JsonObject = {};
   if (p.allowAll) {
-    spec.ingress = [V3_ALLOW_RULE];
-    spec.egress = [V3_ALLOW_RULE];
-    rules.inbound_rules = [V1_ALLOW_RULE];
-    rules.outbound_rules = [V1_ALLOW_RULE];
+    spec.ingress = [v3AllowRule()];
+    spec.egress = [v3AllowRule()];
+    rules.inbound_rules = [v1AllowRule()];
+    rules.outbound_rules = [v1AllowRule()];
   }
   const hasLabels = Object.keys(p.labelsToApply).length > 0;
   if (hasLabels) spec.labelsToApply = p.labelsToApply;

@@ -1,0 +1,72 @@
+/**
+ * Calico IPAM CRDs, which the KDD client returns as v1 keys directly: IPAMBlock → BlockKey
+ * (`model.AllocationBlock`) for felix, BlockAffinity → BlockAffinityKey for bgp (all hosts,
+ * since Typha serves every node). Keys come from `spec.cidr` (and `spec.node`), not the
+ * object name, so an object without them cannot name a key.
+ */
+import type { RawObject } from '../datastore/types.ts';
+import type { ConvertedKV } from '../syncer/types.ts';
+import { ValidationError, isObject, jsonCopy, list, type JsonObject } from './fields.ts';
+import { blockAffinityKey, blockKey, cidrForKey } from './keys.ts';
+import { objectName } from './meta.ts';
+import { formatNet } from './net.ts';
+
+const AFFINITY_STATES = new Set(['confirmed', 'pending', 'pendingDeletion', '']);
+
+function allocations(value: unknown): (number | null)[] | null {
+  const items = list(value);
+  if (!items) return null;
+  return items.map((a, i) => {
+    if (a === null) return null;
+    if (typeof a !== 'number' || !Number.isInteger(a) || a < 0) throw new ValidationError(`spec.allocations[${i}] must be an attribute index or null`);
+    return a;
+  });
+}
+
+function attributes(value: unknown): JsonObject[] | null {
+  const items = list(value);
+  if (!items) return null;
+  return items.map((a) => {
+    const attr = isObject(a) ? a : {};
+    return {
+      handle_id: typeof attr.handle_id === 'string' ? attr.handle_id : null,
+      secondary: isObject(attr.secondary) ? jsonCopy(attr.secondary) : null,
+    };
+  });
+}
+
+export function convertIPAMBlock(object: RawObject): ConvertedKV[] {
+  const name = objectName(object);
+  const spec = isObject(object.spec) ? object.spec : {};
+  const net = cidrForKey(spec.cidr, `IPAMBlock ${name} spec.cidr`);
+  const key = blockKey(net);
+  try {
+    const unallocated = list(spec.unallocated) ?? null;
+    if (unallocated && !unallocated.every((n) => Number.isInteger(n))) throw new ValidationError('spec.unallocated must hold integers');
+    const value: JsonObject = {
+      cidr: formatNet(net),
+      affinity: typeof spec.affinity === 'string' ? spec.affinity : null,
+      allocations: allocations(spec.allocations),
+      unallocated: unallocated ? [...unallocated] : null,
+      attributes: attributes(spec.attributes),
+      deleted: spec.deleted === true,
+    };
+    return [{ key, value }];
+  } catch (err) {
+    if (err instanceof ValidationError) return [{ key, value: null, error: err.message }];
+    throw err;
+  }
+}
+
+export function convertBlockAffinity(object: RawObject): ConvertedKV[] {
+  const name = objectName(object);
+  const spec = isObject(object.spec) ? object.spec : {};
+  const net = cidrForKey(spec.cidr, `BlockAffinity ${name} spec.cidr`);
+  if (typeof spec.node !== 'string' || spec.node === '') throw new Error(`BlockAffinity ${name} has no spec.node`);
+  const key = blockAffinityKey(spec.node, net);
+  const state = typeof spec.state === 'string' ? spec.state : '';
+  if (!AFFINITY_STATES.has(state)) return [{ key, value: null, error: `spec.state ${JSON.stringify(state)} is not a block affinity state` }];
+  // `deleted` is a string in the CRD (Go's strconv.ParseBool); anything unparsable is false.
+  const deleted = ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(String(spec.deleted ?? ''));
+  return [{ key, value: { state, deleted } }];
+}

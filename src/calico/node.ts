@@ -1,0 +1,191 @@
+/**
+ * Kubernetes core/v1 Node → Calico v3 Node (libcalico-go `resources/node.go` `K8sNodeToCalico`)
+ * → the felix keys (`felixnodeprocessor.go`): host IP, tunnel-address config keys, wireguard,
+ * and the whole v3 Node as a ResourceKey. The bgp and tunnel-ip-allocation syncers get only
+ * the v3 Node. Calico IPAM is assumed (Typha's default), so no BlockKeys come from podCIDRs.
+ */
+import type { RawObject } from '../datastore/types.ts';
+import type { ConvertedKV } from '../syncer/types.ts';
+import { ValidationError, isObject, list, str, stringMap, type JsonObject } from './fields.ts';
+import { hostConfigKey, hostIPKey, resourceKey, wireguardKey } from './keys.ts';
+import { goObjectMeta, objectName, v3Header } from './meta.ts';
+import { formatIP, parseCIDR, parseCIDROrIP, parseIP } from './net.ts';
+
+const A = 'projectcalico.org/';
+const MAC = /^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/;
+const BASE64_KEY = /^[A-Za-z0-9+/]{43}=$/;
+
+/** Go's JSON encoder escapes these for HTML safety; `kube-labels` must match it byte for byte. */
+export function goJSONString(value: unknown): string {
+  return JSON.stringify(value)
+    .replaceAll('<', '\\u003c').replaceAll('>', '\\u003e').replaceAll('&', '\\u0026')
+    .replaceAll('\u2028', '\\u2028').replaceAll('\u2029', '\\u2029');
+}
+
+/** `numorstring.ASNumberFromString`: plain, or dotted `a.b` meaning a·65536+b. */
+export function parseASNumber(text: string): number | undefined {
+  const plain = /^\d+$/.exec(text);
+  if (plain) {
+    const n = Number(text);
+    return n <= 0xffffffff ? n : undefined;
+  }
+  const dotted = /^(\d+)\.(\d+)$/.exec(text);
+  if (!dotted) return undefined;
+  const hi = Number(dotted[1]);
+  const lo = Number(dotted[2]);
+  return hi <= 0xffff && lo <= 0xffff ? hi * 65536 + lo : undefined;
+}
+
+function parseJSONMap(text: string | undefined): Record<string, string> {
+  if (text === undefined) return {};
+  try {
+    return stringMap(JSON.parse(text));
+  } catch {
+    return {};
+  }
+}
+
+/** The v3 Node JSON Calico builds from a Kubernetes Node (in Go struct order). */
+export function k8sNodeToCalico(node: RawObject): JsonObject {
+  const name = objectName(node);
+  const k8sLabels = stringMap(node.metadata.labels);
+  const annotations = stringMap(node.metadata.annotations);
+  const labels = { ...parseJSONMap(annotations[`${A}labels`]), ...k8sLabels };
+  const calicoAnnotations = parseJSONMap(annotations[`${A}annotations`]);
+  calicoAnnotations[`${A}kube-labels`] = Object.keys(k8sLabels).length > 0 ? goJSONString(k8sLabels) : 'null';
+
+  const bgp: JsonObject = {};
+  const asText = annotations[`${A}ASNumber`];
+  const asNumber = asText !== undefined ? parseASNumber(asText) : undefined;
+  if (asNumber !== undefined) bgp.asNumber = asNumber;
+  const setIf = (target: JsonObject, field: string, annotation: string): void => {
+    const v = annotations[A + annotation];
+    if (v) target[field] = v;
+  };
+  setIf(bgp, 'ipv4Address', 'IPv4Address');
+  setIf(bgp, 'ipv6Address', 'IPv6Address');
+  setIf(bgp, 'ipv4IPIPTunnelAddr', 'IPv4IPIPTunnelAddr');
+  setIf(bgp, 'routeReflectorClusterID', 'RouteReflectorClusterID');
+
+  const spec: JsonObject = {};
+  if (Object.keys(bgp).length > 0) spec.bgp = bgp;
+  setIf(spec, 'ipv4VXLANTunnelAddr', 'IPv4VXLANTunnelAddr');
+  setIf(spec, 'vxlanTunnelMACAddr', 'VXLANTunnelMACAddr');
+  spec.orchRefs = [{ nodeName: name, orchestrator: 'k8s' }];
+  const wireguard: JsonObject = {};
+  setIf(wireguard, 'interfaceIPv4Address', 'IPv4WireguardInterfaceAddr');
+  if (Object.keys(wireguard).length > 0) spec.wireguard = wireguard;
+  const addresses: JsonObject[] = [];
+  for (const field of ['ipv4Address', 'ipv6Address']) {
+    if (typeof bgp[field] === 'string') addresses.push({ address: bgp[field], type: 'CalicoNodeIP' });
+  }
+  const k8sStatus = isObject(node.status) ? node.status : {};
+  for (const addr of list(k8sStatus.addresses) ?? []) {
+    if (!isObject(addr) || typeof addr.address !== 'string') continue;
+    if (addr.type === 'InternalIP' || addr.type === 'ExternalIP') addresses.push({ address: addr.address, type: addr.type });
+  }
+  if (addresses.length > 0) spec.addresses = addresses;
+
+  const status: JsonObject = {};
+  setIf(status, 'wireguardPublicKey', 'WireguardPublicKey');
+  const k8sSpec = isObject(node.spec) ? node.spec : {};
+  const podCIDRs = (list(k8sSpec.podCIDRs) ?? []).filter((c): c is string => typeof c === 'string');
+  if (podCIDRs.length > 0) status.podCIDRs = podCIDRs;
+
+  const meta = goObjectMeta({
+    name, uid: node.metadata.uid, creationTimestamp: node.metadata.creationTimestamp, labels, annotations: calicoAnnotations,
+  });
+  return { ...v3Header('Node', meta), spec, status };
+}
+
+/** The checks Typha's v3 validator makes on a Node that can be made cheaply. */
+export function validateNode(v3: JsonObject): void {
+  const spec = isObject(v3.spec) ? v3.spec : {};
+  const bgp = isObject(spec.bgp) ? spec.bgp : {};
+  const check = (value: unknown, ok: (s: string) => boolean, what: string): void => {
+    if (typeof value === 'string' && !ok(value)) throw new ValidationError(`${what} ${JSON.stringify(value)} is invalid`);
+  };
+  const ipv4 = (s: string): boolean => parseIP(s)?.version === 4;
+  check(bgp.ipv4Address, (s) => parseCIDR(s)?.ip.version === 4, 'spec.bgp.ipv4Address');
+  check(bgp.ipv6Address, (s) => parseCIDR(s)?.ip.version === 6, 'spec.bgp.ipv6Address');
+  check(bgp.ipv4IPIPTunnelAddr, ipv4, 'spec.bgp.ipv4IPIPTunnelAddr');
+  check(bgp.routeReflectorClusterID, ipv4, 'spec.bgp.routeReflectorClusterID');
+  check(spec.ipv4VXLANTunnelAddr, ipv4, 'spec.ipv4VXLANTunnelAddr');
+  check(spec.vxlanTunnelMACAddr, (s) => MAC.test(s), 'spec.vxlanTunnelMACAddr');
+  check(isObject(spec.wireguard) ? spec.wireguard.interfaceIPv4Address : undefined, ipv4, 'spec.wireguard.interfaceIPv4Address');
+  const status = isObject(v3.status) ? v3.status : {};
+  check(status.wireguardPublicKey, (s) => BASE64_KEY.test(s), 'status.wireguardPublicKey');
+}
+
+function nodeResourceKV(name: string, v3: JsonObject): ConvertedKV {
+  const key = resourceKey('nodes', name);
+  try {
+    validateNode(v3);
+    return { key, value: v3 };
+  } catch (err) {
+    if (err instanceof ValidationError) return { key, value: null, error: err.message };
+    throw err;
+  }
+}
+
+/** The IPv4 address Felix uses for the host: the BGP address, else an internal, else an external one. */
+function hostIP(v3: JsonObject): string | undefined {
+  const spec = isObject(v3.spec) ? v3.spec : {};
+  const bgp = isObject(spec.bgp) ? spec.bgp : {};
+  const fromBGP = typeof bgp.ipv4Address === 'string' ? parseCIDROrIP(bgp.ipv4Address) : undefined;
+  if (fromBGP?.ip.version === 4) return formatIP(fromBGP.ip);
+  const addresses = (list(spec.addresses) ?? []).filter(isObject);
+  for (const type of ['InternalIP', 'ExternalIP']) {
+    for (const a of addresses) {
+      const ip = a.type === type && typeof a.address === 'string' ? parseCIDROrIP(a.address) : undefined;
+      if (ip?.ip.version === 4) return formatIP(ip.ip);
+    }
+  }
+  return undefined;
+}
+
+function printedIP(value: unknown): string | undefined {
+  const net = typeof value === 'string' ? parseCIDROrIP(value) : undefined;
+  return net ? formatIP(net.ip) : undefined;
+}
+
+/** Go's `net.HardwareAddr.String()`: lower-case, colon-separated. */
+function printedMAC(value: unknown): string | undefined {
+  if (typeof value !== 'string' || !MAC.test(value)) return undefined;
+  return value.toLowerCase().replaceAll('-', ':');
+}
+
+/** All felix keys for one Kubernetes Node. */
+export function convertNodeForFelix(node: RawObject): ConvertedKV[] {
+  const name = objectName(node);
+  const v3 = k8sNodeToCalico(node);
+  const spec = v3.spec as JsonObject;
+  const bgp = isObject(spec.bgp) ? spec.bgp : {};
+  const kvs: ConvertedKV[] = [];
+  const ip = hostIP(v3);
+  if (ip !== undefined) kvs.push({ key: hostIPKey(name), value: ip });
+  // Felix's processor re-prints what it can parse and leaves out what it cannot.
+  const configs: [string, string | undefined][] = [
+    ['IpInIpTunnelAddr', printedIP(bgp.ipv4IPIPTunnelAddr)],
+    ['IPv4VXLANTunnelAddr', printedIP(spec.ipv4VXLANTunnelAddr)],
+    ['VXLANTunnelMACAddr', printedMAC(spec.vxlanTunnelMACAddr)],
+  ];
+  for (const [configName, value] of configs) {
+    if (value !== undefined) kvs.push({ key: hostConfigKey(name, configName), value });
+  }
+  kvs.push(nodeResourceKV(name, v3));
+  const wgAddr = printedIP(isObject(spec.wireguard) ? spec.wireguard.interfaceIPv4Address : undefined);
+  const wgKey = str((v3.status as JsonObject).wireguardPublicKey);
+  if (wgAddr || wgKey) {
+    const value: JsonObject = {};
+    if (wgAddr) value.interfaceIPv4Addr = wgAddr;
+    if (wgKey) value.publicKey = wgKey;
+    kvs.push({ key: wireguardKey(name), value });
+  }
+  return kvs;
+}
+
+/** The bgp and tunnel-ip-allocation syncers carry the v3 Node only. */
+export function convertNodeResource(node: RawObject): ConvertedKV[] {
+  return [nodeResourceKV(objectName(node), k8sNodeToCalico(node))];
+}
