@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { CloseCode } from '../../../src/protocol/index.ts';
+import { parseCli } from '../src/cliArgs.ts';
+import { EXIT, runCli } from '../src/cli.ts';
+import { FakeServer } from './support/fakeServer.ts';
+
+const cliPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.ts');
+
+function capture(): { out: string[]; err: string[]; io: Parameters<typeof runCli>[1] } {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { stdout: (l) => out.push(l), stderr: (l) => err.push(l), env: {} } };
+}
+
+describe('cattail-client CLI', () => {
+  it('--dump prints the whole state as JSON once in sync and exits 0', async (t) => {
+    const server = await FakeServer.start({ instanceId: 'A' });
+    t.after(() => server.close());
+    server.set('/calico/v1/b', { n: 2 });
+    server.set('/calico/v1/a', 'text');
+    const { out, err, io } = capture();
+    const code = await runCli(['--server', server.url, '--syncer', 'felix', '--dump'], io);
+    assert.equal(code, EXIT.ok, err.join('\n'));
+    assert.deepEqual(JSON.parse(out.join('\n')), { '/calico/v1/a': 'text', '/calico/v1/b': { n: 2 } });
+    assert.match(err.join('\n'), /connected to .* \(server A/);
+  });
+
+  it('--follow prints each update and status as a JSON line until interrupted', async (t) => {
+    const server = await FakeServer.start();
+    t.after(() => server.close());
+    server.set('k1', 1);
+    const { out, io } = capture();
+    const abort = new AbortController();
+    const running = runCli(['--server', server.url, '--follow'], { ...io, signal: abort.signal });
+    const until = async (pred: () => boolean): Promise<void> => { while (!pred()) await new Promise((r) => setTimeout(r, 10)); };
+    await until(() => out.some((l) => l.includes('in-sync')));
+    server.set('k1', 2);
+    await until(() => out.length >= 4);
+    abort.abort();
+    assert.equal(await running, EXIT.ok);
+    assert.deepEqual(out.map((l) => JSON.parse(l)), [
+      { status: 'resync-in-progress' },
+      { type: 'new', key: 'k1', revision: '1', value: 1 },
+      { status: 'in-sync' },
+      { type: 'updated', key: 'k1', revision: '2', value: 2 },
+    ]);
+  });
+
+  it('exits 2 with the server\'s reason when the syncer type is refused', async (t) => {
+    const server = await FakeServer.start({
+      onHello: (h) => ({ code: CloseCode.unknownSyncerType, reason: `unknown syncer type ${JSON.stringify(h.syncerType)}` }),
+    });
+    t.after(() => server.close());
+    const { err, io } = capture();
+    assert.equal(await runCli(['--server', server.url, '--syncer', 'bogus', '--dump'], io), EXIT.refused);
+    assert.match(err.join('\n'), /refused by the server: .*unknown syncer type "bogus"/);
+  });
+
+  it('exits 3 when no server is reachable', async () => {
+    const server = await FakeServer.start();
+    const url = server.url;
+    await server.close();
+    const { err, io } = capture();
+    assert.equal(await runCli(['--server', url, '--dump'], io), EXIT.unreachable);
+    assert.match(err.join('\n'), /no server reachable/);
+  });
+
+  it('exits 64 with every problem on a bad command line, and 0 for --help', async () => {
+    const { err, io } = capture();
+    assert.equal(await runCli(['--dump', '--follow'], io), EXIT.usage);
+    assert.match(err.join('\n'), /exactly one of --server/);
+    assert.match(err.join('\n'), /exclude each other/);
+    const help = capture();
+    assert.equal(await runCli(['--help'], help.io), EXIT.ok);
+    assert.match(help.out.join('\n'), /Exit codes/);
+  });
+
+  it('parses discovery and TLS flags into client options', () => {
+    const parsed = parseCli(['--k8s-service', 'calico-system/cattail', '--ca-file', '/ca', '--server-cn', 'cattail-server', '--stats'], { NODENAME: 'n1' });
+    assert.equal(parsed.kind, 'run');
+    if (parsed.kind !== 'run') return;
+    assert.deepEqual(parsed.command.clientOptions.kubernetes, { serviceName: 'cattail', namespace: 'calico-system', nodeName: 'n1' });
+    assert.deepEqual(parsed.command.clientOptions.tls, { caFile: '/ca', serverCommonName: 'cattail-server' });
+    const dns = parseCli(['--dns', 'cattail.kube-system.svc:6000'], {});
+    assert.ok(dns.kind === 'run' && dns.command.clientOptions.dns?.port === 6000 && dns.command.mode === 'stats');
+  });
+
+  it('runs as a program: --dump against a server exits 0 with the JSON on stdout', async (t) => {
+    const server = await FakeServer.start();
+    t.after(() => server.close());
+    server.set('k', { v: 1 });
+    const { stdout } = await promisify(execFile)(process.execPath, [cliPath, '--server', server.url, '--dump'], { timeout: 10_000 });
+    assert.deepEqual(JSON.parse(stdout), { k: { v: 1 } });
+  });
+});
