@@ -9,11 +9,15 @@ import { syncerSpecs } from './calico/index.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { type Config, ConfigError, helpText, parseConfig, redactConfig } from './config/index.ts';
 import { FileDatastore } from './datastore/file/index.ts';
-import { KubernetesDatastore, loadKubeConfig } from './datastore/kubernetes/index.ts';
+import { KINDS } from './datastore/kinds.ts';
+import { KubeClient, KubernetesDatastore, loadKubeConfig } from './datastore/kubernetes/index.ts';
 import type { Datastore } from './datastore/types.ts';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { OpsServer, type Readiness, SyncServer, type SyncerChannel } from './server/index.ts';
+import {
+  ConnectionLimitPoller, countReplicas, createTlsSettings, OpsServer, type Readiness, SyncServer, type SyncerChannel, type TlsSettings,
+} from './server/index.ts';
 import { SnapshotCache, SnapshotSource } from './snapshot/index.ts';
 import { Syncer, type SyncerTypeSpec } from './syncer/index.ts';
 import { VERSION } from './version.ts';
@@ -50,7 +54,13 @@ export async function startCattail(config: Config, deps: CattailDeps): Promise<C
   const logger = deps.logger;
   const registry = deps.registry ?? new Registry();
   const metrics = createMetrics(registry);
-  const datastore = deps.datastore ?? createDatastore(config, logger, clock, deps.env ?? process.env);
+  const env = deps.env ?? process.env;
+  const kubeConfig = config.datastore === 'kubernetes' || config.connectionRebalancing === 'kubernetes'
+    ? loadKubeConfig({ kubeconfigPath: config.kubeconfig === '' ? undefined : config.kubeconfig, env })
+    : undefined;
+  const datastore = deps.datastore ?? (config.datastore === 'file'
+    ? new FileDatastore({ dir: config.fileDir, logger, clock, debounceMs: config.fileDebounceMs })
+    : new KubernetesDatastore({ kubeConfig: kubeConfig!, logger, clock }));
 
   const specs = syncerSpecs();
   const caches = new Map<string, SnapshotCache>();
@@ -67,7 +77,12 @@ export async function startCattail(config: Config, deps: CattailDeps): Promise<C
     syncer.start();
   }
 
-  const server = new SyncServer({ config, channels, clock, logger, metrics, serverVersion: VERSION });
+  const tls: TlsSettings | undefined = config.tlsCertFile === '' ? undefined : createTlsSettings({
+    certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, caFile: config.tlsCaFile,
+    allowedCommonNames: config.tlsClientCommonNames, allowedUriSans: config.tlsClientUriSans, logger,
+  });
+  const server = new SyncServer({ config, channels, clock, logger, metrics, serverVersion: VERSION, ...(tls !== undefined ? { tls } : {}) });
+  const poller = config.connectionRebalancing !== 'kubernetes' ? undefined : createLimitPoller(config, kubeConfig!, syncers, server, clock, logger, env);
   let shuttingDown = false;
   const readiness = (): Readiness => {
     const reasons: string[] = [];
@@ -95,6 +110,7 @@ export async function startCattail(config: Config, deps: CattailDeps): Promise<C
     if (closed) return;
     closed = true;
     shuttingDown = true;
+    poller?.close();
     await server.close();
     await ops.close();
     for (const s of syncers.values()) s.close();
@@ -106,6 +122,7 @@ export async function startCattail(config: Config, deps: CattailDeps): Promise<C
     const opsAddress = await ops.start();
     const syncAddress = await server.start();
     await datastore.start();
+    poller?.start();
     return {
       config, syncAddress, opsAddress, server, syncers, caches, metrics, readiness, status, close,
       shutdownGracefully: async () => {
@@ -120,10 +137,31 @@ export async function startCattail(config: Config, deps: CattailDeps): Promise<C
   }
 }
 
-function createDatastore(config: Config, logger: Logger, clock: Clock, env: NodeJS.ProcessEnv): Datastore {
-  if (config.datastore === 'file') return new FileDatastore({ dir: config.fileDir, logger, clock, debounceMs: config.fileDebounceMs });
-  const kubeConfig = loadKubeConfig({ kubeconfigPath: config.kubeconfig === '' ? undefined : config.kubeconfig, env });
-  return new KubernetesDatastore({ kubeConfig, logger, clock });
+/** Connection-limit autoscaling: replicas from the Service's EndpointSlices, nodes from the felix syncer. */
+function createLimitPoller(
+  config: Config, kubeConfig: KubeConfig, syncers: ReadonlyMap<string, Syncer>, server: SyncServer, clock: Clock, logger: Logger, env: NodeJS.ProcessEnv,
+): ConnectionLimitPoller {
+  const client = new KubeClient({ kubeConfig, clock, requestTimeoutMs: 30_000 });
+  const namespace = config.k8sNamespace !== '' ? config.k8sNamespace : env.POD_NAMESPACE ?? 'default';
+  return new ConnectionLimitPoller({
+    intervalMs: config.k8sPollIntervalMs,
+    syncerTypes: config.syncerTypes.length,
+    lower: config.maxConnectionsLowerLimit,
+    upper: config.maxConnectionsUpperLimit,
+    clock,
+    logger,
+    apply: (limit) => server.setMaxConnections(limit),
+    lookupReplicas: async () => countReplicas(
+      await client.getJson(`/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/endpointslices`, { labelSelector: `kubernetes.io/service-name=${config.k8sServiceName}` }),
+      config.k8sPortName,
+    ),
+    lookupNodes: () => {
+      const felix = syncers.get('felix');
+      if (felix === undefined) throw new Error('the felix syncer type is not served, so nodes cannot be counted');
+      if (!felix.everInSync) throw new Error('the felix syncer has not been in sync yet');
+      return felix.objectCount(KINDS.nodes.id);
+    },
+  });
 }
 
 async function runCli(): Promise<void> {
@@ -156,7 +194,7 @@ async function runCli(): Promise<void> {
   const host = (a: AddressInfo) => (a.address === '0.0.0.0' || a.address === '::' ? '127.0.0.1' : a.address);
   logger.info(
     { sync: `ws://${host(app.syncAddress)}:${app.syncAddress.port}/sync`, ops: `http://${host(app.opsAddress)}:${app.opsAddress.port}` },
-    `ready for agents: connect with  npx cattail-client --server ws://${host(app.syncAddress)}:${app.syncAddress.port} --syncer felix --dump`,
+    `ready for agents: connect with  npm run client -- --server ws://${host(app.syncAddress)}:${app.syncAddress.port} --syncer felix --dump`,
   );
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -63,6 +63,7 @@ export const OPTIONS = {
   connectionRebalancing: { type: { kind: 'enum', values: ['none', 'kubernetes'] }, default: 'none', help: 'kubernetes: compute the connection limit from replicas (EndpointSlices) and nodes.' },
   k8sPollIntervalMs: { type: duration, default: 30_000, help: 'Interval of the connection-limit computation.' },
   k8sServiceName: { type: str, default: 'cattail', help: 'Service whose EndpointSlices count the replicas.' },
+  k8sPortName: { type: str, default: 'cattail', help: 'Name of the sync port in those EndpointSlices; only slices with it count.' },
   k8sNamespace: { type: str, default: '', help: 'Namespace of that Service; empty means the POD_NAMESPACE variable, else "default".' },
 
   shutdownTimeoutMs: { type: duration, default: 300_000, help: 'On SIGTERM, sessions are dropped spread over 95% of this.' },

@@ -167,6 +167,7 @@ export class Session {
   }
 
   #dispatch(msg: ClientMessage): void {
+    if (this.#phase === 'handshake' && msg.type !== 'hello') throw new ProtocolError(CloseCode.protocolError, `the first message must be hello, not ${msg.type}`);
     if (msg.type === 'pong') {
       this.#lastPongAt = this.#deps.clock.now();
       this.#deps.metrics.pingLatency.observe(Math.max(0, this.#lastPongAt - msg.pingTimestamp) / 1000);

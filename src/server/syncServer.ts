@@ -146,6 +146,12 @@ export class SyncServer {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
     }
+    const rejected = this.#deps.tls?.rejectReason(socket);
+    if (rejected !== undefined) {
+      this.#deps.logger.warn({ reason: rejected }, 'refused a client certificate');
+      socket.end(`HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${rejected}\n`);
+      return;
+    }
     (socket as SocketWithAccept)[UPGRADED] = true;
     const acceptedAt = (socket as SocketWithAccept)[ACCEPTED_AT] ?? this.#deps.clock.now();
     this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => this.#onSocket(ws, acceptedAt));
@@ -213,6 +219,7 @@ export class SyncServer {
     for (const s of [...this.#sessions]) s.close(CloseCode.shuttingDown, 'server shutting down', 'shutdown');
     this.#sessions.clear();
     this.#deps.metrics.connectionsActive.set(0);
+    this.#deps.tls?.close();
     await this.#stopListening();
   }
 

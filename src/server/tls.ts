@@ -1,11 +1,80 @@
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type http from 'node:http';
+import https from 'node:https';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import type { Logger } from '../logger.ts';
 
 /**
- * TLS for the sync listener: builds the HTTPS server and enforces the client-certificate
- * allow-list. Filled in by the TLS work; the sync server only needs these two operations.
+ * TLS for the sync listener: builds the HTTPS server, bounds each TLS handshake, checks the
+ * client certificate's names against the allow-list, and reloads certificate files when they
+ * change (rotation without restart).
  */
 export interface TlsSettings {
   createServer(): http.Server;
-  /** Adds per-connection handshake bounds and certificate checks to the server. */
+  /** Per-connection TLS handshake bound; Node runs handshakes concurrently, so a stalled one delays nobody else. */
   attach(server: http.Server, handshakeTimeoutMs: number): void;
+  /** Why a connection's client certificate is not allowed, or undefined when it is. */
+  rejectReason(socket: unknown): string | undefined;
+  close(): void;
+}
+
+export interface TlsOptions {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string;
+  readonly allowedCommonNames: readonly string[];
+  readonly allowedUriSans: readonly string[];
+  readonly logger: Logger;
+  /** How often certificate files are checked for changes. */
+  readonly reloadCheckMs?: number;
+}
+
+/** The URI SANs of a certificate, from Node's `subjectaltname` string (`URI:spiffe://…, DNS:…`). */
+export function uriSans(cert: PeerCertificate): string[] {
+  return (cert.subjectaltname ?? '').split(',').map((s) => s.trim()).filter((s) => s.startsWith('URI:')).map((s) => s.slice(4));
+}
+
+/** Either list matching is enough when both are configured. */
+export function certificateAllowed(cert: PeerCertificate, commonNames: readonly string[], uris: readonly string[]): boolean {
+  const cn = cert.subject?.CN;
+  const cnList = Array.isArray(cn) ? cn : cn === undefined ? [] : [cn];
+  if (cnList.some((c) => commonNames.includes(c))) return true;
+  return uriSans(cert).some((u) => uris.includes(u));
+}
+
+export function createTlsSettings(opts: TlsOptions): TlsSettings {
+  const read = () => ({ cert: readFileSync(opts.certFile), key: readFileSync(opts.keyFile), ca: readFileSync(opts.caFile) });
+  let server: https.Server | undefined;
+  const files = [opts.certFile, opts.keyFile, opts.caFile];
+  const onChange = () => {
+    try {
+      server?.setSecureContext({ ...read(), minVersion: 'TLSv1.2' });
+      opts.logger.info({ files }, 'reloaded TLS certificate files');
+    } catch (err) {
+      // A half-written rotation must not take the listener down; the old context stays in use.
+      opts.logger.error({ err: (err as Error).message }, 'could not reload TLS files; keeping the previous ones');
+    }
+  };
+  return {
+    createServer: () => {
+      server = https.createServer({ ...read(), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' });
+      for (const f of files) watchFile(f, { interval: opts.reloadCheckMs ?? 5000, persistent: false }, onChange);
+      return server;
+    },
+    attach: (s, handshakeTimeoutMs) => {
+      (s as https.Server).setTimeout?.(0);
+      // tls.Server's own handshake timer; it emits tlsClientError and destroys the socket.
+      (s as unknown as { handshakeTimeout: number }).handshakeTimeout = handshakeTimeoutMs;
+      s.on('tlsClientError', (err: Error) => opts.logger.info({ err: err.message }, 'TLS handshake failed'));
+    },
+    rejectReason: (socket) => {
+      const cert = (socket as TLSSocket).getPeerCertificate?.();
+      if (cert === undefined || Object.keys(cert).length === 0) return 'no client certificate';
+      if (certificateAllowed(cert, opts.allowedCommonNames, opts.allowedUriSans)) return undefined;
+      return `client certificate (CN ${JSON.stringify(cert.subject?.CN ?? '')}, URI SANs ${JSON.stringify(uriSans(cert))}) is not on the allow-list`;
+    },
+    close: () => {
+      for (const f of files) unwatchFile(f, onChange);
+    },
+  };
 }

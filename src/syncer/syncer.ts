@@ -46,6 +46,7 @@ export class Syncer {
   readonly #published = new Set<string>();
   readonly #log: Logger;
   #status: SyncStatus = 'wait-for-datastore';
+  #everInSync = false;
   #closed = false;
 
   constructor(options: SyncerOptions) {
@@ -62,6 +63,11 @@ export class Syncer {
 
   get status(): SyncStatus {
     return this.#status;
+  }
+
+  /** True once the syncer has reached in-sync at least once (counts are meaningful from then on). */
+  get everInSync(): boolean {
+    return this.#everInSync;
   }
 
   /** Number of objects currently known of a kind (the node count for connection limits). */
@@ -234,6 +240,7 @@ export class Syncer {
     if (status === this.#status) return;
     this.#log.info({ from: this.#status, to: status }, 'sync status');
     this.#status = status;
+    if (status === 'in-sync') this.#everInSync = true;
     this.#o.metrics.syncerStatus.set({ syncer: this.#o.spec.name }, ['wait-for-datastore', 'resync-in-progress', 'in-sync'].indexOf(status));
     this.#o.sink.onStatus(status);
   }
