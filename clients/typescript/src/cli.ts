@@ -3,6 +3,8 @@
  * `cattail-client`: a debug and load-test client, like Typha's typha-client. It uses the same
  * SyncClient an agent would, so what it shows is what an agent would get.
  */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { USAGE, parseCli, type CliCommand } from './cliArgs.ts';
 import { CattailClientError } from './errors.ts';
 import { SyncClient } from './syncClient.ts';
@@ -118,7 +120,17 @@ async function run(command: CliCommand, io: CliIo): Promise<number> {
   return code;
 }
 
-if (import.meta.main) {
+/** True when this module is the program (also through npm's bin symlink, and on Node without import.meta.main). */
+function isProgram(): boolean {
+  if (typeof import.meta.main === 'boolean') return import.meta.main;
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isProgram()) {
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
   process.once('SIGTERM', () => abort.abort());
