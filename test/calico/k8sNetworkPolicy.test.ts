@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { simplifyPorts } from '../../src/calico/k8sNetworkPolicy.ts';
+import { KINDS, assertKVs, convert, only } from './support.ts';
+
+function knp(namespace: string, name: string, spec: object): object {
+  return { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace, resourceVersion: '3' }, spec };
+}
+
+test('the stars/backend-policy demo converts to the reference v1 policy', () => {
+  const kvs = convert(KINDS.k8sNetworkPolicies, knp('stars', 'backend-policy', {
+    podSelector: { matchLabels: { role: 'backend' } },
+    ingress: [{ from: [{ podSelector: { matchLabels: { role: 'frontend' } } }], ports: [{ protocol: 'TCP', port: 6379 }] }],
+  }));
+  assertKVs(kvs, [{ key: '/calico/v1/policy/tier/default/policy/stars%2fknp.default.backend-policy', value: {
+    namespace: 'stars',
+    order: 1000,
+    inbound_rules: [{
+      action: 'allow', protocol: 'tcp',
+      src_selector: "(projectcalico.org/namespace == 'stars') && (projectcalico.org/orchestrator == 'k8s' && role == 'frontend')",
+      dst_ports: [6379],
+      orig_src_selector: "projectcalico.org/orchestrator == 'k8s' && role == 'frontend'",
+    }],
+    selector: "(projectcalico.org/orchestrator == 'k8s' && role == 'backend') && projectcalico.org/namespace == 'stars'",
+    apply_on_forward: true,
+    types: ['ingress'],
+  } }]);
+});
+
+test('a peer with namespaceSelector {} selects pods in every namespace (libcalico-go vector)', () => {
+  const value = only(convert(KINDS.k8sNetworkPolicies, knp('ns', 'p', {
+    podSelector: {}, ingress: [{ from: [{ namespaceSelector: {} }] }],
+  }))).value as Record<string, any>;
+  assert.deepEqual(value.inbound_rules, [{
+    action: 'allow',
+    src_selector: "(has(projectcalico.org/namespace)) && (projectcalico.org/orchestrator == 'k8s')",
+    orig_src_selector: "projectcalico.org/orchestrator == 'k8s'",
+    orig_src_namespace_selector: 'all()',
+  }]);
+  assert.equal(value.selector, "(projectcalico.org/orchestrator == 'k8s') && projectcalico.org/namespace == 'ns'");
+});
+
+test('a namespaceSelector with labels is prefixed with pcns. and re-printed with double quotes', () => {
+  const value = only(convert(KINDS.k8sNetworkPolicies, knp('stars', 'allow-ui', {
+    podSelector: {}, ingress: [{ from: [{ namespaceSelector: { matchLabels: { role: 'management-ui' } } }] }],
+  }))).value as Record<string, any>;
+  assert.equal(value.inbound_rules[0].src_selector, "(pcns.role == \"management-ui\") && (projectcalico.org/orchestrator == 'k8s')");
+});
+
+test('default-deny with no rules gives an ingress policy with no rules', () => {
+  assertKVs(convert(KINDS.k8sNetworkPolicies, knp('client', 'default-deny', { podSelector: { matchLabels: {} } })), [{
+    key: '/calico/v1/policy/tier/default/policy/client%2fknp.default.default-deny',
+    value: { namespace: 'client', order: 1000, selector: "(projectcalico.org/orchestrator == 'k8s') && projectcalico.org/namespace == 'client'", apply_on_forward: true, types: ['ingress'] },
+  }]);
+});
+
+test('matchExpressions follow sorted matchLabels in the policy selector', () => {
+  const value = only(convert(KINDS.k8sNetworkPolicies, knp('n', 'p', { podSelector: {
+    matchLabels: { b: '2', a: '1' },
+    matchExpressions: [
+      { key: 'env', operator: 'In', values: ['x', 'y'] }, { key: 'tier', operator: 'NotIn', values: ['z'] },
+      { key: 'k', operator: 'Exists' }, { key: 'd', operator: 'DoesNotExist' },
+    ],
+  } }))).value as Record<string, any>;
+  assert.equal(value.selector,
+    "(projectcalico.org/orchestrator == 'k8s' && a == '1' && b == '2' && env in { 'x', 'y' } && tier not in { 'z' } && has(k) && ! has(d)) && projectcalico.org/namespace == 'n'");
+});
+
+test('ports are grouped by sorted protocol with one rule per protocol and peer', () => {
+  const value = only(convert(KINDS.k8sNetworkPolicies, knp('n', 'p', {
+    podSelector: {},
+    ingress: [{
+      from: [{ podSelector: { matchLabels: { a: '1' } } }, { ipBlock: { cidr: '10.0.0.5/8', except: ['10.1.0.0/16'] } }],
+      ports: [{ port: 81 }, { protocol: 'UDP', port: 53 }, { port: 80 }, { port: 'http' }, { protocol: 'SCTP' }, { port: 82, endPort: 90 }],
+    }],
+  }))).value as Record<string, any>;
+  const summary = value.inbound_rules.map((r: any) => [r.protocol, r.dst_ports, r.src_selector, r.src_nets, r['!src_nets']]);
+  assert.deepEqual(summary, [
+    ['sctp', undefined, "(projectcalico.org/namespace == 'n') && (projectcalico.org/orchestrator == 'k8s' && a == '1')", undefined, undefined],
+    ['sctp', undefined, undefined, ['10.0.0.0/8'], ['10.1.0.0/16']],
+    ['tcp', ['http', '80:90'], "(projectcalico.org/namespace == 'n') && (projectcalico.org/orchestrator == 'k8s' && a == '1')", undefined, undefined],
+    ['tcp', ['http', '80:90'], undefined, ['10.0.0.0/8'], ['10.1.0.0/16']],
+    ['udp', [53], "(projectcalico.org/namespace == 'n') && (projectcalico.org/orchestrator == 'k8s' && a == '1')", undefined, undefined],
+    ['udp', [53], undefined, ['10.0.0.0/8'], ['10.1.0.0/16']],
+  ]);
+});
+
+test('a port-less entry for a protocol allows all of its ports', () => {
+  const value = only(convert(KINDS.k8sNetworkPolicies, knp('n', 'p', {
+    podSelector: {}, ingress: [{ ports: [{ port: 80 }, { protocol: 'TCP' }] }],
+  }))).value as Record<string, any>;
+  assert.deepEqual(value.inbound_rules, [{ action: 'allow', protocol: 'tcp' }]);
+});
+
+test('SimplifyPorts puts named ports first and merges numbers into ranges', () => {
+  assert.deepEqual(simplifyPorts([80, 81, 82, 9090, 'foo']), ['foo', '80:82', 9090]);
+  assert.deepEqual(simplifyPorts([5, '1:3', 4]), ['1:5']);
+});
+
+test('egress rules go to the destination with the peer fields and keep the Egress type', () => {
+  const value = only(convert(KINDS.k8sNetworkPolicies, knp('n', 'p', {
+    podSelector: {}, policyTypes: ['Egress', 'Ingress'],
+    egress: [{ to: [{ ipBlock: { cidr: '1.2.3.4/32' } }], ports: [{ port: 443 }] }],
+  }))).value as Record<string, any>;
+  assert.deepEqual(value.outbound_rules, [{ action: 'allow', protocol: 'tcp', dst_nets: ['1.2.3.4/32'], dst_ports: [443] }]);
+  assert.deepEqual(value.types, ['ingress', 'egress']);
+});
+
+test('a rule with an invalid ipBlock is dropped and the rest of the policy kept', () => {
+  const value = only(convert(KINDS.k8sNetworkPolicies, knp('n', 'p', {
+    podSelector: {}, ingress: [{ from: [{ ipBlock: { cidr: 'bogus' } }] }, { from: [] }],
+  }))).value as Record<string, any>;
+  assert.deepEqual(value.inbound_rules, [{ action: 'allow' }]);
+});
