@@ -60,6 +60,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { ALL_KINDS, kindById, type KindInfo } from '../../src/datastore/kinds.ts';
 import type { RawObject } from '../../src/datastore/types.ts';
 import { K8sStore, resourceKey, type ObjectRef, type ResourceType, type StoredEvent } from './k8sStore.ts';
+import { statusBody, WatchHub, watchLine } from './k8sWatches.ts';
 import { type Matcher, parseFieldSelector, parseLabelSelector, parseResourcePath, type ResourcePath } from './k8sSelectors.ts';
 
 export type Verb = 'list' | 'watch' | 'get' | 'other';
@@ -97,16 +98,6 @@ interface FailureRule {
   readonly filter: RequestFilter;
 }
 
-interface WatchConn {
-  readonly res: http.ServerResponse;
-  readonly path: string;
-  readonly resource: string;
-  readonly match: Matcher;
-  readonly bookmarks: boolean;
-  readonly stalled: boolean;
-  timer?: NodeJS.Timeout;
-}
-
 interface ListSnapshot {
   readonly revision: number;
   readonly items: RawObject[];
@@ -127,11 +118,10 @@ export class K8sEmulator {
   private readonly options: K8sEmulatorOptions;
   private readonly server: http.Server;
   private readonly sockets = new Set<Socket>();
-  private readonly watches = new Set<WatchConn>();
+  private readonly watches = new WatchHub();
   private readonly snapshots = new Map<string, ListSnapshot>();
   private failures: FailureRule[] = [];
   private readonly requestHooks = new Set<(record: RequestRecord) => void>();
-  private stalled = false;
   private outageMode: 'refuse' | 'reset' | undefined;
   private port = 0;
   private bookmarkTimer: NodeJS.Timeout | undefined;
@@ -150,7 +140,7 @@ export class K8sEmulator {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
-    this.store.onEvent((event) => this.fanOut(event));
+    this.store.onEvent((event) => this.watches.fanOut(event));
   }
 
   /** `http://127.0.0.1:<port>`; valid after start(). */
@@ -173,8 +163,7 @@ export class K8sEmulator {
 
   async stop(): Promise<void> {
     clearInterval(this.bookmarkTimer);
-    for (const w of this.watches) clearTimeout(w.timer);
-    this.watches.clear();
+    this.watches.forgetAll();
     this.server.closeAllConnections();
     for (const s of this.sockets) s.destroy();
     if (this.server.listening) await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -241,29 +230,19 @@ export class K8sEmulator {
   }
 
   dropWatches(options: { abrupt?: boolean } = {}): void {
-    for (const w of [...this.watches]) this.endWatch(w, options.abrupt ?? false);
+    this.watches.dropAll(options.abrupt ?? false);
   }
 
   expireWatches(): void {
-    for (const w of [...this.watches]) {
-      w.res.write(`${JSON.stringify(errorEvent(410, 'Expired', 'too old resource version'))}\n`);
-      this.endWatch(w, false);
-    }
+    this.watches.expireAll();
   }
 
   bookmark(): void {
-    for (const w of this.watches) if (w.bookmarks) this.send(w, 'BOOKMARK', bookmarkObject(this.store.currentRevision));
+    this.watches.bookmarkAll(this.store.currentRevision);
   }
 
   stallWatches(on: boolean): void {
-    this.stalled = on;
-    if (!on) return;
-    // Current watches become dead too: replace them by stalled twins that keep the socket.
-    for (const w of [...this.watches]) {
-      clearTimeout(w.timer);
-      this.watches.delete(w);
-      this.watches.add({ ...w, stalled: true });
-    }
+    this.watches.stall(on);
   }
 
   failNext(n: number, status: number, filter: RequestFilter = {}): void {
@@ -274,8 +253,7 @@ export class K8sEmulator {
     if (on) {
       if (this.outageMode) return;
       this.outageMode = mode;
-      for (const w of this.watches) clearTimeout(w.timer);
-      this.watches.clear();
+      this.watches.forgetAll();
       const closed = mode === 'refuse' ? new Promise<void>((resolve) => this.server.close(() => resolve())) : undefined;
       this.server.closeAllConnections();
       for (const s of this.sockets) s.destroy();
@@ -305,7 +283,7 @@ export class K8sEmulator {
   }
 
   openWatches(path?: string): number {
-    return [...this.watches].filter((w) => path === undefined || w.path === path).length;
+    return this.watches.count(path);
   }
 
   private listen(port: number): Promise<void> {
@@ -431,61 +409,16 @@ export class K8sEmulator {
         const message = `too old resource version: ${n} (${this.store.compactedRevision})`;
         if (this.watchGone === 'status') return fail(410, message, 'Expired');
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(`${JSON.stringify(errorEvent(410, 'Expired', message))}\n`);
+        res.end(watchLine('ERROR', statusBody(410, message, 'Expired')));
         return;
       }
       replay = events;
     }
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' });
-    res.flushHeaders();
-    const conn: WatchConn = { res, path, resource, match, bookmarks: query.allowWatchBookmarks === 'true', stalled: this.stalled };
-    this.watches.add(conn);
-    res.on('close', () => {
-      for (const w of this.watches) {
-        if (w.res === res) {
-          clearTimeout(w.timer);
-          this.watches.delete(w);
-        }
-      }
-    });
-    for (const o of initial) this.send(conn, 'ADDED', o);
-    for (const e of replay) this.deliver(conn, e);
     const timeoutMs = Math.min(
       Number(query.timeoutSeconds) > 0 ? Number(query.timeoutSeconds) * 1000 : Number.POSITIVE_INFINITY,
       this.options.maxWatchMs ?? Number.POSITIVE_INFINITY,
     );
-    if (Number.isFinite(timeoutMs) && !conn.stalled) {
-      conn.timer = setTimeout(() => {
-        // A watch that was stalled meanwhile is half-open: its end never arrives either.
-        for (const w of this.watches) if (w.res === res && !w.stalled) this.endWatch(w, false);
-      }, timeoutMs);
-      conn.timer.unref();
-    }
-  }
-
-  private fanOut(event: StoredEvent): void {
-    for (const w of this.watches) if (w.resource === event.resource) this.deliver(w, event);
-  }
-
-  /** Sends a stored event through a watch's selectors: leaving the selection is a DELETED. */
-  private deliver(w: WatchConn, e: StoredEvent): void {
-    const now = e.type !== 'DELETED' && w.match(e.object);
-    const before = e.type === 'DELETED' ? w.match(e.object) : e.previous !== undefined && w.match(e.previous);
-    if (now && before) this.send(w, 'MODIFIED', e.object);
-    else if (now) this.send(w, 'ADDED', e.object);
-    else if (before) this.send(w, 'DELETED', e.object);
-  }
-
-  private send(w: WatchConn, type: string, object: unknown): void {
-    if (w.stalled || w.res.writableEnded) return;
-    w.res.write(`${JSON.stringify({ type, object })}\n`);
-  }
-
-  private endWatch(w: WatchConn, abrupt: boolean): void {
-    clearTimeout(w.timer);
-    this.watches.delete(w);
-    if (abrupt) w.res.socket?.destroy();
-    else w.res.end();
+    this.watches.open(res, { path, resource, match, bookmarks: query.allowWatchBookmarks === 'true', initial, replay, timeoutMs });
   }
 }
 
@@ -502,21 +435,9 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
   res.end(JSON.stringify(body));
 }
 
-function statusBody(code: number, message: string, reason?: string): Record<string, unknown> {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: reason ?? REASONS[code] ?? 'Unknown', code };
-}
-
 function sendStatus(res: http.ServerResponse, code: number, message: string, reason?: string): void {
   if (code === 429) res.setHeader('retry-after', '1');
-  sendJson(res, code, statusBody(code, message, reason));
-}
-
-function errorEvent(code: number, reason: string, message: string): unknown {
-  return { type: 'ERROR', object: statusBody(code, message, reason) };
-}
-
-function bookmarkObject(revision: number): unknown {
-  return { metadata: { resourceVersion: String(revision) } };
+  sendJson(res, code, statusBody(code, message, reason ?? REASONS[code] ?? 'Unknown'));
 }
 
 function encodeToken(t: { id: string; offset: number }): string {

@@ -47,15 +47,22 @@ export interface WatchResult {
 export async function runWatch(client: KubeClient, request: WatchRequest): Promise<WatchResult> {
   const { clock, idleMs, path } = request;
   const idle = new AbortController();
+  // One timer per watch rather than one per event (busy kinds see thousands of events a
+  // second): events only stamp `lastEventAt`; when the timer fires it re-arms for the rest.
+  let lastEventAt = clock.now();
   let timer: Timer | undefined;
-  const arm = (): void => {
-    if (timer !== undefined) clock.clearTimeout(timer);
-    timer = clock.setTimeout(() => idle.abort(new WatchIdleError(idleMs)), idleMs);
+  const check = (): void => {
+    const quietFor = clock.now() - lastEventAt;
+    if (quietFor >= idleMs) {
+      idle.abort(new WatchIdleError(idleMs));
+      return;
+    }
+    timer = clock.setTimeout(check, idleMs - quietFor);
     timer.unref?.();
   };
   const signal = AbortSignal.any([request.signal, idle.signal]);
   let events = 0;
-  arm();
+  check();
   try {
     const body = await client.open(
       path,
@@ -72,19 +79,21 @@ export async function runWatch(client: KubeClient, request: WatchRequest): Promi
     let buffered = '';
     for await (const chunk of body) {
       buffered += chunk as string;
-      let newline = buffered.indexOf('\n');
-      while (newline >= 0) {
-        const line = buffered.slice(0, newline).trim();
-        buffered = buffered.slice(newline + 1);
-        newline = buffered.indexOf('\n');
+      // Walk the complete lines by index and keep only the unfinished tail, so a chunk holding
+      // many small events is not re-copied once per event.
+      let start = 0;
+      for (let newline = buffered.indexOf('\n'); newline >= 0; newline = buffered.indexOf('\n', start)) {
+        const line = buffered.slice(start, newline).trim();
+        start = newline + 1;
         if (line === '') continue;
-        arm();
+        lastEventAt = clock.now();
         events += 1;
         const event = parseLine(path, line);
         if (event.type === 'ERROR') throw apiErrorFromStatus(500, path, event.object);
         if (!isKnownType(event.type)) continue;
         request.onEvent(event as WatchEvent);
       }
+      buffered = buffered.slice(start);
     }
     // A final line without a newline is a truncated event; the stream ended mid-write.
     if (buffered.trim() !== '') throw new KubeBadResponseError(`${path}: watch stream ended mid-event`);
@@ -93,9 +102,9 @@ export async function runWatch(client: KubeClient, request: WatchRequest): Promi
     if (idle.signal.aborted && !request.signal.aborted && isAbort(err)) throw idle.signal.reason as Error;
     throw err;
   } finally {
+    // Leaving the for-await early (an ERROR event, a bad line) has already destroyed the body
+    // and its socket; a clean end returned the socket to the pool. Only the timer is left.
     if (timer !== undefined) clock.clearTimeout(timer);
-    // Make sure the socket is released even if we stopped reading early (an ERROR event).
-    if (!signal.aborted) idle.abort(new Error('watch finished'));
   }
 }
 
