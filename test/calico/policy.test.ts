@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { KINDS, assertError, assertKVs, convert, only } from './support.ts';
+
+function np(namespace: string, name: string, spec: object): object {
+  return { apiVersion: 'crd.projectcalico.org/v1', kind: 'NetworkPolicy', metadata: { name, namespace }, spec };
+}
+function gnp(name: string, spec: object): object {
+  return { apiVersion: 'crd.projectcalico.org/v1', kind: 'GlobalNetworkPolicy', metadata: { name }, spec };
+}
+const rulesOf = (kvs: readonly { value: unknown }[], field = 'inbound_rules'): any[] => (only(kvs as any).value as any)[field];
+
+test('a namespaced policy ANDs the namespace and the pcsa.-prefixed service-account selector (libcalico-go vector)', () => {
+  const kv = only(convert(KINDS.networkPolicies, np('namespace2', 'policy', {
+    selector: "mylabel == 'selectme'", serviceAccountSelector: "role == 'development'", order: 101,
+  })));
+  assert.equal(kv.key, '/calico/v1/policy/tier/default/policy/namespace2%2fpolicy');
+  assert.equal((kv.value as any).selector, "((mylabel == 'selectme') && projectcalico.org/namespace == 'namespace2') && pcsa.role == \"development\"");
+});
+
+test('the allow-tcp-6379 docs policy converts with namespaced rule selectors and rule metadata', () => {
+  const kvs = convert(KINDS.networkPolicies, np('production', 'allow-tcp-6379', {
+    selector: "role == 'database'", types: ['Ingress', 'Egress'],
+    ingress: [{ action: 'Allow', metadata: { annotations: { from: 'frontend', to: 'database' } }, protocol: 'TCP',
+      source: { selector: "role == 'frontend'" }, destination: { ports: [6379] } }],
+    egress: [{ action: 'Allow' }],
+  }));
+  assertKVs(kvs, [{ key: '/calico/v1/policy/tier/default/policy/production%2fallow-tcp-6379', value: {
+    namespace: 'production',
+    inbound_rules: [{
+      action: 'allow', protocol: 'tcp',
+      src_selector: "(projectcalico.org/namespace == 'production') && (role == 'frontend')",
+      dst_ports: [6379],
+      orig_src_selector: "role == 'frontend'",
+      metadata: { annotations: { from: 'frontend', to: 'database' } },
+    }],
+    outbound_rules: [{ action: 'allow' }],
+    selector: "(role == 'database') && projectcalico.org/namespace == 'production'",
+    apply_on_forward: true,
+    types: ['ingress', 'egress'],
+  } }]);
+});
+
+test('a global policy appends prefixed namespace and service-account selectors and rewrites all()', () => {
+  const value = only(convert(KINDS.globalNetworkPolicies, gnp('g', {
+    selector: "app == 'x'", namespaceSelector: 'all()', serviceAccountSelector: "role == 'y'",
+    order: 0, doNotTrack: true, applyOnForward: true,
+  }))).value as any;
+  assert.deepEqual(value, {
+    order: 0,
+    selector: "((app == 'x') && has(projectcalico.org/namespace)) && pcsa.role == \"y\"",
+    untracked: true,
+    apply_on_forward: true,
+  });
+});
+
+test('rule namespace selectors map all() and global() and service-account names become a set', () => {
+  const rules = rulesOf(convert(KINDS.globalNetworkPolicies, gnp('g', { ingress: [
+    { action: 'Allow', source: { namespaceSelector: 'all()' } },
+    { action: 'Deny', source: { namespaceSelector: 'global()', selector: 'a == "b"' } },
+    { action: 'Pass', source: { serviceAccounts: { names: ['sa2', 'sa1'], selector: 'k == "v"' } } },
+  ] })));
+  assert.equal(rules[0].src_selector, 'has(projectcalico.org/namespace)');
+  assert.equal(rules[1].src_selector, '(!has(projectcalico.org/namespace)) && (a == "b")');
+  assert.equal(rules[1].action, 'deny');
+  assert.equal(rules[2].action, 'next-tier');
+  assert.equal(rules[2].src_selector, '(pcsa.k == "v") && (projectcalico.org/serviceaccount in {"sa1", "sa2"})');
+  assert.deepEqual(rules[2].orig_src_service_acct_names, ['sa2', 'sa1']);
+  assert.equal(rules[2].orig_src_service_acct_selector, 'k == "v"');
+});
+
+test('a namespaced rule with only nets gets no selector, but a notSelector pulls in the namespace', () => {
+  const rules = rulesOf(convert(KINDS.networkPolicies, np('ns', 'p', { ingress: [
+    { action: 'Allow', source: { nets: ['10.1.2.3/16'] } },
+    { action: 'Allow', source: { notSelector: "x == 'y'" } },
+  ] })));
+  assert.deepEqual(rules[0], { action: 'allow', src_nets: ['10.1.0.0/16'] });
+  assert.deepEqual(rules[1], {
+    action: 'allow', src_selector: "projectcalico.org/namespace == 'ns'", '!src_selector': "x == 'y'", '!orig_src_selector': "x == 'y'",
+  });
+});
+
+test('v3.20 service match: destination.services becomes dst_service and dst_service_ns', () => {
+  const rules = rulesOf(convert(KINDS.networkPolicies, np('my-app', 'allow-api-access', {
+    egress: [{ action: 'Allow', destination: { services: { name: 'kubernetes', namespace: 'default' } } }],
+  })), 'outbound_rules');
+  assert.deepEqual(rules, [{ action: 'allow', dst_service: 'kubernetes', dst_service_ns: 'default' }]);
+});
+
+test('v3.20 copies an empty service namespace of a namespaced policy unchanged', () => {
+  const rules = rulesOf(convert(KINDS.networkPolicies, np('my-app', 'p', {
+    egress: [{ action: 'Allow', destination: { services: { name: 'api' } } }],
+  })), 'outbound_rules');
+  assert.deepEqual(rules, [{ action: 'allow', dst_service: 'api' }]);
+});
+
+test('the allow-kube-dns global policy keeps its service namespace', () => {
+  const rules = rulesOf(convert(KINDS.globalNetworkPolicies, gnp('allow-kube-dns', {
+    egress: [{ action: 'Allow', destination: { services: { name: 'kube-dns', namespace: 'kube-system' } } }],
+  })), 'outbound_rules');
+  assert.deepEqual(rules, [{ action: 'allow', dst_service: 'kube-dns', dst_service_ns: 'kube-system' }]);
+});
+
+test('service matches are rejected without a name, on ingress, combined with ports, or without a namespace in a global policy', () => {
+  const key = '/calico/v1/policy/tier/default/policy/g';
+  assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { egress: [{ action: 'Allow', destination: { services: { namespace: 'x' } } }] })), key, /name is required/);
+  assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { ingress: [{ action: 'Allow', destination: { services: { name: 'a', namespace: 'x' } } }] })), key, /egress/);
+  assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { egress: [{ action: 'Allow', source: { services: { name: 'a', namespace: 'x' } } }] })), key, /egress/);
+  assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { egress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [80], services: { name: 'a', namespace: 'x' } } }] })), key, /ports/);
+  assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { egress: [{ action: 'Allow', destination: { services: { name: 'a' } } }] })), key, /namespace is required/);
+});
+
+test('invalid policies become a null value with an error', () => {
+  const key = '/calico/v1/policy/tier/default/policy/g';
+  assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { selector: 'a ==' })), key, /selector/);
+  assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { ingress: [{ action: 'Explode' }] })), key, /action/);
+  assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { ingress: [{ action: 'Allow', source: { nets: ['10.0.0.0/33'] } }] })), key, /CIDR/);
+  assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { ingress: [{ action: 'Allow', protocol: 'ICMP', destination: { ports: [80] } }] })), key, /ports/);
+  assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { ingress: [{ action: 'Allow', protocol: 'FOO' }] })), key, /protocol/);
+  assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { preDNAT: true, doNotTrack: true, applyOnForward: true })), key, /preDNAT/);
+  assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { types: ['Sideways'] })), key, /Ingress or Egress/);
+});
+
+test('icmp, ip version, negated protocol, http and port ranges are carried in v1 form', () => {
+  const rules = rulesOf(convert(KINDS.globalNetworkPolicies, gnp('g', { ingress: [{
+    action: 'Allow', ipVersion: 4, protocol: 'ICMP', icmp: { type: 8, code: 0 }, notICMP: { type: 3 },
+  }, {
+    action: 'Log', protocol: 6, notProtocol: 'UDPLite', http: { methods: ['GET'], paths: [{ exact: '/a' }, { prefix: '/b' }] },
+    destination: { ports: ['1000:2000', 'web', '80:80'], notNets: ['fd00::1:0/112'] },
+  }] })));
+  assert.deepEqual(rules[0], { action: 'allow', ip_version: 4, protocol: 'icmp', icmp_type: 8, icmp_code: 0, '!icmp_type': 3 });
+  assert.deepEqual(rules[1], {
+    action: 'log', protocol: 6, '!protocol': 'udplite', dst_ports: ['1000:2000', 'web', 80], '!dst_nets': ['fd00::1:0/112'],
+    http: { methods: ['GET'], paths: [{ exact: '/a' }, { prefix: '/b' }] },
+  });
+});
+
+test('a raw CRD policy with a lower-case action converts', () => {
+  const rules = rulesOf(convert(KINDS.globalNetworkPolicies, gnp('override', { ingress: [{ action: 'allow' }] })));
+  assert.deepEqual(rules, [{ action: 'allow' }]);
+});
