@@ -12,6 +12,7 @@ import { silentLogger, type Logger } from '../../src/logger.ts';
 import { type Cattail, startCattail as startApp } from '../../src/main.ts';
 import { Codec } from '../../src/protocol/index.ts';
 import type { Clock } from '../../src/clock.ts';
+import type { SyncerTypeSpec } from '../../src/syncer/types.ts';
 
 export interface HarnessOptions {
   /** Manifest directory; a fresh temp directory when omitted. */
@@ -23,6 +24,8 @@ export interface HarnessOptions {
   readonly datastore?: Datastore;
   readonly logger?: Logger;
   readonly clock?: Clock;
+  /** Replaces syncer type specs (tests whose subject is the server, not the Calico model). */
+  readonly specs?: Partial<Record<string, SyncerTypeSpec>>;
 }
 
 export interface Harness {
@@ -50,6 +53,7 @@ export async function startCattail(options: HarnessOptions = {}): Promise<Harnes
     logger: options.logger ?? silentLogger(), registry: new Registry(),
     ...(options.datastore !== undefined ? { datastore: options.datastore } : {}),
     ...(options.clock !== undefined ? { clock: options.clock } : {}),
+    ...(options.specs !== undefined ? { specs: options.specs } : {}),
   });
   const codec = new Codec();
   return {
