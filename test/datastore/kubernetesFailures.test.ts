@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
+import { pino } from 'pino';
 import { KINDS } from '../../src/datastore/kinds.ts';
 import { KubeApiError } from '../../src/datastore/kubernetes/index.ts';
 import { pod, startHarness } from '../support/k8sHarness.ts';
@@ -53,6 +55,30 @@ describe('Kubernetes datastore failures', () => {
     }
   });
 
+  it('logs a failure once when it starts and once when it ends, not once per retry', async () => {
+    const lines: Array<{ level: number; msg: string }> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as { level: number; msg: string });
+        done();
+      },
+    });
+    const h = await startHarness({ logger: pino({ level: 'info' }, sink) });
+    try {
+      const rec = new RecordingListener();
+      h.ds.subscribe(KINDS.pods, rec);
+      h.api.failNext(6, 503, { verb: 'list' });
+      await h.ds.start();
+      await waitFor(() => rec.count('replaced') === 1, 'listed');
+      await settle(20);
+      const warnings = lines.filter((l) => l.level >= 40);
+      assert.equal(warnings.length, 1, JSON.stringify(warnings));
+      assert.equal(lines.filter((l) => /reachable again/.test(l.msg)).length, 1);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('reports down once when the first list is forbidden, then up once it is allowed', async () => {
     const h = await startHarness();
     try {
@@ -63,6 +89,28 @@ describe('Kubernetes datastore failures', () => {
       await h.ds.start();
       await waitFor(() => rec.count('replaced') === 1, 'listed');
       assert.deepEqual(rec.trace(), ['connection down', 'connection up', `replaced ${h.api.revision} default/a`]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('falls back to a consistent list when the server cannot serve a relist not older than what was delivered', async () => {
+    const h = await startHarness();
+    try {
+      h.api.create(pod('a'));
+      const rec = new RecordingListener();
+      h.ds.subscribe(KINDS.pods, rec);
+      await h.ds.start();
+      await waitFor(() => h.api.openWatches(PODS) === 1, 'watching');
+      h.api.failNext(1, 504, { verb: 'list' }); // "Too large resource version" from a lagging server
+      h.api.expireWatches();
+      await waitFor(() => rec.count('replaced') === 2, 'relisted');
+      const lists = h.api.requests.filter((r) => r.verb === 'list');
+      assert.deepEqual(lists.map((r) => [r.query.resourceVersion, r.query.resourceVersionMatch, r.status]), [
+        ['0', undefined, 200],
+        [String(h.api.revision), 'NotOlderThan', 504],
+        [undefined, undefined, 200],
+      ]);
     } finally {
       await h.close();
     }

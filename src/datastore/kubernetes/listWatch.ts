@@ -121,7 +121,6 @@ export class ListWatch {
           });
           needList = false;
           this.revision = result.resourceVersion;
-          mode = { kind: 'notOlderThan', resourceVersion: result.resourceVersion };
           this.markUp();
           backoff.reset();
           this.log.debug({ items: result.items.length, pages: result.pages, revision: result.resourceVersion }, 'listed');
@@ -157,10 +156,11 @@ export class ListWatch {
         if (signal.aborted) break;
         if (isGone(err)) {
           goneStreak += 1;
-          if (needList) {
-            // The relist itself was refused as too old: ask for the newest state instead.
-            mode = { kind: 'consistent' };
-          }
+          // A watch 410 relists "not older than" the newest revision we delivered (events and
+          // bookmarks included). If the relist itself was refused, ask for the newest state.
+          mode = needList || this.revision === undefined
+            ? { kind: 'consistent' }
+            : { kind: 'notOlderThan', resourceVersion: this.revision };
           needList = true;
           this.log.info({ revision: this.revision, err: String(err) }, 'resourceVersion expired (410); relisting');
           if (goneStreak > 1) await sleep(clock, churn.next(), signal).catch(() => undefined);
