@@ -18,6 +18,15 @@ function conditions(value: unknown): JsonObject {
   return out;
 }
 
+/** core/v1 ObjectReference in Go field order. */
+function objectReference(ref: JsonObject): JsonObject {
+  const out: JsonObject = {};
+  for (const f of ['kind', 'namespace', 'name', 'uid', 'apiVersion', 'resourceVersion', 'fieldPath']) {
+    if (typeof ref[f] === 'string' && ref[f] !== '') out[f] = ref[f];
+  }
+  return out;
+}
+
 function endpoint(value: unknown): JsonObject {
   const e = isObject(value) ? value : {};
   const out: JsonObject = {
@@ -25,7 +34,7 @@ function endpoint(value: unknown): JsonObject {
     conditions: conditions(e.conditions),
   };
   if (typeof e.hostname === 'string') out.hostname = e.hostname;
-  if (isObject(e.targetRef)) out.targetRef = jsonCopy(e.targetRef);
+  if (isObject(e.targetRef)) out.targetRef = objectReference(e.targetRef);
   // v1beta1 kept topology as a map; v1 split the zone out of it.
   const topology = isObject(e.topology) ? stringMap(e.topology) : stringMap(e.deprecatedTopology);
   if (typeof e.zone === 'string') topology['topology.kubernetes.io/zone'] = e.zone;

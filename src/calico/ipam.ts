@@ -6,7 +6,7 @@
  */
 import type { RawObject } from '../datastore/types.ts';
 import type { ConvertedKV } from '../syncer/types.ts';
-import { ValidationError, isObject, jsonCopy, list, type JsonObject } from './fields.ts';
+import { ValidationError, isObject, list, stringMap, type JsonObject } from './fields.ts';
 import { blockAffinityKey, blockKey, cidrForKey } from './keys.ts';
 import { objectName } from './meta.ts';
 import { formatNet } from './net.ts';
@@ -30,7 +30,7 @@ function attributes(value: unknown): JsonObject[] | null {
     const attr = isObject(a) ? a : {};
     return {
       handle_id: typeof attr.handle_id === 'string' ? attr.handle_id : null,
-      secondary: isObject(attr.secondary) ? jsonCopy(attr.secondary) : null,
+      secondary: isObject(attr.secondary) ? stringMap(attr.secondary) : null,
     };
   });
 }

@@ -6,13 +6,13 @@ test('a discovery/v1 EndpointSlice is served in the v1beta1 shape without resour
     apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
     metadata: { name: 'kubernetes', namespace: 'default', resourceVersion: '200', labels: { 'kubernetes.io/service-name': 'kubernetes' }, generation: 1 },
     addressType: 'IPv4',
-    endpoints: [{ addresses: ['172.18.0.2'], conditions: { ready: true }, nodeName: 'kind-control-plane', zone: 'z1', targetRef: { kind: 'Pod', name: 'p', namespace: 'default' } }],
+    endpoints: [{ addresses: ['172.18.0.2'], conditions: { ready: true }, nodeName: 'kind-control-plane', zone: 'z1', targetRef: { name: 'p', kind: 'Pod', namespace: 'default' } }],
     ports: [{ name: 'https', port: 6443, protocol: 'TCP' }],
   }), [{ key: '/calico/resources/v3/projectcalico.org/kubernetesendpointslices/default/kubernetes', value: {
     metadata: { name: 'kubernetes', namespace: 'default', generation: 1, creationTimestamp: null, labels: { 'kubernetes.io/service-name': 'kubernetes' } },
     addressType: 'IPv4',
     endpoints: [{
-      addresses: ['172.18.0.2'], conditions: { ready: true }, targetRef: { kind: 'Pod', name: 'p', namespace: 'default' },
+      addresses: ['172.18.0.2'], conditions: { ready: true }, targetRef: { kind: 'Pod', namespace: 'default', name: 'p' },
       topology: { 'topology.kubernetes.io/zone': 'z1' }, nodeName: 'kind-control-plane',
     }],
     ports: [{ name: 'https', protocol: 'TCP', port: 6443 }],

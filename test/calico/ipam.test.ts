@@ -10,7 +10,7 @@ test('an IPAM block becomes a BlockKey with its allocation block', () => {
       deleted: false },
   }), [{ key: '/calico/ipam/v2/assignment/ipv4/block/10.0.0.0-26', value: {
     cidr: '10.0.0.0/26', affinity: 'host:node1', allocations: [0, null, 1], unallocated: [2, 3],
-    attributes: [{ handle_id: 'k8s-pod-network.abc', secondary: { node: 'node1', pod: 'p', namespace: 'default' } }, { handle_id: 'ipip-tunnel-addr-node1', secondary: null }],
+    attributes: [{ handle_id: 'k8s-pod-network.abc', secondary: { namespace: 'default', node: 'node1', pod: 'p' } }, { handle_id: 'ipip-tunnel-addr-node1', secondary: null }],
     deleted: false,
   } }]);
 });
