@@ -16,20 +16,8 @@ export function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export function obj(value: unknown): JsonObject | undefined {
-  return isObject(value) ? value : undefined;
-}
-
 export function str(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
-}
-
-export function bool(value: unknown): boolean | undefined {
-  return typeof value === 'boolean' ? value : undefined;
-}
-
-export function num(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }
 
 export function list(value: unknown): readonly unknown[] | undefined {
@@ -91,10 +79,6 @@ export function sortKeys(map: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const key of Object.keys(map).sort()) out[key] = map[key] as string;
   return out;
-}
-
-export function isEmptyObject(value: JsonObject): boolean {
-  return Object.keys(value).length === 0;
 }
 
 /** Deep-copies a JSON value, dropping `undefined` so MessagePack sees only JSON shapes. */

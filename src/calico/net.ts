@@ -104,7 +104,3 @@ export function canonicalCIDROrIP(text: string): string | undefined {
   const net = parseCIDROrIP(text);
   return net ? formatNet(maskNet(net)) : undefined;
 }
-
-export function ipVersionOfNet(text: string): 4 | 6 | undefined {
-  return parseCIDROrIP(text)?.ip.version;
-}
