@@ -139,3 +139,31 @@ test('a raw CRD policy with a lower-case action converts', () => {
   const rules = rulesOf(convert(KINDS.globalNetworkPolicies, gnp('override', { ingress: [{ action: 'allow' }] })));
   assert.deepEqual(rules, [{ action: 'allow' }]);
 });
+
+test('the libcalico-go shared_test GNP converts every rule field in Go order (selectors quoted)', () => {
+  const kvs = convert(KINDS.globalNetworkPolicies, gnp('simple', {
+    order: 101, doNotTrack: true, applyOnForward: true, types: ['Ingress'], selector: "calico/k8s_ns == 'selectme'",
+    ingress: [{
+      action: 'Allow', ipVersion: 4, protocol: 'TCP', icmp: { type: 1, code: 4 }, notProtocol: 'UDP', notICMP: { type: 3, code: 6 },
+      source: { nets: ['10.100.10.1'], selector: "calico/k8s_ns == 'selector1'", ports: [80], notNets: ['192.168.40.1'], notSelector: 'has(label1)', notPorts: [443] },
+      destination: { nets: ['10.100.1.1'], selector: "calico/k8s_ns == 'selector2'", ports: [443], notNets: ['192.168.80.1'], notSelector: 'has(label2)', notPorts: [80] },
+    }],
+  }));
+  assertKVs(kvs, [{ key: '/calico/v1/policy/tier/default/policy/simple', value: {
+    order: 101,
+    inbound_rules: [{
+      action: 'allow', ip_version: 4, protocol: 'tcp', '!protocol': 'udp',
+      icmp_type: 1, icmp_code: 4, '!icmp_type': 3, '!icmp_code': 6,
+      src_nets: ['10.100.10.1/32'], src_selector: "calico/k8s_ns == 'selector1'", src_ports: [80],
+      dst_selector: "calico/k8s_ns == 'selector2'", dst_nets: ['10.100.1.1/32'], dst_ports: [443],
+      '!src_nets': ['192.168.40.1/32'], '!src_selector': 'has(label1)', '!src_ports': [443],
+      '!dst_selector': 'has(label2)', '!dst_nets': ['192.168.80.1/32'], '!dst_ports': [80],
+      orig_src_selector: "calico/k8s_ns == 'selector1'", orig_dst_selector: "calico/k8s_ns == 'selector2'",
+      '!orig_src_selector': 'has(label1)', '!orig_dst_selector': 'has(label2)',
+    }],
+    selector: "calico/k8s_ns == 'selectme'",
+    untracked: true,
+    apply_on_forward: true,
+    types: ['ingress'],
+  } }]);
+});
