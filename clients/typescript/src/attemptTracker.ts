@@ -33,6 +33,7 @@ export class AttemptTracker {
   readonly #tried = new Map<string, number>();
   #lastList: readonly ServerAddress[] = [];
   #failuresThisRound = 0;
+  #lastPick: string | undefined;
 
   constructor(discovery: Discovery, options: { now?: () => number; forgetAfterMs?: number } = {}) {
     this.#discovery = discovery;
@@ -80,11 +81,13 @@ export class AttemptTracker {
     }
     let pick = list.find((a) => !this.#tried.has(a.url));
     if (pick === undefined) {
-      // Everything listed has been tried: start a new pass from the most preferred address.
-      for (const a of list) this.#tried.delete(a.url);
-      pick = list[0] as ServerAddress;
+      // Everything listed has been tried: start a new pass from the most preferred address,
+      // except the one tried last, which has just failed or shed us (unless it is the only one).
+      for (const a of list) if (a.url !== this.#lastPick) this.#tried.delete(a.url);
+      pick = list.find((a) => !this.#tried.has(a.url)) ?? (list[0] as ServerAddress);
     }
     this.#tried.set(pick.url, now);
+    this.#lastPick = pick.url;
     return { address: pick, discoveryError };
   }
 

@@ -108,6 +108,20 @@ describe('AttemptTracker', () => {
     assert.deepEqual(picks, ['ws://a', 'ws://b', 'ws://c', 'ws://a', 'ws://b']);
   });
 
+  it('does not go straight back to the replica tried last when a new pass starts', async () => {
+    const d = listDiscovery(['ws://a', 'ws://b']);
+    const t = new AttemptTracker(d);
+    const picks: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      picks.push((await t.next()).address.url);
+      d.urls = [...d.urls].reverse(); // a reshuffled list may put the last one first
+    }
+    for (let i = 1; i < picks.length; i++) assert.notEqual(picks[i], picks[i - 1], picks.join(','));
+    const single = new AttemptTracker(listDiscovery(['ws://only']));
+    assert.equal((await single.next()).address.url, 'ws://only');
+    assert.equal((await single.next()).address.url, 'ws://only');
+  });
+
   it('reloads the list before every attempt, so a vanished replica is not tried', async () => {
     const d = listDiscovery(['ws://a', 'ws://b', 'ws://c']);
     const t = new AttemptTracker(d);
