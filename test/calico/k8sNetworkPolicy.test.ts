@@ -112,3 +112,14 @@ test('a rule with an invalid ipBlock is dropped and the rest of the policy kept'
   }))).value as Record<string, any>;
   assert.deepEqual(value.inbound_rules, [{ action: 'allow' }]);
 });
+
+test('an egress-only policy with ports and no peers converts as libcalico-go expects (np1 vector)', () => {
+  assertKVs(convert(KINDS.k8sNetworkPolicies, knp('default', 'test.policy', {
+    podSelector: {}, policyTypes: ['Egress'], egress: [{ ports: [{ protocol: 'TCP', port: 80 }] }],
+  })), [{ key: '/calico/v1/policy/tier/default/policy/default%2fknp.default.test.policy', value: {
+    namespace: 'default', order: 1000,
+    outbound_rules: [{ action: 'allow', protocol: 'tcp', dst_ports: [80] }],
+    selector: "(projectcalico.org/orchestrator == 'k8s') && projectcalico.org/namespace == 'default'",
+    apply_on_forward: true, types: ['egress'],
+  } }]);
+});

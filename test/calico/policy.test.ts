@@ -167,3 +167,17 @@ test('the libcalico-go shared_test GNP converts every rule field in Go order (se
     types: ['ingress'],
   } }]);
 });
+
+test("a namespaced policy keeps all() as its service-account selector; a global one rewrites it (libcalico-go vectors)", () => {
+  const npValue = only(convert(KINDS.networkPolicies, np('namespace2', 'p', { selector: "mylabel == 'selectme'", serviceAccountSelector: 'all()' }))).value as any;
+  assert.equal(npValue.selector, "((mylabel == 'selectme') && projectcalico.org/namespace == 'namespace2') && all()");
+  const gnpValue = only(convert(KINDS.globalNetworkPolicies, gnp('g', { selector: "mylabel == 'selectme'", serviceAccountSelector: 'all()' }))).value as any;
+  assert.equal(gnpValue.selector, "(mylabel == 'selectme') && has(projectcalico.org/serviceaccount)");
+  const nsValue = only(convert(KINDS.globalNetworkPolicies, gnp('g', { selector: "mylabel == 'selectme'", namespaceSelector: "name == 'testing'" }))).value as any;
+  assert.equal(nsValue.selector, "(mylabel == 'selectme') && pcns.name == \"testing\"");
+});
+
+test('an invalid service-account selector rejects the policy rather than dropping the clause', () => {
+  assertError(convert(KINDS.networkPolicies, np('ns', 'p', { selector: "a == 'b'", serviceAccountSelector: 'role ==' })),
+    '/calico/v1/policy/tier/default/policy/ns%2fp', /selector/);
+});
