@@ -12,7 +12,6 @@ import { FileDatastore } from './datastore/file/index.ts';
 import { KINDS } from './datastore/kinds.ts';
 import { KubeClient, KubernetesDatastore, loadKubeConfig } from './datastore/kubernetes/index.ts';
 import type { Datastore } from './datastore/types.ts';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import {
@@ -61,6 +60,9 @@ export async function startCattail(config: Config, deps: CattailDeps): Promise<C
   const datastore = deps.datastore ?? (config.datastore === 'file'
     ? new FileDatastore({ dir: config.fileDir, logger, clock, debounceMs: config.fileDebounceMs })
     : new KubernetesDatastore({ kubeConfig: kubeConfig!, logger, clock }));
+  // The poller shares the datastore's connection pool when there is one.
+  const kubeClient = kubeConfig === undefined ? undefined
+    : datastore instanceof KubernetesDatastore ? datastore.client : new KubeClient({ kubeConfig, clock, requestTimeoutMs: 30_000 });
 
   const specs = syncerSpecs();
   const caches = new Map<string, SnapshotCache>();
@@ -82,7 +84,7 @@ export async function startCattail(config: Config, deps: CattailDeps): Promise<C
     allowedCommonNames: config.tlsClientCommonNames, allowedUriSans: config.tlsClientUriSans, logger,
   });
   const server = new SyncServer({ config, channels, clock, logger, metrics, serverVersion: VERSION, ...(tls !== undefined ? { tls } : {}) });
-  const poller = config.connectionRebalancing !== 'kubernetes' ? undefined : createLimitPoller(config, kubeConfig!, syncers, server, clock, logger, env);
+  const poller = config.connectionRebalancing !== 'kubernetes' ? undefined : createLimitPoller(config, kubeClient!, syncers, server, clock, logger, env);
   let shuttingDown = false;
   const readiness = (): Readiness => {
     const reasons: string[] = [];
@@ -139,9 +141,8 @@ export async function startCattail(config: Config, deps: CattailDeps): Promise<C
 
 /** Connection-limit autoscaling: replicas from the Service's EndpointSlices, nodes from the felix syncer. */
 function createLimitPoller(
-  config: Config, kubeConfig: KubeConfig, syncers: ReadonlyMap<string, Syncer>, server: SyncServer, clock: Clock, logger: Logger, env: NodeJS.ProcessEnv,
+  config: Config, client: KubeClient, syncers: ReadonlyMap<string, Syncer>, server: SyncServer, clock: Clock, logger: Logger, env: NodeJS.ProcessEnv,
 ): ConnectionLimitPoller {
-  const client = new KubeClient({ kubeConfig, clock, requestTimeoutMs: 30_000 });
   const namespace = config.k8sNamespace !== '' ? config.k8sNamespace : env.POD_NAMESPACE ?? 'default';
   return new ConnectionLimitPoller({
     intervalMs: config.k8sPollIntervalMs,

@@ -76,13 +76,12 @@ export class SyncServer {
       maxPayload: deps.config.maxInboundFrameBytes,
       clientTracking: false,
     });
-    this.#http = deps.tls !== undefined ? deps.tls.createServer() : http.createServer();
+    this.#http = deps.tls !== undefined ? deps.tls.createServer(deps.config.handshakeTimeoutMs) : http.createServer();
     this.#http.on('request', (_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain' }).end(`Cattail sync: open a WebSocket on ${DEFAULT_SYNC_PATH}\n`);
     });
     this.#http.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
     this.#http.on(deps.tls !== undefined ? 'secureConnection' : 'connection', (socket: Socket) => this.#onAccept(socket));
-    if (deps.tls !== undefined) deps.tls.attach(this.#http, deps.config.handshakeTimeoutMs);
     this.#http.on('clientError', (err, socket) => {
       deps.logger.debug({ err: err.message }, 'sync listener client error');
       socket.destroy();

@@ -10,9 +10,11 @@ import type { Logger } from '../logger.ts';
  * change (rotation without restart).
  */
 export interface TlsSettings {
-  createServer(): http.Server;
-  /** Per-connection TLS handshake bound; Node runs handshakes concurrently, so a stalled one delays nobody else. */
-  attach(server: http.Server, handshakeTimeoutMs: number): void;
+  /**
+   * The HTTPS server. Each TLS handshake is bounded by `handshakeTimeoutMs`; Node runs
+   * handshakes concurrently, so a stalled one delays nobody else.
+   */
+  createServer(handshakeTimeoutMs: number): http.Server;
   /** Why a connection's client certificate is not allowed, or undefined when it is. */
   rejectReason(socket: unknown): string | undefined;
   close(): void;
@@ -56,16 +58,11 @@ export function createTlsSettings(opts: TlsOptions): TlsSettings {
     }
   };
   return {
-    createServer: () => {
-      server = https.createServer({ ...read(), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' });
+    createServer: (handshakeTimeoutMs) => {
+      server = https.createServer({ ...read(), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', handshakeTimeout: handshakeTimeoutMs });
+      server.on('tlsClientError', (err: Error) => opts.logger.info({ err: err.message }, 'TLS handshake failed'));
       for (const f of files) watchFile(f, { interval: opts.reloadCheckMs ?? 5000, persistent: false }, onChange);
       return server;
-    },
-    attach: (s, handshakeTimeoutMs) => {
-      (s as https.Server).setTimeout?.(0);
-      // tls.Server's own handshake timer; it emits tlsClientError and destroys the socket.
-      (s as unknown as { handshakeTimeout: number }).handshakeTimeout = handshakeTimeoutMs;
-      s.on('tlsClientError', (err: Error) => opts.logger.info({ err: err.message }, 'TLS handshake failed'));
     },
     rejectReason: (socket) => {
       const cert = (socket as TLSSocket).getPeerCertificate?.();

@@ -77,7 +77,7 @@ describe('pre-encoded kvs frames', () => {
     const kv = enc.encode('/k', 'v', '1');
     for (const n of [0, 15, 16, 65535, 65536]) {
       const decoded = codec.decodeServer(assembleKvsFrame(Array.from({ length: n }, () => ({ kv, updateType: 'new' as const }))));
-      assert.equal((decoded as { kvs: unknown[] }).kvs.length, n);
+      assert.equal((decoded as unknown as { kvs: unknown[] }).kvs.length, n);
     }
   });
 
