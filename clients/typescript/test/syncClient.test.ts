@@ -130,3 +130,13 @@ describe('SyncClient basics', () => {
     assert.match(errors[0]?.message ?? '', /host bug/);
   });
 });
+
+describe('package metadata', () => {
+  it('sends the version that package.json declares', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { CLIENT_VERSION } = await import('../src/index.ts');
+    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string; dependencies: Record<string, string> };
+    assert.equal(CLIENT_VERSION, pkg.version);
+    assert.deepEqual(Object.keys(pkg.dependencies).sort(), ['msgpackr', 'ws']);
+  });
+});
