@@ -24,9 +24,9 @@ export class Codec {
     return Buffer.from(this.#packr.pack(message));
   }
 
-  /** Encodes any value into owned bytes (used for pre-encoding values once). */
+  /** Encodes any value (not necessarily a valid message) into bytes the caller owns. */
   encodeValue(value: unknown): Buffer {
-    return this.#packr.pack(value);
+    return Buffer.from(this.#packr.pack(value));
   }
 
   decodeAny(bytes: Uint8Array): unknown {

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { copyFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
+import { silentLogger } from '../../src/logger.ts';
 import { Codec } from '../../src/protocol/index.ts';
+import { createTlsSettings } from '../../src/server/index.ts';
 import { eventually, type Harness, startCattail } from '../support/harness.ts';
 import { type CertPair, createTestPki, type TestPki } from '../support/certs.ts';
 
@@ -81,3 +85,35 @@ for (const m of matrix) {
     });
   });
 }
+
+describe('TLS certificate rotation', () => {
+  test('a rewritten server certificate is served to new connections without a restart', { timeout: 20_000 }, async () => {
+    const pki = createTestPki();
+    const first = pki.issue('first', { cn: 'cattail-old', ip: '127.0.0.1' });
+    const second = pki.issue('second', { cn: 'cattail-new', ip: '127.0.0.1' });
+    const client = pki.issue('client', { cn: 'felix-agent' });
+    const live = { certFile: `${pki.dir}/live.crt`, keyFile: `${pki.dir}/live.key` };
+    copyFileSync(first.certFile, live.certFile);
+    copyFileSync(first.keyFile, live.keyFile);
+    const settings = createTlsSettings({ ...live, caFile: pki.ca.certFile, allowedCommonNames: ['felix-agent'], allowedUriSans: [], logger: silentLogger(), reloadCheckMs: 50 });
+    const server = settings.createServer(1000);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as net.AddressInfo).port;
+    const peerCn = () => new Promise<string>((resolve, reject) => {
+      const s = tls.connect({ port, host: '127.0.0.1', ca: pki.ca.cert, cert: client.cert, key: client.key }, () => {
+        resolve(String(s.getPeerCertificate().subject.CN));
+        s.destroy();
+      });
+      s.on('error', reject);
+    });
+    try {
+      assert.equal(await peerCn(), 'cattail-old');
+      copyFileSync(second.keyFile, live.keyFile);
+      copyFileSync(second.certFile, live.certFile);
+      await eventually(async () => (await peerCn()) === 'cattail-new', 'the new certificate to be served', 10_000);
+    } finally {
+      settings.close();
+      server.close();
+    }
+  });
+});
