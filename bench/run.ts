@@ -1,0 +1,71 @@
+/**
+ * `npm run bench [-- --quick] [--only <scenario>[,<scenario>]] [--profile]`: runs the scenarios
+ * of issue 6 against the physical limit and the peers, prints the table of targets and writes
+ * the JSON to bench/results/. `--profile` writes V8 CPU profiles of the server process (delta
+ * and snapshot fan-out) to bench/results/profiles/ and prints their top functions.
+ */
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { type BenchContext, DEFAULT_SIZES, QUICK_SIZES } from './context.ts';
+import { summarizeProfile } from './profileSummary.ts';
+import { machine, type ScenarioResult, textTable, writeResults } from './report.ts';
+import { datastoreLoad } from './scenarios/datastoreLoad.ts';
+import { deltaFanout } from './scenarios/deltaFanout.ts';
+import { idleCost } from './scenarios/idleCost.ts';
+import { pacedLatency } from './scenarios/pacedLatency.ts';
+import { reconnectStorm } from './scenarios/reconnectStorm.ts';
+import { snapshotFanout } from './scenarios/snapshotFanout.ts';
+
+const SCENARIOS: Readonly<Record<string, (ctx: BenchContext) => Promise<ScenarioResult>>> = {
+  delta: deltaFanout,
+  latency: pacedLatency,
+  snapshot: snapshotFanout,
+  storm: reconnectStorm,
+  idle: idleCost,
+  datastore: datastoreLoad,
+};
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, profile: { type: 'boolean', default: false } },
+  });
+  const names = values.only === undefined ? Object.keys(SCENARIOS) : values.only.split(',').map((s) => s.trim());
+  for (const n of names) if (SCENARIOS[n] === undefined) throw new Error(`unknown scenario ${n}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+  const resultsDir = path.join(import.meta.dirname, 'results');
+  const profileDir = values.profile ? path.join(resultsDir, 'profiles') : undefined;
+  const started = performance.now();
+  const ctx: BenchContext = {
+    sizes: values.quick ? QUICK_SIZES : DEFAULT_SIZES,
+    profileDir,
+    log: (m) => process.stderr.write(`[bench +${((performance.now() - started) / 1000).toFixed(0)}s] ${m}\n`),
+  };
+  const m = machine();
+  ctx.log(`machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}`);
+  const results: ScenarioResult[] = [];
+  for (const name of names) {
+    const run = SCENARIOS[name] as (ctx: BenchContext) => Promise<ScenarioResult>;
+    try {
+      const r = await run(ctx);
+      results.push(r);
+      ctx.log(`${r.title}: ${JSON.stringify(r.figures)}`);
+      for (const n of r.notes) ctx.log(`  note: ${n}`);
+    } catch (err) {
+      ctx.log(`scenario ${name} failed: ${(err as Error).stack ?? String(err)}`);
+      results.push({ scenario: name, title: name, figures: { error: String(err) }, targets: [], notes: [`failed: ${String(err)}`] });
+      process.exitCode = 1;
+    }
+  }
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  process.stdout.write(`\n${textTable(results)}\n\n`);
+  for (const r of results) for (const n of r.notes) process.stdout.write(`${r.title}: ${n}\n`);
+  const file = await writeResults(resultsDir, command, results);
+  process.stdout.write(`\n${command} finished in ${((performance.now() - started) / 1000).toFixed(0)} s; results in ${path.relative(process.cwd(), file)}\n`);
+  if (profileDir !== undefined) {
+    for (const f of (await readdir(profileDir)).filter((x) => x.endsWith('.cpuprofile'))) {
+      process.stdout.write(`\nCPU profile ${f} (server process), top self time:\n${await summarizeProfile(path.join(profileDir, f), 15)}\n`);
+    }
+  }
+}
+
+await main();

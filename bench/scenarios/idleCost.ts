@@ -1,0 +1,5 @@
+import type { BenchContext } from '../context.ts';
+import type { ScenarioResult } from '../report.ts';
+export async function idleCost(_ctx: BenchContext): Promise<ScenarioResult> {
+  throw new Error('not yet');
+}
