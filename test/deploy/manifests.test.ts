@@ -58,6 +58,8 @@ describe('Kubernetes manifests', () => {
     const service = findObject(base, 'Service');
     assert.equal(config.k8sServiceName, service.metadata.name, 'CATTAIL_K8S_SERVICE_NAME names the Service whose EndpointSlices count the replicas');
     assert.equal(config.k8sNamespace, '', 'the namespace comes from POD_NAMESPACE');
+    const ports = (service as unknown as { spec: { ports: { name: string; port: number }[] } }).spec.ports;
+    assert.equal(ports.find((p) => p.name === config.k8sPortName)?.port, config.syncPort, 'the EndpointSlices carry the sync port under the name Cattail counts');
     const container = cattailContainer(podSpecOf(findObject(base, 'Deployment')));
     const podNamespace = container.env?.find((e) => e.name === 'POD_NAMESPACE');
     assert.equal(podNamespace?.valueFrom?.fieldRef?.fieldPath, 'metadata.namespace', 'POD_NAMESPACE comes from the downward API');
