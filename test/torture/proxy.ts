@@ -1,0 +1,173 @@
+/**
+ * A TCP proxy in front of the sync server, one per torture client, so the test can do to a
+ * client's network what real networks do: cut its connection, refuse new ones for a while
+ * (partition), stop reading (a slow reader the server sees as backpressure), and follow the
+ * server to a new port after a restart. It also taps the server → client WebSocket stream and
+ * hands every decoded frame to `onServerMessage`, in wire order, for ordering checks.
+ */
+import net from 'node:net';
+import { Codec, type ServerMessage } from '../../src/protocol/index.ts';
+
+interface Pair {
+  readonly client: net.Socket;
+  readonly server: net.Socket;
+}
+
+export class TortureProxy {
+  readonly #pairs = new Set<Pair>();
+  readonly #listener: net.Server;
+  readonly #codec = new Codec();
+  #targetPort: number;
+  #blocked = false;
+  #paused = false;
+  /** Called for every server → client message of every connection, in order. */
+  onServerMessage: (msg: ServerMessage) => void = () => {};
+
+  constructor(targetPort: number) {
+    this.#targetPort = targetPort;
+    this.#listener = net.createServer((client) => this.#accept(client));
+  }
+
+  async start(): Promise<number> {
+    await new Promise<void>((resolve) => this.#listener.listen(0, '127.0.0.1', resolve));
+    return (this.#listener.address() as net.AddressInfo).port;
+  }
+
+  get url(): string {
+    return `ws://127.0.0.1:${(this.#listener.address() as net.AddressInfo).port}/sync`;
+  }
+
+  /** New connections go to this port (existing ones are left alone). */
+  retarget(port: number): void {
+    this.#targetPort = port;
+  }
+
+  /** Destroys every proxied connection at once (the client sees 1006). */
+  cut(): void {
+    for (const p of this.#pairs) {
+      p.client.destroy();
+      p.server.destroy();
+    }
+    this.#pairs.clear();
+  }
+
+  /** While blocked, new connections are accepted and immediately destroyed. */
+  block(on: boolean): void {
+    this.#blocked = on;
+  }
+
+  /** While paused, neither direction is read, so both peers' send buffers fill. */
+  pause(on: boolean): void {
+    this.#paused = on;
+    for (const p of this.#pairs) {
+      if (on) {
+        p.client.pause();
+        p.server.pause();
+      } else {
+        p.client.resume();
+        p.server.resume();
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => this.#listener.close(() => resolve()));
+  }
+
+  #accept(client: net.Socket): void {
+    if (this.#blocked) {
+      client.destroy();
+      return;
+    }
+    const server = net.connect(this.#targetPort, '127.0.0.1');
+    const pair: Pair = { client, server };
+    this.#pairs.add(pair);
+    const end = (): void => {
+      client.destroy();
+      server.destroy();
+      this.#pairs.delete(pair);
+    };
+    client.on('error', end).on('close', end);
+    server.on('error', end).on('close', end);
+    forward(client, server, () => this.#paused);
+    const tap = new FrameTap((payload) => {
+      let msg: ServerMessage;
+      try {
+        msg = this.#codec.decodeServer(payload);
+      } catch {
+        return;
+      }
+      this.onServerMessage(msg);
+    });
+    forward(server, client, () => this.#paused, (chunk) => tap.push(chunk));
+    if (this.#paused) {
+      client.pause();
+      server.pause();
+    }
+  }
+}
+
+function forward(from: net.Socket, to: net.Socket, paused: () => boolean, tap?: (chunk: Buffer) => void): void {
+  from.on('data', (chunk: Buffer) => {
+    tap?.(chunk);
+    if (!to.write(chunk)) from.pause();
+  });
+  to.on('drain', () => {
+    if (!paused()) from.resume();
+  });
+}
+
+/**
+ * Parses the server → client direction: the HTTP 101 response, then unmasked WebSocket frames.
+ * Binary data frames (fragmented or not) become payloads; control frames are skipped.
+ */
+class FrameTap {
+  #buf: Buffer = Buffer.alloc(0);
+  #headerDone = false;
+  #fragments: Buffer[] = [];
+  readonly #onPayload: (payload: Buffer) => void;
+
+  constructor(onPayload: (payload: Buffer) => void) {
+    this.#onPayload = onPayload;
+  }
+
+  push(chunk: Buffer): void {
+    this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+    if (!this.#headerDone) {
+      const end = this.#buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      this.#headerDone = true;
+      this.#buf = this.#buf.subarray(end + 4);
+    }
+    for (;;) {
+      const b = this.#buf;
+      if (b.length < 2) return;
+      const fin = (b[0]! & 0x80) !== 0;
+      const opcode = b[0]! & 0x0f;
+      const masked = (b[1]! & 0x80) !== 0;
+      let len = b[1]! & 0x7f;
+      let off = 2;
+      if (len === 126) {
+        if (b.length < 4) return;
+        len = b.readUInt16BE(2);
+        off = 4;
+      } else if (len === 127) {
+        if (b.length < 10) return;
+        len = Number(b.readBigUInt64BE(2));
+        off = 10;
+      }
+      if (masked) off += 4;
+      if (b.length < off + len) return;
+      const payload = b.subarray(off, off + len);
+      this.#buf = b.subarray(off + len);
+      if (opcode >= 0x8) continue;
+      this.#fragments.push(payload);
+      if (fin) {
+        const whole = this.#fragments.length === 1 ? this.#fragments[0]! : Buffer.concat(this.#fragments);
+        this.#fragments = [];
+        if (opcode === 0x2 || opcode === 0x0) this.#onPayload(whole);
+      }
+    }
+  }
+}
