@@ -13,7 +13,7 @@ import { KINDS } from './datastore/kinds.ts';
 import { KubeClient, KubernetesDatastore, loadKubeConfig } from './datastore/kubernetes/index.ts';
 import type { Datastore } from './datastore/types.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { createMetrics, type Metrics } from './metrics.ts';
+import { createMetrics, initSyncerSeries, type Metrics } from './metrics.ts';
 import {
   ConnectionLimitPoller, countReplicas, createTlsSettings, OpsServer, type Readiness, SyncServer, type SyncerChannel, type TlsSettings,
 } from './server/index.ts';
@@ -69,6 +69,7 @@ export async function startCattail(config: Config, deps: CattailDeps): Promise<C
   const channels = new Map<string, SyncerChannel>();
   const syncers = new Map<string, Syncer>();
   for (const name of config.syncerTypes) {
+    initSyncerSeries(metrics, name);
     const spec = deps.specs?.[name] ?? specs[name];
     const cache = new SnapshotCache({ syncerType: name, maxBatchSize: config.maxBatchSize, clock, metrics, logger });
     const snapshots = new SnapshotSource(cache, { frameKVs: config.snapshotFrameKVs, reuseMs: config.snapshotReuseMs, clock, metrics });

@@ -39,3 +39,14 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Creates every per-syncer series at zero, as Typha does, so dashboards show 0 rather than "no
+ * data" for a syncer type that has not yet used grace, skipped an update or reused a snapshot.
+ */
+export function initSyncerSeries(metrics: Metrics, syncer: string): void {
+  const l = { syncer };
+  for (const c of [metrics.updatesTotal, metrics.updatesSkipped, metrics.snapshotsGenerated, metrics.snapshotsReused, metrics.graceUsed]) c.inc(l, 0);
+  metrics.connectionsStreaming.set(l, 0);
+  metrics.syncerStatus.set(l, 0);
+}

