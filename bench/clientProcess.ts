@@ -72,6 +72,7 @@ async function main(): Promise<void> {
 
   const countedOf = new Map<CattailConnection, Counted>();
   const openCattail = async (a: ConnectArgs): Promise<ConnectResult> => {
+    if (a.count === 0) return { lastInSyncAt: 0, snapshotBytes: 0, snapshotKVs: 0 };
     const allSynced = syncBarrier(a.count);
     const fresh: CattailConnection[] = [];
     for (let i = 0; i < a.count; i++) {
@@ -128,6 +129,7 @@ async function main(): Promise<void> {
     /** Cuts every connection at once and reconnects them all; resolves when all are in sync again. */
     reconnect: async (a: { concurrency?: number }): Promise<ConnectResult> => {
       for (const c of conns) c.cut();
+      if (conns.length === 0) return { lastInSyncAt: 0, snapshotBytes: 0, snapshotKVs: 0 };
       const allSynced = syncBarrier(conns.length);
       await openAll(conns, a.concurrency ?? 500);
       await allSynced;

@@ -46,7 +46,7 @@ export function machine(): Record<string, string | number> {
 }
 
 export function fmt(n: number): string {
-  if (!Number.isFinite(n)) return String(n);
+  if (!Number.isFinite(n)) return n > 0 ? '∞' : String(n);
   const a = Math.abs(n);
   if (a >= 1e6) return n.toExponential(2);
   if (a >= 100) return n.toFixed(0);

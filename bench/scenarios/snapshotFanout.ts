@@ -1,5 +1,59 @@
+/**
+ * Scenario 3, snapshot fan-out: a store of K WorkloadEndpoint keys (real Pod → WEP conversion),
+ * N agents connect at once. Measured: time until every agent holds the snapshot and is in sync,
+ * aggregate snapshot MB/s against one raw ws stream measured in the same run, snapshot
+ * encodings (shared snapshots built), bytes per agent, and the server's event-loop delay while
+ * it serves the storm.
+ */
+import { BenchServer } from '../benchServer.ts';
+import { ClientFleet } from '../clientFleet.ts';
 import type { BenchContext } from '../context.ts';
-import type { ScenarioResult } from '../report.ts';
-export async function snapshotFanout(_ctx: BenchContext): Promise<ScenarioResult> {
-  throw new Error('not yet');
+import { measureRawStream } from '../rawStream.ts';
+import { atLeast, atMost, type ScenarioResult } from '../report.ts';
+import { wallClockMs } from '../workload.ts';
+
+const MB = 1024 * 1024;
+
+export async function snapshotFanout(ctx: BenchContext): Promise<ScenarioResult> {
+  const { keys, clients, rawBytes } = ctx.sizes.snapshot;
+  ctx.log(`snapshot fan-out: raw ws stream limit over ${rawBytes / MB} MiB`);
+  const raw = await measureRawStream(rawBytes);
+  ctx.log(`snapshot fan-out: ${keys} keys, ${clients} agents at once (raw limit ${(raw.bytesPerSec / MB).toFixed(0)} MiB/s)`);
+  const server = await BenchServer.start({ datastore: 'bench', pods: keys, nodes: Math.max(1, keys / 100), namespaces: 100, cpuProfileDir: ctx.profileDir, profileName: 'snapshot-fanout' });
+  const fleet = new ClientFleet('cattail', ctx.sizes.clientProcesses);
+  try {
+    await server.waitInSync();
+    const before = await server.counters();
+    await server.eventLoopDelay(true);
+    const t0 = wallClockMs();
+    const r = await fleet.connect(clients, { url: server.url, verify: true, concurrency: clients });
+    const seconds = (r.lastInSyncAt - t0) / 1000;
+    const eld = await server.eventLoopDelay(true);
+    const after = await server.counters();
+    const [model, digest] = await Promise.all([server.model(), fleet.digest()]);
+    const verified = model.sha1 === digest.sha1 && digest.keys === keys;
+    const encodings = after.snapshotsGenerated - before.snapshotsGenerated;
+    const rate = r.snapshotBytes / seconds;
+    return {
+      scenario: 'snapshot',
+      title: `3. snapshot fan-out (${keys} keys, ${clients} agents)`,
+      figures: {
+        keys, clients, seconds, aggregateMiBPerSec: rate / MB, rawMiBPerSec: raw.bytesPerSec / MB, encodings,
+        bytesPerClient: r.snapshotBytes / clients, storeEncodedBytes: model.encodedBytes,
+        eventLoopDelayP50Ms: eld.p50Ms, eventLoopDelayP99Ms: eld.p99Ms, eventLoopDelayMaxMs: eld.maxMs, verified,
+      },
+      targets: [
+        atLeast('aggregate rate vs raw ws stream', rate / raw.bytesPerSec, 0.5, '×', '≥ 0.5×'),
+        atMost('snapshot encodings', encodings, 1, '', '1'),
+      ],
+      notes: [
+        `${clients} agents in sync after ${seconds.toFixed(2)} s: ${(rate / MB).toFixed(0)} MiB/s aggregate vs ${(raw.bytesPerSec / MB).toFixed(0)} MiB/s raw; ${(r.snapshotBytes / clients / MB).toFixed(1)} MiB per agent`,
+        `server event-loop delay during the storm: p50 ${eld.p50Ms.toFixed(1)} ms, p99 ${eld.p99Ms.toFixed(1)} ms, max ${eld.maxMs.toFixed(1)} ms`,
+        ...(verified ? [] : ['VERIFICATION FAILED: the verifying agent\'s snapshot differs from the server\'s']),
+      ],
+    };
+  } finally {
+    await fleet.stop();
+    await server.stop();
+  }
 }
