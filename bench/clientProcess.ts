@@ -6,6 +6,7 @@
  * Options arrive as JSON in argv[2].
  */
 import { CattailConnection } from './cattailConnection.ts';
+import { DirectAgent } from './directAgent.ts';
 import { serveIpc } from './ipc.ts';
 import { LatencyHistogram } from './latencyHistogram.ts';
 import { EtcdWatcher } from './peers/etcdWatcher.ts';
@@ -13,7 +14,7 @@ import { RedisSubscriber } from './peers/redisSubscriber.ts';
 import { wallClockMs } from './workload.ts';
 
 export interface ClientProcessOptions {
-  readonly kind: 'cattail' | 'redis' | 'etcd';
+  readonly kind: 'cattail' | 'redis' | 'etcd' | 'kube';
   /** This process's index in the fleet; connection hostnames derive from it. */
   readonly index: number;
 }
@@ -23,6 +24,8 @@ export interface ConnectArgs {
   /** Cattail: sync URL; Redis / etcd: port. */
   readonly url?: string;
   readonly port?: number;
+  /** Direct Kubernetes agents: the kubeconfig to use. */
+  readonly kubeconfig?: string;
   /** Redis channel or etcd key prefix. */
   readonly topic?: string;
   /** The first connection of this process decodes everything and keeps the model. */
@@ -45,7 +48,7 @@ interface Counted {
 async function main(): Promise<void> {
   const opts = JSON.parse(process.argv[2] ?? '{}') as ClientProcessOptions;
   const conns: CattailConnection[] = [];
-  const peers: Array<RedisSubscriber | EtcdWatcher> = [];
+  const peers: Array<RedisSubscriber | EtcdWatcher | DirectAgent> = [];
   const counted: Counted[] = [];
   const baseline = new Map<Counted, number>();
   const histogram = new LatencyHistogram();
@@ -98,6 +101,18 @@ async function main(): Promise<void> {
   serveIpc({
     connect: async (a: ConnectArgs): Promise<ConnectResult> => {
       if (opts.kind === 'cattail') return openCattail(a);
+      if (opts.kind === 'kube') {
+        const agents = Array.from({ length: a.count }, () => {
+          const box: { agent?: DirectAgent } = {};
+          const entry: Counted = { count: () => box.agent?.events ?? 0 };
+          box.agent = new DirectAgent(a.kubeconfig as string, () => progress(entry));
+          counted.push(entry);
+          peers.push(box.agent);
+          return box.agent;
+        });
+        await Promise.all(agents.map((g) => g.start()));
+        return { lastInSyncAt: wallClockMs(), snapshotBytes: 0, snapshotKVs: 0 };
+      }
       for (let i = 0; i < a.count; i++) {
         const c: { peer?: RedisSubscriber | EtcdWatcher } = {};
         const entry: Counted = { count: () => (c.peer instanceof RedisSubscriber ? c.peer.messages : c.peer instanceof EtcdWatcher ? c.peer.events : 0) };
@@ -137,7 +152,7 @@ async function main(): Promise<void> {
     },
     closeAll: () => {
       for (const c of conns) c.close();
-      for (const p of peers) p.close();
+      return Promise.all(peers.map((p) => p.close()));
     },
   });
 
