@@ -1,0 +1,149 @@
+/**
+ * Soak: `npm run soak -- [--minutes 60] [--clients 50] [--rate 20] [--sample-seconds 30]`.
+ *
+ * One process runs the Kubernetes API emulator, a real Cattail on the Kubernetes datastore and
+ * `--clients` SyncClients (felix, with a few bgp), and applies paced churn for the duration:
+ * `--rate` pod/policy/namespace writes per second over a fixed pool of names (so the data size
+ * is stable and any growth is a leak), a client reconnect every 2 s (its connection cut), a
+ * client restart every 30 s, watch drops every minute and history compaction every 30 s.
+ * Every sample prints RSS, heap used, event-loop delay (p99 and max since the last sample),
+ * active handles, sessions and the snapshot cache size. At the end the churn stops, and every
+ * client must hold exactly the model computed from the emulator's objects; exit code 1 if not,
+ * or if heap grew by more than `--max-heap-growth-mib` (default 64) between the first and last
+ * samples.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { syncerSpecs } from '../../src/calico/index.ts';
+import { KubernetesDatastore } from '../../src/datastore/kubernetes/index.ts';
+import { silentLogger } from '../../src/logger.ts';
+import type { SyncerTypeSpec } from '../../src/syncer/types.ts';
+import { SyncClient } from '../../clients/typescript/src/index.ts';
+import { startCattail } from '../support/harness.ts';
+import { K8sEmulator } from '../support/k8sEmulator.ts';
+import { diffModels, expectedModel } from '../torture/model.ts';
+import { loadTemplates, kindOf, vary } from '../torture/objects.ts';
+import { Prng } from '../torture/prng.ts';
+import { TortureProxy } from '../torture/proxy.ts';
+import { RecordingHost } from '../torture/recorder.ts';
+
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '60' }, clients: { type: 'string', default: '50' }, rate: { type: 'string', default: '20' },
+    'sample-seconds': { type: 'string', default: '30' }, seed: { type: 'string', default: '1' }, 'max-heap-growth-mib': { type: 'string', default: '64' },
+  },
+});
+const minutes = Number(values.minutes);
+const nClients = Number(values.clients);
+const rate = Number(values.rate);
+const sampleMs = Number(values['sample-seconds']) * 1000;
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const MiB = 1024 * 1024;
+
+const rng = new Prng(Number(values.seed));
+const api = new K8sEmulator();
+await api.start();
+const templates = loadTemplates();
+for (const list of templates.values()) for (const t of list) api.apply(t);
+
+const h = await startCattail({
+  datastore: new KubernetesDatastore({ kubeConfig: api.kubeConfig(), logger: silentLogger(), backoffInitialMs: 50, backoffMaxMs: 1000 }),
+  flags: ['--syncer-types', 'felix,bgp', '--ping-interval-ms', '2000', '--pong-timeout-ms', '10000'],
+});
+
+interface Agent { readonly type: string; readonly proxy: TortureProxy; host: RecordingHost; client: SyncClient }
+const agents: Agent[] = [];
+const startClient = (a: Omit<Agent, 'host' | 'client'> & Partial<Agent>, i: number): void => {
+  const host = new RecordingHost(`soak client ${i}`);
+  a.proxy.onServerMessage = (m) => host.onWire(m);
+  const client = new SyncClient({
+    servers: [a.proxy.url], syncerType: a.type, hostname: `soak-${i}`, handler: host,
+    backoff: { initialDelayMs: 50, maxDelayMs: 1000 },
+  });
+  client.on('error', () => {});
+  client.start();
+  a.host = host;
+  a.client = client;
+};
+for (let i = 0; i < nClients; i++) {
+  const proxy = new TortureProxy(h.app.syncAddress.port);
+  await proxy.start();
+  const a = { type: i % 10 === 9 ? 'bgp' : 'felix', proxy } as Agent;
+  startClient(a, i);
+  agents.push(a);
+}
+
+// Churn only over kinds whose keys a fixed name pool bounds.
+const CHURN = ['pods', 'namespaces', 'serviceaccounts', 'networkpolicies.crd.projectcalico.org', 'globalnetworksets.crd.projectcalico.org', 'networkpolicies.networking.k8s.io'];
+let writes = 0;
+const churn = setInterval(() => {
+  const id = rng.pick(CHURN);
+  const template = rng.pick(templates.get(id)!);
+  const obj = vary(rng, kindOf(template), template);
+  if (rng.chance(0.2)) api.delete(obj);
+  else api.apply(obj);
+  writes++;
+}, 1000 / rate);
+let reconnects = 0;
+let restarts = 0;
+const cutter = setInterval(() => { rng.pick(agents).proxy.cut(); reconnects++; }, 2000);
+const restarter = setInterval(() => {
+  const i = rng.int(0, agents.length - 1);
+  const a = agents[i]!;
+  void a.client.close().then(() => startClient(a, i));
+  restarts++;
+}, 30_000);
+const compactor = setInterval(() => api.compact(), 30_000);
+const dropper = setInterval(() => api.dropWatches(), 60_000);
+
+const loop = monitorEventLoopDelay({ resolution: 10 });
+loop.enable();
+const started = Date.now();
+const samples: { t: number; rss: number; heap: number; p99: number; max: number; handles: number }[] = [];
+out('   min   rss MiB  heap MiB  loop p99 ms  loop max ms  handles  sessions  cache keys  writes  reconnects');
+const sample = () => {
+  const m = process.memoryUsage();
+  const s = {
+    t: (Date.now() - started) / 60_000, rss: m.rss / MiB, heap: m.heapUsed / MiB,
+    p99: loop.percentile(99) / 1e6, max: loop.max / 1e6, handles: process.getActiveResourcesInfo().length,
+  };
+  loop.reset();
+  samples.push(s);
+  const keys = h.app.caches.get('felix')!.current().kvs.size;
+  out(`${s.t.toFixed(1).padStart(6)}  ${s.rss.toFixed(0).padStart(8)}  ${s.heap.toFixed(0).padStart(8)}  ${s.p99.toFixed(1).padStart(11)}  ${s.max.toFixed(1).padStart(11)}  ${String(s.handles).padStart(7)}  ${String(h.app.server.sessionCount()).padStart(8)}  ${String(keys).padStart(10)}  ${String(writes).padStart(6)}  ${String(reconnects + restarts).padStart(10)}`);
+};
+await sleep(Math.min(sampleMs, 5000));
+sample();
+while (Date.now() - started < minutes * 60_000) {
+  await sleep(Math.min(sampleMs, minutes * 60_000 - (Date.now() - started)));
+  sample();
+}
+
+for (const t of [churn, cutter, restarter, compactor, dropper]) clearInterval(t);
+const specs = syncerSpecs() as Record<string, SyncerTypeSpec>;
+const expected = new Map(['felix', 'bgp'].map((t) => [t, expectedModel(specs[t]!, (k) => api.objects(k))]));
+const deadline = Date.now() + 60_000;
+let pending = agents;
+while (Date.now() < deadline) {
+  pending = agents.filter((a) => a.host.status !== 'in-sync' || diffModels(a.host.held, expected.get(a.type)!).length > 0);
+  if (pending.length === 0) break;
+  await sleep(200);
+}
+const violations = agents.flatMap((a) => a.host.violations);
+const first = samples[0]!;
+const last = samples[samples.length - 1]!;
+const heapGrowth = last.heap - first.heap;
+out(`soak: ${minutes} min, ${nClients} clients, ${writes} writes (${rate}/s), ${reconnects} connection cuts, ${restarts} client restarts`);
+out(`  rss ${first.rss.toFixed(0)} → ${last.rss.toFixed(0)} MiB (max ${Math.max(...samples.map((s) => s.rss)).toFixed(0)}), heap ${first.heap.toFixed(0)} → ${last.heap.toFixed(0)} MiB (max ${Math.max(...samples.map((s) => s.heap)).toFixed(0)}), ` +
+  `loop delay p99 max ${Math.max(...samples.map((s) => s.p99)).toFixed(1)} ms, loop delay max ${Math.max(...samples.map((s) => s.max)).toFixed(1)} ms, handles ${first.handles} → ${last.handles}`);
+out(`  converged: ${agents.length - pending.length}/${agents.length} clients hold exactly the model; contract violations: ${violations.length}`);
+for (const v of violations.slice(0, 10)) out(`  ${v}`);
+const ok = pending.length === 0 && violations.length === 0 && heapGrowth < Number(values['max-heap-growth-mib']);
+await Promise.all(agents.map((a) => a.client.close()));
+await Promise.all(agents.map((a) => a.proxy.close()));
+await h.close();
+await api.stop();
+loop.disable();
+out(ok ? 'soak passed' : 'soak FAILED');
+process.exit(ok ? 0 : 1);
