@@ -207,7 +207,7 @@ describe('Kubernetes datastore list/watch', () => {
     }
   });
 
-  it('aborts a watch that goes silent past its timeout and watches again', async () => {
+  it('aborts a watch that goes silent past its timeout, reports the kind down, and is up again once traffic flows', async () => {
     const h = await startHarness({ watchTimeoutMinMs: 1000, watchTimeoutMaxMs: 1000, watchIdleMarginMs: 200 });
     try {
       const rec = new RecordingListener();
@@ -220,7 +220,8 @@ describe('Kubernetes datastore list/watch', () => {
       h.api.stallWatches(false);
       await waitFor(() => rec.state.has('default/during-stall'), 'caught up after the stall', 5000);
       assert.equal(h.api.count({ verb: 'list', path: PODS }), 1);
-      assert.equal(rec.count('connection', 'down'), 0);
+      assert.equal(rec.count('connection', 'down'), 1, 'a silent watch counts as the upstream being down');
+      await waitFor(() => rec.count('connection', 'up') === 2, 'up again after real traffic', 5000);
     } finally {
       await h.close();
     }

@@ -106,6 +106,11 @@ export class ListWatch {
     let mode: ListMode = { kind: 'cache' };
     let needList = true;
     let goneStreak = 0;
+    // Watches that went idle in a row. An API server that accepts watches but never sends
+    // anything (not even the end of the watch at its timeout) is down for our purposes: the
+    // kind goes down and comes back up only with real traffic, so the syncer can mark it stale
+    // instead of serving frozen data as fresh.
+    let idleStreak = 0;
 
     while (!signal.aborted) {
       try {
@@ -139,15 +144,19 @@ export class ListWatch {
           clock,
           signal,
           onOpen: () => {
-            this.markUp();
+            if (idleStreak === 0) this.markUp();
             backoff.reset();
           },
           onEvent: (event) => {
             goneStreak = 0;
+            idleStreak = 0;
             churn.reset();
+            this.markUp();
             this.onEvent(event);
           },
         });
+        idleStreak = 0;
+        this.markUp();
         this.log.debug({ events, revision: this.revision }, 'watch ended cleanly; watching again');
         if (events === 0 && clock.now() - startedAt < tuning.minWatchMs) {
           await sleep(clock, churn.next(), signal);
@@ -167,7 +176,9 @@ export class ListWatch {
           continue;
         }
         if (err instanceof WatchIdleError) {
-          this.log.warn({ revision: this.revision }, 'watch went idle past its timeout; watching again');
+          idleStreak += 1;
+          this.log.warn({ revision: this.revision, idleStreak }, 'watch went idle past its timeout; watching again');
+          this.markDown(err);
           continue;
         }
         if (needList && mode.kind === 'notOlderThan') mode = { kind: 'consistent' };
