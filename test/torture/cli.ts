@@ -63,6 +63,7 @@ if (values.replay !== undefined) {
     const file = values.out ?? `torture-seed-${seed}.json`;
     writeFileSync(file, json);
     out(`replay with: npm run torture -- --replay ${file}`);
+    out(`keep it: copy ${file} to test/torture/regressions/<what-broke>.json and add <what-broke>.test.ts calling replayRegression() (see regressions/replay.ts)`);
   }
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);
   out(`torture: ${passed + failed.length} seeds (${first}..${seed - 1}), ${passed} passed, ${failed.length} failed${failed.length > 0 ? ` (${failed.join(', ')})` : ''}; ${steps} steps each; ${minutes} min; ${deliveries} host deliveries, ${reconnects} client reconnects`);
