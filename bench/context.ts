@@ -11,7 +11,7 @@ export interface Sizes {
 
 export const DEFAULT_SIZES: Sizes = {
   clientProcesses: 4,
-  delta: { clients: 500, updates: 20_000, keys: 5_000, peerTimeoutMs: 120_000 },
+  delta: { clients: 500, updates: 20_000, keys: 5_000, peerTimeoutMs: 60_000 },
   paced: { clients: 500, ratePerSec: 1_000, durationMs: 30_000 },
   snapshot: { keys: 100_000, clients: 100, rawBytes: 2 * 1024 ** 3 },
   storm: { keys: 100_000, clients: 500 },

@@ -27,6 +27,8 @@ const SCENARIOS: Readonly<Record<string, (ctx: BenchContext) => Promise<Scenario
 };
 
 async function main(): Promise<void> {
+  // Exit through process.exit so peer daemons are killed by their exit hooks.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
   const { values } = parseArgs({
     options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, profile: { type: 'boolean', default: false } },
   });

@@ -47,17 +47,23 @@ export class EtcdClient {
     });
   }
 
-  /** Puts every (key, value) with `concurrency` requests in flight; resolves when all are acknowledged. */
-  async putAll(entries: Iterable<readonly [string, Buffer]>, concurrency = 32): Promise<void> {
+  /**
+   * Puts every (key, value) with `concurrency` requests in flight, issuing no more after
+   * `deadline` (performance.now() ms); resolves with the number acknowledged.
+   */
+  async putAll(entries: Iterable<readonly [string, Buffer]>, concurrency = 32, deadline = Infinity): Promise<number> {
     const it = entries[Symbol.iterator]();
+    let acknowledged = 0;
     const worker = async () => {
-      for (let e = it.next(); !e.done; e = it.next()) {
+      for (let e = it.next(); !e.done && performance.now() < deadline; e = it.next()) {
         const [key, value] = e.value;
         const r = await this.post('/v3/kv/put', { key: b64(key), value: value.toString('base64') });
         if (r.status !== 200) throw new Error(`etcd put answered ${r.status}: ${r.body}`);
+        acknowledged++;
       }
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
+    return acknowledged;
   }
 
   close(): void {

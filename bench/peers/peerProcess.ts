@@ -30,11 +30,14 @@ export class PeerProcess {
   readonly port: number;
   readonly #proc: ChildProcess;
   readonly #dataDir: string;
+  /** Kills the daemon if the bench itself exits without stopping it. */
+  readonly #killOnExit = () => this.#proc.kill('SIGKILL');
 
   private constructor(proc: ChildProcess, port: number, dataDir: string) {
     this.#proc = proc;
     this.port = port;
     this.#dataDir = dataDir;
+    process.once('exit', this.#killOnExit);
   }
 
   /** Data lives on /dev/shm when present, so disk syncs do not dominate a fan-out measurement. */
@@ -74,6 +77,7 @@ export class PeerProcess {
   }
 
   async stop(): Promise<void> {
+    process.off('exit', this.#killOnExit);
     if (this.#proc.exitCode === null && this.#proc.signalCode === null) {
       const exited = new Promise((resolve) => this.#proc.once('exit', resolve));
       this.#proc.kill('SIGTERM');
