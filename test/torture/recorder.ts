@@ -18,8 +18,10 @@ export class RecordingHost implements SyncHandler {
   status: SyncStatus | undefined;
   deliveries = 0;
   #wireSeq = 0;
-  readonly #lastSeen = new Map<string, number>();
-  readonly #wireInSync: number[] = [];
+  /** key → its latest few (revision/type signature, wire seq) pairs; bounded so long runs do not grow. */
+  readonly #lastSeen = new Map<string, [string, number][]>();
+  /** Wire seqs of in-sync statuses not yet matched to a host delivery (matched ones are dropped). */
+  #wireInSync: number[] = [];
   #hostInSyncAt = -1;
   #pause: Promise<void> | undefined;
   #resume: (() => void) | undefined;
@@ -48,7 +50,13 @@ export class RecordingHost implements SyncHandler {
   onWire(msg: ServerMessage): void {
     this.#wireSeq++;
     if (msg.type === 'kvs') {
-      for (const [key, , revision, type] of msg.kvs) this.#lastSeen.set(`${key}\u0000${revision}\u0000${type === 3 ? 'd' : 's'}`, this.#wireSeq);
+      for (const [key, , revision, type] of msg.kvs) {
+        const sig = `${revision}\u0000${type === 3 ? 'd' : 's'}`;
+        const list = (this.#lastSeen.get(key) ?? []).filter(([s]) => s !== sig);
+        list.push([sig, this.#wireSeq]);
+        if (list.length > 4) list.shift();
+        this.#lastSeen.set(key, list);
+      }
     } else if (msg.type === 'status' && msg.status === 'in-sync') {
       this.#wireInSync.push(this.#wireSeq);
     }
@@ -69,7 +77,8 @@ export class RecordingHost implements SyncHandler {
       if (u.type === 'deleted') this.held.delete(u.key);
       else this.held.set(u.key, u.value);
       if (u.revision !== '' && this.#hostInSyncAt >= 0) {
-        const seen = this.#lastSeen.get(`${u.key}\u0000${u.revision}\u0000${u.type === 'deleted' ? 'd' : 's'}`);
+        const sig = `${u.revision}\u0000${u.type === 'deleted' ? 'd' : 's'}`;
+        const seen = this.#lastSeen.get(u.key)?.find(([s]) => s === sig)?.[1];
         if (seen !== undefined && seen < this.#hostInSyncAt) {
           this.#violate(`update ${u.type} ${u.key}@${u.revision} (wire #${seen}) delivered after in-sync (wire #${this.#hostInSyncAt})`);
         }
@@ -86,7 +95,10 @@ export class RecordingHost implements SyncHandler {
     if (status === 'in-sync' && this.#checkWire) {
       const i = this.#wireInSync.findIndex((s) => s > this.#hostInSyncAt);
       if (i < 0) this.#violate('in-sync delivered that never crossed the wire');
-      else this.#hostInSyncAt = this.#wireInSync[i]!;
+      else {
+        this.#hostInSyncAt = this.#wireInSync[i]!;
+        this.#wireInSync = this.#wireInSync.slice(i + 1);
+      }
     }
   }
 
