@@ -136,6 +136,9 @@ export class SyncServer {
   }
 
   #onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Node's HTTP server drops its own error listener on upgrade; without ours, a client that
+    // resets the connection after a refused upgrade would be an unhandled 'error' event.
+    socket.on('error', (err) => this.#deps.logger.debug({ err: err.message }, 'sync socket error'));
     const path = (req.url ?? '').split('?')[0];
     if (this.#shuttingDown || this.#closed) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
