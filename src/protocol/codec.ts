@@ -64,10 +64,15 @@ export class Codec {
 
 type Fields = Record<string, unknown> & { type: unknown };
 
+/** A decoded MessagePack map: a plain object, not an array, binary value or other class. */
+function isPlainMap(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== 'object') return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
 function asMessage(decoded: unknown): Fields {
-  if (decoded === null || typeof decoded !== 'object' || Array.isArray(decoded) || decoded instanceof Uint8Array) {
-    throw badFrame('frame is not a MessagePack map');
-  }
+  if (!isPlainMap(decoded)) throw badFrame('frame is not a MessagePack map');
   const msg = decoded as Fields;
   if (typeof msg.type !== 'string') throw badFrame('message has no string field "type"');
   return msg;
@@ -93,7 +98,7 @@ function num(msg: Fields, field: string): number {
 
 function validateHello(msg: Fields): HelloMessage {
   const caps = msg.capabilities ?? {};
-  if (caps === null || typeof caps !== 'object' || Array.isArray(caps)) throw badFrame('hello.capabilities must be a map');
+  if (!isPlainMap(caps)) throw badFrame('hello.capabilities must be a map');
   const compression = (caps as Record<string, unknown>).compression;
   if (compression !== undefined && (!Array.isArray(compression) || compression.length > 16 || !compression.every((c) => typeof c === 'string'))) {
     throw badFrame('hello.capabilities.compression must be an array of at most 16 strings');
