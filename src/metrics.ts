@@ -30,7 +30,7 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
     clientLatency: new Histogram({ name: 'cattail_client_latency_seconds', help: 'Lag of a client: newest breadcrumb timestamp minus the one being sent.', labelNames: syncer, buckets: [0.001, 0.01, 0.1, 1, 5, 10, 30, 60, 120, 300, 600], registers }),
     kvsPerMessage: new Histogram({ name: 'cattail_kvs_per_message', help: 'KVs per delta frame.', labelNames: syncer, buckets: [1, 5, 10, 50, 100, 200, 500, 1000], registers }),
     pingLatency: new Histogram({ name: 'cattail_ping_latency_seconds', help: 'Round trip from ping to pong.', buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 10], registers }),
-    writeLatency: new Histogram({ name: 'cattail_write_latency_seconds', help: 'Time from queuing a frame to the socket accepting it.', buckets: [0.0001, 0.001, 0.01, 0.1, 1, 10, 60], registers }),
+    writeLatency: new Histogram({ name: 'cattail_write_latency_seconds', help: 'Time from queuing a frame to the socket accepting it (sampled: one frame in eight).', buckets: [0.0001, 0.001, 0.01, 0.1, 1, 10, 60], registers }),
     syncerStatus: new Gauge({ name: 'cattail_syncer_status', help: 'Sync status per syncer type: 0 wait-for-datastore, 1 resync-in-progress, 2 in-sync.', labelNames: syncer, registers }),
     kindUp: new Gauge({ name: 'cattail_datastore_kind_up', help: '1 while the list/watch of a kind is healthy.', labelNames: ['kind'] as const, registers }),
     kindStale: new Gauge({ name: 'cattail_datastore_kind_stale', help: '1 when a kind has been unable to list/watch for longer than the stale bound.', labelNames: ['kind'] as const, registers }),

@@ -19,6 +19,7 @@ export class DeliveryTracker {
   #waiters: Array<() => void> = [];
   #watchdog: Timer | undefined;
   #stopped = false;
+  #sent = 0;
 
   constructor(ws: WebSocket, clock: Clock, metrics: Metrics, writeTimeoutMs: number, onStall: () => void) {
     this.#ws = ws;
@@ -32,11 +33,13 @@ export class DeliveryTracker {
     if (this.#stopped) return;
     if (this.#outstanding === 0) this.#lastProgressAt = this.#clock.now();
     this.#outstanding++;
-    const started = performance.now();
+    // Write latency is sampled (1 frame in 8): observing every frame of every session cost
+    // 1–2 % of server CPU in delta fan-out, and a sample describes the distribution as well.
+    const started = (this.#sent++ & 7) === 0 ? performance.now() : -1;
     this.#ws.send(frame, { binary: true }, () => {
       this.#outstanding--;
       this.#lastProgressAt = this.#clock.now();
-      this.#metrics.writeLatency.observe((performance.now() - started) / 1000);
+      if (started >= 0) this.#metrics.writeLatency.observe((performance.now() - started) / 1000);
       this.#wake();
     });
     this.#arm();

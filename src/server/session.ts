@@ -3,7 +3,7 @@ import type { Clock, Timer } from '../clock.ts';
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { assembleKvsFrame, Codec, CloseCode, type ClientMessage, type FrameEntry, type HelloMessage, PROTOCOL_VERSION, ProtocolError } from '../protocol/index.ts';
+import { Codec, CloseCode, type ClientMessage, type HelloMessage, PROTOCOL_VERSION, ProtocolError } from '../protocol/index.ts';
 import type { Breadcrumb, SnapshotCache, SnapshotSource } from '../snapshot/index.ts';
 import type { SyncStatus } from '../syncer/types.ts';
 import { DeliveryTracker } from './deliveryTracker.ts';
@@ -207,12 +207,22 @@ export class Session {
     this.#crumb = snap.crumb;
     for (let i = 0; ; i++) {
       await snap.waitFor(i);
-      if (i >= snap.frames.length) break;
+      if (this.#phase !== 'snapshot') return;
+      const frame = snap.frames[i];
+      if (frame === undefined) break;
       if (!(await this.#writable())) return;
-      this.#send(snap.frames[i] as Buffer);
+      this.#send(frame);
+      if (snap.done && i === snap.frames.length - 1) {
+        // That was snapshotEnd: the ack may arrive before this function runs again.
+        this.#phase = 'awaiting-ack';
+        break;
+      }
+      // One frame per session per turn of the event loop: in a reconnect storm hundreds of
+      // sessions stream a finished snapshot at once, and without yielding each would push
+      // megabytes into its socket inside one turn, starving pings and health checks.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    if (this.#phase !== 'snapshot') return;
-    this.#phase = 'awaiting-ack';
+    if (this.#phase !== 'awaiting-ack') return;
     this.#deps.metrics.snapshotSendSeconds.observe({ syncer: channel.cache.syncerType }, (performance.now() - started) / 1000);
     this.#startPings();
   }
@@ -242,21 +252,16 @@ export class Session {
       if (!this.#checkFallBehind(channel, next)) return;
       let last = next;
       const caughtUp = channel.cache.current().timestamp - next.timestamp < config.minBatchingAgeMs;
-      if (caughtUp || next.next === undefined) {
+      if (caughtUp) {
         for (const frame of next.deltaFrames(config.maxMessageKVs)) this.#send(frame);
         if (next.deltas.length > 0) metrics.kvsPerMessage.observe({ syncer }, next.deltas.length);
       } else {
-        // Behind: coalesce the deltas of several breadcrumbs (already encoded) into larger frames.
-        const entries: FrameEntry[] = [...next.deltas];
-        while (entries.length < config.maxMessageKVs && last.next !== undefined) {
-          last = last.next;
-          entries.push(...last.deltas);
-        }
-        for (let i = 0; i < entries.length; i += config.maxMessageKVs) {
-          const part = entries.slice(i, i + config.maxMessageKVs);
-          this.#send(assembleKvsFrame(part));
-          metrics.kvsPerMessage.observe({ syncer }, part.length);
-        }
+        // Behind: the deltas of several breadcrumbs in larger frames, shared with every other
+        // session catching up from the same breadcrumb.
+        const c = next.coalescedFrames(config.maxMessageKVs);
+        for (const frame of c.frames) this.#send(frame);
+        if (c.kvs > 0) metrics.kvsPerMessage.observe({ syncer }, Math.min(c.kvs, config.maxMessageKVs));
+        last = c.last;
       }
       crumb = last;
       this.#crumb = crumb;

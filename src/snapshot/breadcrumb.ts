@@ -2,6 +2,13 @@ import { assembleKvsFrame, type EncodedKV, type FrameEntry } from '../protocol/i
 import type { SyncStatus } from '../syncer/types.ts';
 import type { BTree } from './btree.ts';
 
+/** Shared frames covering the deltas from one breadcrumb through `last`. */
+export interface Coalesced {
+  readonly frames: readonly Buffer[];
+  readonly last: Breadcrumb;
+  readonly kvs: number;
+}
+
 /**
  * One published step of the cache (Typha's breadcrumb): the whole store as of this step, the
  * deltas that led to it, and the sync status at the end of it. Breadcrumbs form a singly linked
@@ -19,6 +26,7 @@ export class Breadcrumb {
   #next: Breadcrumb | undefined;
   #waiters: Array<(next: Breadcrumb) => void> = [];
   #frames: readonly Buffer[] | undefined;
+  #coalesced: Coalesced | undefined;
 
   constructor(seq: number, timestamp: number, kvs: BTree<string, EncodedKV>, deltas: readonly FrameEntry[], status: SyncStatus) {
     this.seq = seq;
@@ -50,6 +58,31 @@ export class Breadcrumb {
       this.#frames = frames;
     }
     return this.#frames;
+  }
+
+  /**
+   * For a session that is behind: this breadcrumb's deltas plus those of the breadcrumbs after
+   * it, up to `maxKVs`, as shared frames. Computed once, by the first session that asks, and
+   * reused by every other session at the same point, so catching up costs no per-client
+   * assembly either. A later session that could have seen a longer chain coalesces a little
+   * less, which is still correct: it continues from `last`.
+   */
+  coalescedFrames(maxKVs: number): Coalesced {
+    if (this.#coalesced !== undefined) return this.#coalesced;
+    if (this.deltas.length >= maxKVs || this.#next === undefined) {
+      this.#coalesced = { frames: this.deltaFrames(maxKVs), last: this, kvs: this.deltas.length };
+      return this.#coalesced;
+    }
+    const entries: FrameEntry[] = [...this.deltas];
+    let last: Breadcrumb = this;
+    while (entries.length < maxKVs && last.next !== undefined) {
+      last = last.next;
+      entries.push(...last.deltas);
+    }
+    const frames: Buffer[] = [];
+    for (let i = 0; i < entries.length; i += maxKVs) frames.push(assembleKvsFrame(entries.slice(i, i + maxKVs)));
+    this.#coalesced = { frames, last, kvs: entries.length };
+    return this.#coalesced;
   }
 
   /** Called once by the cache when it mints the successor. */

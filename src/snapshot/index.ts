@@ -1,3 +1,3 @@
-export { Breadcrumb } from './breadcrumb.ts';
+export { Breadcrumb, type Coalesced } from './breadcrumb.ts';
 export { SnapshotCache, type SnapshotCacheOptions } from './cache.ts';
 export { SharedSnapshot, SnapshotSource, type SnapshotSourceOptions } from './sharedSnapshot.ts';

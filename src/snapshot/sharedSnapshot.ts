@@ -4,8 +4,12 @@ import { assembleKvsFrame, Codec, type FrameEntry } from '../protocol/index.ts';
 import type { Breadcrumb } from './breadcrumb.ts';
 import type { SnapshotCache } from './cache.ts';
 
-/** Frames stop growing at this many bytes even below the KV count, so one frame never dominates a socket. */
-const MAX_FRAME_BYTES = 1024 * 1024;
+/**
+ * Frames stop growing at this many bytes even below the KV count: big enough to amortise the
+ * per-frame cost, small enough that one frame per session per event-loop turn stays cheap in a
+ * reconnect storm.
+ */
+const MAX_FRAME_BYTES = 256 * 1024;
 
 /**
  * The snapshot of one breadcrumb, encoded once into `kvs` frames (every entry `new`) followed by

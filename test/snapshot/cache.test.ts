@@ -100,6 +100,22 @@ describe('snapshot cache', () => {
     assert.equal(codec.decodeAny(view.bytes.subarray(view.valueStart, view.valueEnd)), 'one');
   });
 
+  test('a lagging session gets the deltas of several breadcrumbs coalesced once into shared frames', () => {
+    const { cache } = setup(10);
+    const start = cache.current();
+    cache.onUpdates(Array.from({ length: 40 }, (_, i) => upd(`/k/${String(i).padStart(2, "0")}`, String(i))));
+    cache.flush();
+    const first = start.next!;
+    const c = first.coalescedFrames(25);
+    assert.equal(c.kvs, 30, 'breadcrumbs are added whole until at least 25 KVs');
+    assert.equal(c.last.seq, first.seq + 2);
+    const codec = new Codec();
+    assert.deepEqual(c.frames.map((f) => (codec.decodeServer(f) as unknown as { kvs: unknown[] }).kvs.length), [25, 5]);
+    assert.equal(first.coalescedFrames(25), c, 'computed once and shared');
+    const newest = cache.current();
+    assert.equal(newest.coalescedFrames(25).last, newest, 'nothing after the newest breadcrumb');
+  });
+
   test('updates queued in one turn of the event loop are published on the next turn', async () => {
     const { cache } = setup();
     const start = cache.current();
