@@ -3,7 +3,7 @@ import type { Clock, Timer } from '../clock.ts';
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { Codec, CloseCode, type ClientMessage, type HelloMessage, PROTOCOL_VERSION, ProtocolError } from '../protocol/index.ts';
+import { type Codec, CloseCode, type ClientMessage, type HelloMessage, PROTOCOL_VERSION, ProtocolError } from '../protocol/index.ts';
 import type { Breadcrumb, SnapshotCache, SnapshotSource } from '../snapshot/index.ts';
 import type { SyncStatus } from '../syncer/types.ts';
 import { DeliveryTracker } from './deliveryTracker.ts';
@@ -28,6 +28,12 @@ export interface SessionDeps {
   readonly metrics: Metrics;
   readonly serverInstanceId: string;
   readonly serverVersion: string;
+  /**
+   * One codec for every session: an encoder keeps a scratch buffer of several KiB, which per
+   * session would be most of an idle connection's memory. Sharing is safe because encode and
+   * decode finish synchronously and copy their results.
+   */
+  readonly codec: Codec;
 }
 
 /** Bounded vocabulary for `cattail_connections_closed_total{reason}` and logs. */
@@ -53,8 +59,6 @@ export class Session {
   #timers = new Set<Timer>();
   readonly #ws: WebSocket;
   readonly #deps: SessionDeps;
-  readonly #codec = new Codec();
-  readonly #log: Logger;
   readonly #delivery: DeliveryTracker;
   readonly #onEnd: (s: Session) => void;
 
@@ -64,13 +68,12 @@ export class Session {
     this.#deps = deps;
     this.#onEnd = onEnd;
     this.acceptedAt = acceptedAt;
-    this.#log = deps.logger.child({ connId });
     this.#delivery = new DeliveryTracker(ws, deps.clock, deps.metrics, deps.config.writeTimeoutMs, () =>
       this.terminate('write-timeout', `socket accepted no bytes for ${deps.config.writeTimeoutMs / 1000}s`));
     this.#mapOversizeClose();
     ws.on('message', (data, isBinary) => this.#onFrame(data as Buffer, isBinary));
     ws.on('close', (code, reason) => this.#onSocketClosed(code, reason.toString()));
-    ws.on('error', (err) => this.#log.debug({ err: err.message }, 'socket error'));
+    ws.on('error', (err) => this.#log('debug', { err: err.message }, 'socket error'));
     // The handshake budget runs from TCP accept, so a slow TLS or HTTP upgrade eats into it.
     this.#after(Math.max(0, acceptedAt + deps.config.handshakeTimeoutMs - deps.clock.now()), () => {
       if (this.#phase === 'handshake') this.close(CloseCode.handshakeTimeout, 'no hello within the handshake timeout', 'handshake-timeout');
@@ -99,7 +102,7 @@ export class Session {
   close(code: number, reason: string, why: CloseReason): void {
     if (this.#phase === 'closed') return;
     this.#end(why);
-    this.#log.info({ code, reason, why, hostname: this.hostname }, 'closing connection');
+    this.#log('info', { code, reason, why }, 'closing connection');
     try {
       this.#ws.close(code, reason);
     } catch {
@@ -114,7 +117,7 @@ export class Session {
   terminate(why: CloseReason, detail: string): void {
     if (this.#phase === 'closed') return;
     this.#end(why);
-    this.#log.warn({ why, detail, hostname: this.hostname }, 'terminating connection');
+    this.#log('warn', { why, detail }, 'terminating connection');
     this.#ws.terminate();
   }
 
@@ -130,7 +133,7 @@ export class Session {
 
   #onSocketClosed(code: number, reason: string): void {
     if (this.#phase !== 'closed') {
-      this.#log.info({ code, reason, hostname: this.hostname }, 'client closed connection');
+      this.#log('info', { code, reason }, 'client closed connection');
       this.#end('client');
     }
   }
@@ -145,7 +148,7 @@ export class Session {
     ws.close = (code?: number, reason?: string | Buffer) => {
       if (code === 1009) {
         this.#end('protocol');
-        this.#log.warn({ hostname: this.hostname }, 'client frame exceeded the inbound limit');
+        this.#log('warn', {}, 'client frame exceeded the inbound limit');
         return original(CloseCode.frameTooLarge, `frame exceeds ${this.#deps.config.maxInboundFrameBytes} bytes`);
       }
       return original(code, reason);
@@ -156,11 +159,11 @@ export class Session {
     if (this.#phase === 'closed') return;
     try {
       if (!isBinary) throw new ProtocolError(CloseCode.badFrame, 'text frames are not allowed; send binary MessagePack');
-      this.#dispatch(this.#codec.decodeClient(data));
+      this.#dispatch(this.#deps.codec.decodeClient(data));
     } catch (err) {
       if (err instanceof ProtocolError) this.close(err.closeCode, truncateReason(err.message), 'protocol');
       else {
-        this.#log.error({ err }, 'unexpected error handling a client frame');
+        this.#log('error', { err }, 'unexpected error handling a client frame');
         this.close(CloseCode.protocolError, 'internal error', 'error');
       }
     }
@@ -192,8 +195,8 @@ export class Session {
     }
     this.#hello = hello;
     this.#channel = channel;
-    this.#log.info({ hostname: hello.hostname, syncer: hello.syncerType, clientVersion: hello.clientVersion, clientConnId: hello.clientConnId }, 'client hello');
-    this.#send(this.#codec.encode({
+    this.#log('info', { hostname: hello.hostname, syncer: hello.syncerType, clientVersion: hello.clientVersion, clientConnId: hello.clientConnId }, 'client hello');
+    this.#send(this.#deps.codec.encode({
       type: 'serverHello', protocolVersion: PROTOCOL_VERSION, syncerType: hello.syncerType, serverVersion: this.#deps.serverVersion,
       serverInstanceId: this.#deps.serverInstanceId, connectionId: this.connId, compression: null,
     }));
@@ -242,7 +245,7 @@ export class Session {
     let crumb = this.#crumb as Breadcrumb;
     let sentStatus: SyncStatus = 'wait-for-datastore';
     if (crumb.status !== sentStatus) {
-      this.#send(this.#codec.encode({ type: 'status', status: crumb.status }));
+      this.#send(this.#deps.codec.encode({ type: 'status', status: crumb.status }));
       sentStatus = crumb.status;
     }
     for (;;) {
@@ -266,7 +269,7 @@ export class Session {
       crumb = last;
       this.#crumb = crumb;
       if (crumb.status !== sentStatus) {
-        this.#send(this.#codec.encode({ type: 'status', status: crumb.status }));
+        this.#send(this.#deps.codec.encode({ type: 'status', status: crumb.status }));
         sentStatus = crumb.status;
       }
     }
@@ -280,7 +283,7 @@ export class Session {
     metrics.clientLatency.observe({ syncer }, ageMs / 1000);
     if (ageMs <= config.maxFallBehindMs) {
       if (this.#wasBehind && clock.now() > this.#graceEndsAt) {
-        this.#log.info({ hostname: this.hostname, ageMs }, 'client was behind and has now caught up');
+        this.#log('info', { ageMs }, 'client was behind and has now caught up');
         this.#wasBehind = false;
       }
       return true;
@@ -293,7 +296,7 @@ export class Session {
     if (!this.#graceUsed) {
       this.#graceUsed = true;
       metrics.graceUsed.inc({ syncer });
-      this.#log.warn({ hostname: this.hostname, ageMs, graceLeftMs: this.#graceEndsAt - clock.now() }, 'client is behind but within its new-client grace period; keeping it');
+      this.#log('warn', { ageMs, graceLeftMs: this.#graceEndsAt - clock.now() }, 'client is behind but within its new-client grace period; keeping it');
     }
     return true;
   }
@@ -303,7 +306,7 @@ export class Session {
     this.#lastPongAt = clock.now();
     const ping = () => {
       if (this.#phase === 'closed') return;
-      this.#send(this.#codec.encode({ type: 'ping', timestamp: clock.now() }));
+      this.#send(this.#deps.codec.encode({ type: 'ping', timestamp: clock.now() }));
       this.#after(config.pingIntervalMs * (1 + Math.random() * 0.1), ping);
     };
     const check = () => {
@@ -339,8 +342,16 @@ export class Session {
     this.#timers.add(t);
   }
 
+  /**
+   * Logs with this connection's id and hostname. Not a pino child logger: a child per session
+   * would cost every idle connection its own bindings object.
+   */
+  #log(level: 'debug' | 'info' | 'warn' | 'error', fields: Record<string, unknown>, msg: string): void {
+    this.#deps.logger[level]({ connId: this.connId, hostname: this.hostname, ...fields }, msg);
+  }
+
   #fail(err: unknown): void {
-    this.#log.error({ err }, 'session failed');
+    this.#log('error', { err }, 'session failed');
     this.close(CloseCode.protocolError, 'internal error', 'error');
   }
 }

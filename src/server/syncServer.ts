@@ -6,7 +6,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { type Clock, jitter, type Timer } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { CloseCode, DEFAULT_SYNC_PATH } from '../protocol/index.ts';
+import { CloseCode, Codec, DEFAULT_SYNC_PATH } from '../protocol/index.ts';
 import { Session, type SessionConfig, type SessionDeps, type SyncerChannel } from './session.ts';
 import type { TlsSettings } from './tls.ts';
 
@@ -67,7 +67,7 @@ export class SyncServer {
     this.#connSeq = Math.floor(this.#random() * 0xffffff) * 1000;
     this.#sessionDeps = {
       config: deps.config, channels: deps.channels, clock: deps.clock, logger: deps.logger, metrics: deps.metrics,
-      serverInstanceId: this.serverInstanceId, serverVersion: deps.serverVersion,
+      serverInstanceId: this.serverInstanceId, serverVersion: deps.serverVersion, codec: new Codec(),
     };
     this.#wss = new WebSocketServer({
       noServer: true,

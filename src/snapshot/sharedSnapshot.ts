@@ -9,7 +9,7 @@ import type { SnapshotCache } from './cache.ts';
  * per-frame cost, small enough that one frame per session per event-loop turn stays cheap in a
  * reconnect storm.
  */
-const MAX_FRAME_BYTES = 256 * 1024;
+const MAX_FRAME_BYTES = 64 * 1024;
 
 /**
  * The snapshot of one breadcrumb, encoded once into `kvs` frames (every entry `new`) followed by
