@@ -11,10 +11,6 @@ const netset = (name: string, nets: string[]) =>
 const ippool = (name: string, cidr: string) =>
   `apiVersion: crd.projectcalico.org/v1\nkind: IPPool\nmetadata:\n  name: ${name}\nspec:\n  cidr: ${cidr}\n  ipipMode: Always\n  natOutgoing: true\n`;
 
-function assertConverged(h: Harness, client: TestClient, syncerType = 'felix'): void {
-  assert.deepEqual(Object.fromEntries([...client.state].sort()), Object.fromEntries([...h.model(syncerType)].sort()));
-}
-
 async function convergedAll(h: Harness, clients: TestClient[], syncerType = 'felix'): Promise<void> {
   await eventually(() => clients.every((c) => c.inSync) && clients.every((c) => sameState(c.state, h.model(syncerType))), 'clients to converge');
 }
