@@ -72,7 +72,7 @@ export async function startCattail(config: Config, deps: CattailDeps): Promise<C
     initSyncerSeries(metrics, name);
     const spec = deps.specs?.[name] ?? specs[name];
     const cache = new SnapshotCache({ syncerType: name, maxBatchSize: config.maxBatchSize, clock, metrics, logger });
-    const snapshots = new SnapshotSource(cache, { frameKVs: config.snapshotFrameKVs, reuseMs: config.snapshotReuseMs, clock, metrics });
+    const snapshots = new SnapshotSource(cache, { frameKVs: config.snapshotFrameKvs, reuseMs: config.snapshotReuseMs, clock, metrics });
     const syncer = new Syncer({ spec, datastore, sink: cache, clock, logger, metrics, staleUpstreamMs: config.staleUpstreamMs });
     caches.set(name, cache);
     channels.set(name, { cache, snapshots });

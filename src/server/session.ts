@@ -18,7 +18,7 @@ export interface SyncerChannel {
 
 export type SessionConfig = Pick<Config,
   'pingIntervalMs' | 'pongTimeoutMs' | 'handshakeTimeoutMs' | 'writeTimeoutMs' | 'sendHighWaterMarkBytes' |
-  'maxFallBehindMs' | 'newClientGracePeriodMs' | 'maxMessageKVs' | 'minBatchingAgeMs' | 'maxInboundFrameBytes'>;
+  'maxFallBehindMs' | 'newClientGracePeriodMs' | 'maxMessageKvs' | 'minBatchingAgeMs' | 'maxInboundFrameBytes'>;
 
 export interface SessionDeps {
   readonly config: SessionConfig;
@@ -256,14 +256,14 @@ export class Session {
       let last = next;
       const caughtUp = channel.cache.current().timestamp - next.timestamp < config.minBatchingAgeMs;
       if (caughtUp) {
-        for (const frame of next.deltaFrames(config.maxMessageKVs)) this.#send(frame);
+        for (const frame of next.deltaFrames(config.maxMessageKvs)) this.#send(frame);
         if (next.deltas.length > 0) metrics.kvsPerMessage.observe({ syncer }, next.deltas.length);
       } else {
         // Behind: the deltas of several breadcrumbs in larger frames, shared with every other
         // session catching up from the same breadcrumb.
-        const c = next.coalescedFrames(config.maxMessageKVs);
+        const c = next.coalescedFrames(config.maxMessageKvs);
         for (const frame of c.frames) this.#send(frame);
-        if (c.kvs > 0) metrics.kvsPerMessage.observe({ syncer }, Math.min(c.kvs, config.maxMessageKVs));
+        if (c.kvs > 0) metrics.kvsPerMessage.observe({ syncer }, Math.min(c.kvs, config.maxMessageKvs));
         last = c.last;
       }
       crumb = last;

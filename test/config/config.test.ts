@@ -24,7 +24,7 @@ describe('config', () => {
     assert.equal(c.syncPort, 5473);
     assert.equal(c.opsPort, 9098);
     assert.equal(c.maxBatchSize, 100);
-    assert.equal(c.maxMessageKVs, 100);
+    assert.equal(c.maxMessageKvs, 100);
     assert.equal(c.pingIntervalMs, 10_000);
     assert.equal(c.pongTimeoutMs, 60_000);
     assert.equal(c.handshakeTimeoutMs, 10_000);

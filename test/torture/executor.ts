@@ -32,8 +32,8 @@ export const TORTURE_FLAGS = [
   '--connection-drop-interval-ms', '100',
   // Small batches and frames: many breadcrumbs, multi-frame snapshots, coalesced deltas.
   '--max-batch-size', '10',
-  '--max-message-k-vs', '10',
-  '--snapshot-frame-k-vs', '25',
+  '--max-message-kvs', '10',
+  '--snapshot-frame-kvs', '25',
 ] as const;
 
 export interface RunOptions {
