@@ -61,8 +61,10 @@ export async function startCattail(config: Config, deps: CattailDeps): Promise<C
     ? new FileDatastore({ dir: config.fileDir, logger, clock, debounceMs: config.fileDebounceMs })
     : new KubernetesDatastore({ kubeConfig: kubeConfig!, logger, clock }));
   // The poller shares the datastore's connection pool when there is one.
-  const kubeClient = kubeConfig === undefined ? undefined
-    : datastore instanceof KubernetesDatastore ? datastore.client : new KubeClient({ kubeConfig, clock, requestTimeoutMs: 30_000 });
+  const ownKubeClient = kubeConfig !== undefined && !(datastore instanceof KubernetesDatastore)
+    ? new KubeClient({ kubeConfig, clock, requestTimeoutMs: 30_000 })
+    : undefined;
+  const kubeClient = datastore instanceof KubernetesDatastore ? datastore.client : ownKubeClient;
 
   const specs = syncerSpecs();
   const caches = new Map<string, SnapshotCache>();
@@ -119,6 +121,7 @@ export async function startCattail(config: Config, deps: CattailDeps): Promise<C
     for (const s of syncers.values()) s.close();
     for (const c of caches.values()) c.close();
     await datastore.close();
+    ownKubeClient?.close();
   };
 
   try {
