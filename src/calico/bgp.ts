@@ -6,7 +6,7 @@
  */
 import type { RawObject } from '../datastore/types.ts';
 import type { ConvertedKV } from '../syncer/types.ts';
-import { ValidationError, isObject, list, optBool, optString, type JsonObject } from './fields.ts';
+import { ValidationError, isObject, list, optBool, optString, validatedKV, type JsonObject } from './fields.ts';
 import { formatGoDuration, parseGoDuration } from './duration.ts';
 import { resourceKey } from './keys.ts';
 import { calicoObjectMeta, objectName, v3Header } from './meta.ts';
@@ -99,14 +99,11 @@ function bgpPeerSpec(spec: JsonObject): JsonObject {
 
 function passThrough(object: RawObject, kind: string, plural: string, buildSpec: (spec: JsonObject) => JsonObject): ConvertedKV[] {
   const key = resourceKey(plural, objectName(object));
-  try {
+  return validatedKV(key, () => {
     const spec = object.spec === undefined || object.spec === null ? {} : object.spec;
     if (!isObject(spec)) throw new ValidationError('spec must be an object');
-    return [{ key, value: { ...v3Header(kind, calicoObjectMeta(object)), spec: buildSpec(spec) } }];
-  } catch (err) {
-    if (err instanceof ValidationError) return [{ key, value: null, error: err.message }];
-    throw err;
-  }
+    return { ...v3Header(kind, calicoObjectMeta(object)), spec: buildSpec(spec) };
+  });
 }
 
 export function convertBGPConfiguration(object: RawObject): ConvertedKV[] {

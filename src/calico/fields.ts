@@ -4,10 +4,24 @@
  * `undefined` for absent or wrongly typed values; the `require*` variants throw
  * {@link ValidationError}, which conversions turn into an error KV for the keys they produce.
  */
+import type { ConvertedKV } from '../syncer/types.ts';
 
 /** Raised when an object names its keys but its content fails validation. */
 export class ValidationError extends Error {
   override readonly name = 'ValidationError';
+}
+
+/**
+ * The one KV for `key`: `build()`'s value, or, when the content fails validation, a null value
+ * carrying the error (the key is still named, so the datastore's object is not lost silently).
+ */
+export function validatedKV(key: string, build: () => JsonObject): ConvertedKV[] {
+  try {
+    return [{ key, value: build() }];
+  } catch (err) {
+    if (err instanceof ValidationError) return [{ key, value: null, error: err.message }];
+    throw err;
+  }
 }
 
 export type JsonObject = Record<string, unknown>;

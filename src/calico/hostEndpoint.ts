@@ -4,7 +4,7 @@
  */
 import type { RawObject } from '../datastore/types.ts';
 import type { ConvertedKV } from '../syncer/types.ts';
-import { ValidationError, errorMessage, isObject, list, optString, stringList, type JsonObject } from './fields.ts';
+import { ValidationError, isObject, list, optString, stringList, validatedKV, type JsonObject } from './fields.ts';
 import { hostEndpointKey } from './keys.ts';
 import { labelsOf, objectName } from './meta.ts';
 import { formatIP, parseIP } from './net.ts';
@@ -55,10 +55,5 @@ export function convertHostEndpoint(object: RawObject): ConvertedKV[] {
   const node = spec.node;
   if (typeof node !== 'string' || node === '') throw new Error(`HostEndpoint ${name} has no spec.node`);
   const key = hostEndpointKey(node, name);
-  try {
-    return [{ key, value: hostEndpointValue(object, spec) }];
-  } catch (err) {
-    if (err instanceof ValidationError) return [{ key, value: null, error: errorMessage(err) }];
-    throw err;
-  }
+  return validatedKV(key, () => hostEndpointValue(object, spec));
 }

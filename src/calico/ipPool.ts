@@ -5,7 +5,7 @@
  */
 import type { RawObject } from '../datastore/types.ts';
 import type { ConvertedKV } from '../syncer/types.ts';
-import { ValidationError, errorMessage, isObject, optBool, optInt, optString, type JsonObject } from './fields.ts';
+import { ValidationError, isObject, optBool, optInt, optString, validatedKV, type JsonObject } from './fields.ts';
 import { cidrForKey, ipPoolKey } from './keys.ts';
 import { objectName } from './meta.ts';
 import { formatNet } from './net.ts';
@@ -54,10 +54,5 @@ export function convertIPPool(object: RawObject): ConvertedKV[] {
   const spec = isObject(object.spec) ? object.spec : {};
   const net = cidrForKey(spec.cidr, `IPPool ${name} spec.cidr`);
   const key = ipPoolKey(net);
-  try {
-    return [{ key, value: poolValue(formatNet(net), net.ip.version, spec) }];
-  } catch (err) {
-    if (err instanceof ValidationError) return [{ key, value: null, error: errorMessage(err) }];
-    throw err;
-  }
+  return validatedKV(key, () => poolValue(formatNet(net), net.ip.version, spec));
 }

@@ -6,7 +6,7 @@
  */
 import type { RawObject } from '../datastore/types.ts';
 import type { ConvertedKV } from '../syncer/types.ts';
-import { ValidationError, isObject, list, stringMap, type JsonObject } from './fields.ts';
+import { ValidationError, isObject, list, stringMap, validatedKV, type JsonObject } from './fields.ts';
 import { blockAffinityKey, blockKey, cidrForKey } from './keys.ts';
 import { objectName } from './meta.ts';
 import { formatNet } from './net.ts';
@@ -40,10 +40,10 @@ export function convertIPAMBlock(object: RawObject): ConvertedKV[] {
   const spec = isObject(object.spec) ? object.spec : {};
   const net = cidrForKey(spec.cidr, `IPAMBlock ${name} spec.cidr`);
   const key = blockKey(net);
-  try {
+  return validatedKV(key, () => {
     const unallocated = list(spec.unallocated) ?? null;
     if (unallocated && !unallocated.every((n) => Number.isInteger(n))) throw new ValidationError('spec.unallocated must hold integers');
-    const value: JsonObject = {
+    return {
       cidr: formatNet(net),
       affinity: typeof spec.affinity === 'string' ? spec.affinity : null,
       allocations: allocations(spec.allocations),
@@ -51,11 +51,7 @@ export function convertIPAMBlock(object: RawObject): ConvertedKV[] {
       attributes: attributes(spec.attributes),
       deleted: spec.deleted === true,
     };
-    return [{ key, value }];
-  } catch (err) {
-    if (err instanceof ValidationError) return [{ key, value: null, error: err.message }];
-    throw err;
-  }
+  });
 }
 
 export function convertBlockAffinity(object: RawObject): ConvertedKV[] {

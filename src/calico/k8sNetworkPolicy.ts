@@ -6,7 +6,7 @@
  */
 import type { RawObject } from '../datastore/types.ts';
 import type { ConvertedKV } from '../syncer/types.ts';
-import { ValidationError, errorMessage, isObject, list, str, type JsonObject } from './fields.ts';
+import { ValidationError, isObject, list, str, validatedKV, type JsonObject } from './fields.ts';
 import { policyKey } from './keys.ts';
 import { objectName, objectNamespace } from './meta.ts';
 import { canonicalCIDR } from './net.ts';
@@ -161,10 +161,5 @@ export function k8sNetworkPolicyToCalicoSpec(object: RawObject): JsonObject {
 export function convertK8sNetworkPolicy(object: RawObject): ConvertedKV[] {
   const namespace = objectNamespace(object);
   const key = policyKey(`${namespace}/${K8S_POLICY_PREFIX}${objectName(object)}`);
-  try {
-    return [{ key, value: networkPolicyValue(namespace, k8sNetworkPolicyToCalicoSpec(object)) }];
-  } catch (err) {
-    if (err instanceof ValidationError) return [{ key, value: null, error: errorMessage(err) }];
-    throw err;
-  }
+  return validatedKV(key, () => networkPolicyValue(namespace, k8sNetworkPolicyToCalicoSpec(object)));
 }

@@ -5,7 +5,7 @@
  */
 import type { RawObject } from '../datastore/types.ts';
 import type { ConvertedKV } from '../syncer/types.ts';
-import { ValidationError, errorMessage, isObject, sortKeys, stringList, type JsonObject } from './fields.ts';
+import { ValidationError, isObject, sortKeys, stringList, validatedKV, type JsonObject } from './fields.ts';
 import { networkSetKey } from './keys.ts';
 import { labelsOf, objectName, objectNamespace } from './meta.ts';
 import { canonicalCIDROrIP } from './net.ts';
@@ -27,19 +27,10 @@ function networkSetValue(nets: string[], labels: Record<string, string>, profile
   return out;
 }
 
-function guarded(key: string, build: () => JsonObject): ConvertedKV[] {
-  try {
-    return [{ key, value: build() }];
-  } catch (err) {
-    if (err instanceof ValidationError) return [{ key, value: null, error: errorMessage(err) }];
-    throw err;
-  }
-}
-
 export function convertNetworkSet(object: RawObject): ConvertedKV[] {
   const namespace = objectNamespace(object);
   const key = networkSetKey(`${namespace}/${objectName(object)}`);
-  return guarded(key, () => networkSetValue(
+  return validatedKV(key, () => networkSetValue(
     nets(object),
     sortKeys({ ...labelsOf(object), 'projectcalico.org/namespace': namespace }),
     [`kns.${namespace}`],
@@ -48,5 +39,5 @@ export function convertNetworkSet(object: RawObject): ConvertedKV[] {
 
 export function convertGlobalNetworkSet(object: RawObject): ConvertedKV[] {
   const key = networkSetKey(objectName(object));
-  return guarded(key, () => networkSetValue(nets(object), labelsOf(object), []));
+  return validatedKV(key, () => networkSetValue(nets(object), labelsOf(object), []));
 }

@@ -6,7 +6,7 @@
  */
 import type { RawObject } from '../datastore/types.ts';
 import type { ConvertedKV } from '../syncer/types.ts';
-import { ValidationError, errorMessage, isObject, optBool, optNumber, optString, type JsonObject } from './fields.ts';
+import { ValidationError, isObject, optBool, optNumber, optString, validatedKV, type JsonObject } from './fields.ts';
 import { policyKey } from './keys.ts';
 import { rulesToV1, type PolicyScope } from './rules.ts';
 import { attachPrefix, validateSelector } from './selectors.ts';
@@ -104,22 +104,13 @@ export function globalNetworkPolicyValue(spec: JsonObject): JsonObject {
   });
 }
 
-function withValidation(key: string, build: () => JsonObject): ConvertedKV[] {
-  try {
-    return [{ key, value: build() }];
-  } catch (err) {
-    if (err instanceof ValidationError) return [{ key, value: null, error: errorMessage(err) }];
-    throw err;
-  }
-}
-
 export function convertGlobalNetworkPolicy(object: RawObject): ConvertedKV[] {
   const name = objectName(object);
-  return withValidation(policyKey(name), () => globalNetworkPolicyValue(specOf(object)));
+  return validatedKV(policyKey(name), () => globalNetworkPolicyValue(specOf(object)));
 }
 
 export function convertNetworkPolicy(object: RawObject): ConvertedKV[] {
   const name = objectName(object);
   const namespace = objectNamespace(object);
-  return withValidation(policyKey(`${namespace}/${name}`), () => networkPolicyValue(namespace, specOf(object)));
+  return validatedKV(policyKey(`${namespace}/${name}`), () => networkPolicyValue(namespace, specOf(object)));
 }
