@@ -42,10 +42,9 @@ export const OPTIONS = {
   opsPort: { type: port, default: 9098, help: 'Port of the ops HTTP listener; 0 picks a free port.' },
 
   maxBatchSize: { type: count(1, 100_000), default: 100, help: 'Most updates per breadcrumb.' },
-  maxMessageKvs: { type: count(1, 100_000), default: 100, help: 'Most KVs per delta frame; deltas of several breadcrumbs are coalesced up to this for a client that is behind.' },
+  maxMessageKvs: { type: count(1, 100_000), default: 100, help: 'Most KVs per delta frame; deltas of breadcrumbs already minted are coalesced up to this, so a client that is behind catches up in fewer frames.' },
   snapshotFrameKvs: { type: count(1, 100_000), default: 1000, help: 'Most KVs per snapshot frame.' },
   snapshotReuseMs: { type: duration, default: 1000, help: 'A shared snapshot is reused by clients joining within this time, until a newer breadcrumb exists.' },
-  minBatchingAgeMs: { type: duration, default: 10, help: 'A client whose next breadcrumb is older than this gets deltas of several breadcrumbs coalesced.' },
 
   pingIntervalMs: { type: duration, default: 10_000, help: 'Interval between server pings.' },
   pongTimeoutMs: { type: duration, default: 60_000, help: 'A session without a pong for this long is terminated.' },

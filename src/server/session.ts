@@ -18,7 +18,7 @@ export interface SyncerChannel {
 
 export type SessionConfig = Pick<Config,
   'pingIntervalMs' | 'pongTimeoutMs' | 'handshakeTimeoutMs' | 'writeTimeoutMs' | 'sendHighWaterMarkBytes' |
-  'maxFallBehindMs' | 'newClientGracePeriodMs' | 'maxMessageKvs' | 'minBatchingAgeMs' | 'maxInboundFrameBytes'>;
+  'maxFallBehindMs' | 'newClientGracePeriodMs' | 'maxMessageKvs' | 'maxInboundFrameBytes'>;
 
 export interface SessionDeps {
   readonly config: SessionConfig;
@@ -34,6 +34,8 @@ export interface SessionDeps {
    * decode finish synchronously and copy their results.
    */
   readonly codec: Codec;
+  /** The three possible `status` frames, encoded once per server rather than per session. */
+  readonly statusFrames: Readonly<Record<SyncStatus, Buffer>>;
 }
 
 /** Bounded vocabulary for `cattail_connections_closed_total{reason}` and logs. */
@@ -244,34 +246,23 @@ export class Session {
     const syncer = channel.cache.syncerType;
     let crumb = this.#crumb as Breadcrumb;
     let sentStatus: SyncStatus = 'wait-for-datastore';
-    if (crumb.status !== sentStatus) {
-      this.#send(this.#deps.codec.encode({ type: 'status', status: crumb.status }));
-      sentStatus = crumb.status;
-    }
     for (;;) {
+      if (crumb.status !== sentStatus) {
+        this.#send(this.#deps.statusFrames[crumb.status]);
+        sentStatus = crumb.status;
+      }
       const next = crumb.next ?? (await crumb.nextAsync());
       if (this.#phase !== 'streaming') return;
       if (!(await this.#writable())) return;
       if (!this.#checkFallBehind(channel, next)) return;
-      let last = next;
-      const caughtUp = channel.cache.current().timestamp - next.timestamp < config.minBatchingAgeMs;
-      if (caughtUp) {
-        for (const frame of next.deltaFrames(config.maxMessageKvs)) this.#send(frame);
-        if (next.deltas.length > 0) metrics.kvsPerMessage.observe({ syncer }, next.deltas.length);
-      } else {
-        // Behind: the deltas of several breadcrumbs in larger frames, shared with every other
-        // session catching up from the same breadcrumb.
-        const c = next.coalescedFrames(config.maxMessageKvs);
-        for (const frame of c.frames) this.#send(frame);
-        if (c.kvs > 0) metrics.kvsPerMessage.observe({ syncer }, Math.min(c.kvs, config.maxMessageKvs));
-        last = c.last;
-      }
-      crumb = last;
+      // The deltas of this breadcrumb and of any already minted after it, in frames shared
+      // with every other session at the same point: a caught-up session gets one breadcrumb's
+      // frame, a lagging one catches up in fewer, larger frames, and nothing is per client.
+      const c = next.coalescedFrames(config.maxMessageKvs);
+      for (const frame of c.frames) this.#send(frame);
+      if (c.kvs > 0) metrics.kvsPerMessage.observe({ syncer }, Math.min(c.kvs, config.maxMessageKvs));
+      crumb = c.last;
       this.#crumb = crumb;
-      if (crumb.status !== sentStatus) {
-        this.#send(this.#deps.codec.encode({ type: 'status', status: crumb.status }));
-        sentStatus = crumb.status;
-      }
     }
   }
 
@@ -301,24 +292,23 @@ export class Session {
     return true;
   }
 
+  /**
+   * One timer per session for both directions: each tick first checks that a pong arrived
+   * within the pong timeout, then sends the next ping (interval jittered by up to 10 %).
+   */
   #startPings(): void {
     const { config, clock } = this.#deps;
     this.#lastPongAt = clock.now();
-    const ping = () => {
-      if (this.#phase === 'closed') return;
-      this.#send(this.#deps.codec.encode({ type: 'ping', timestamp: clock.now() }));
-      this.#after(config.pingIntervalMs * (1 + Math.random() * 0.1), ping);
-    };
-    const check = () => {
+    const tick = () => {
       if (this.#phase === 'closed') return;
       if (clock.now() - this.#lastPongAt > config.pongTimeoutMs) {
         this.close(CloseCode.pongTimeout, `no pong for ${config.pongTimeoutMs / 1000}s`, 'pong-timeout');
         return;
       }
-      this.#after(config.pingIntervalMs / 2, check);
+      this.#send(this.#deps.codec.encode({ type: 'ping', timestamp: clock.now() }));
+      this.#after(config.pingIntervalMs * (1 + Math.random() * 0.1), tick);
     };
-    this.#after(config.pingIntervalMs * (1 + Math.random() * 0.1), ping);
-    this.#after(config.pingIntervalMs / 2, check);
+    this.#after(config.pingIntervalMs * (1 + Math.random() * 0.1), tick);
   }
 
   /** Waits until the socket has room below the high-water mark; false if the session ended meanwhile. */

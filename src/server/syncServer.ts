@@ -65,9 +65,15 @@ export class SyncServer {
     deps.metrics.maxConnections.set(this.#maxConnections);
     // Connection ids start at a random point so ids from different replicas and restarts differ.
     this.#connSeq = Math.floor(this.#random() * 0xffffff) * 1000;
+    const codec = new Codec();
+    const statusFrames = {
+      'wait-for-datastore': codec.encode({ type: 'status', status: 'wait-for-datastore' }),
+      'resync-in-progress': codec.encode({ type: 'status', status: 'resync-in-progress' }),
+      'in-sync': codec.encode({ type: 'status', status: 'in-sync' }),
+    };
     this.#sessionDeps = {
       config: deps.config, channels: deps.channels, clock: deps.clock, logger: deps.logger, metrics: deps.metrics,
-      serverInstanceId: this.serverInstanceId, serverVersion: deps.serverVersion, codec: new Codec(),
+      serverInstanceId: this.serverInstanceId, serverVersion: deps.serverVersion, codec, statusFrames,
     };
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -207,7 +213,6 @@ export class SyncServer {
     while (this.#sessions.size > 0 && performance.now() < deadline) {
       const victim = this.#sessions.values().next().value as Session;
       victim.close(CloseCode.shuttingDown, 'server shutting down; connect to another replica', 'shutdown');
-      this.#sessions.delete(victim);
       if (this.#sessions.size > 0) await new Promise((resolve) => setTimeout(resolve, interval));
     }
     await this.close();

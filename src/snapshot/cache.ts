@@ -37,7 +37,6 @@ export class SnapshotCache implements SyncerSink {
   #pendingStatus: SyncStatus | undefined;
   #flushScheduled = false;
   #closed = false;
-  readonly #statusListeners = new Set<(s: SyncStatus) => void>();
 
   constructor(opts: SnapshotCacheOptions) {
     this.#opts = opts;
@@ -52,18 +51,8 @@ export class SnapshotCache implements SyncerSink {
     return this.#current;
   }
 
-  /** The status as of the newest input (including input not yet published), as readiness needs. */
-  latestStatus(): SyncStatus {
-    return this.#pendingStatus ?? this.#current.status;
-  }
-
   size(): number {
     return this.#store.size;
-  }
-
-  onStatusChange(listener: (s: SyncStatus) => void): () => void {
-    this.#statusListeners.add(listener);
-    return () => this.#statusListeners.delete(listener);
   }
 
   onUpdates(updates: readonly Update[]): void {
@@ -75,7 +64,6 @@ export class SnapshotCache implements SyncerSink {
   onStatus(status: SyncStatus): void {
     if (this.#closed) return;
     this.#pendingStatus = status;
-    for (const l of this.#statusListeners) l(status);
     this.#schedule();
   }
 

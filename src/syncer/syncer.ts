@@ -4,7 +4,7 @@ import type { Datastore, KindListener, RawObject } from '../datastore/types.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { KeyOwners } from './keyOwners.ts';
-import type { ConvertedKV, SyncerSink, SyncerTypeSpec, SyncStatus, Update } from './types.ts';
+import { type ConvertedKV, SYNC_STATUSES, type SyncerSink, type SyncerTypeSpec, type SyncStatus, type Update } from './types.ts';
 
 export interface SyncerOptions {
   readonly spec: SyncerTypeSpec;
@@ -241,7 +241,7 @@ export class Syncer {
     this.#log.info({ from: this.#status, to: status }, 'sync status');
     this.#status = status;
     if (status === 'in-sync') this.#everInSync = true;
-    this.#o.metrics.syncerStatus.set({ syncer: this.#o.spec.name }, ['wait-for-datastore', 'resync-in-progress', 'in-sync'].indexOf(status));
+    this.#o.metrics.syncerStatus.set({ syncer: this.#o.spec.name }, SYNC_STATUSES.indexOf(status));
     this.#o.sink.onStatus(status);
   }
 }
