@@ -12,12 +12,11 @@ export type OptionType =
   | { kind: 'duration' }
   | { kind: 'string' }
   | { kind: 'enum'; values: readonly string[] }
-  | { kind: 'list'; values?: readonly string[] }
-  | { kind: 'bool' };
+  | { kind: 'list'; values?: readonly string[] };
 
 export interface OptionSpec {
   readonly type: OptionType;
-  readonly default: number | string | boolean | readonly string[];
+  readonly default: number | string | readonly string[];
   readonly help: string;
   /** Never logged in full (paths to keys are fine; nothing here holds key material itself). */
   readonly secret?: boolean;
@@ -79,7 +78,6 @@ export const OPTIONS = {
 export type OptionName = keyof typeof OPTIONS;
 
 type ValueOf<T extends OptionType> = T extends { kind: 'int' | 'duration' } ? number
-  : T extends { kind: 'bool' } ? boolean
   : T extends { kind: 'list' } ? readonly string[]
   : T extends { kind: 'enum'; values: readonly (infer V)[] } ? V
   : string;

@@ -38,10 +38,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
       problems.push(`unknown argument ${JSON.stringify(arg)} (see --help)`);
       continue;
     }
-    let text: string | undefined;
-    if (eq >= 0) text = arg.slice(eq + 1);
-    else if ((OPTIONS[name] as OptionSpec).type.kind === 'bool' && (argv[i + 1] === undefined || argv[i + 1]!.startsWith('--'))) text = 'true';
-    else text = argv[++i];
+    const text = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
     if (text === undefined) problems.push(`${flag} needs a value`);
     else raw.set(name, { text, source: flag });
   }
@@ -67,7 +64,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   return { help: false, config: Object.freeze(values) as Config };
 }
 
-type Parsed = number | string | boolean | readonly string[] | { error: string };
+type Parsed = number | string | readonly string[] | { error: string };
 
 function parseValue(spec: OptionSpec, text: string): Parsed {
   const t = spec.type;
@@ -82,10 +79,6 @@ function parseValue(spec: OptionSpec, text: string): Parsed {
       const ms = parseDurationMs(text);
       return ms === undefined ? { error: 'must be a duration such as 500ms, 10s, 5m or a number of milliseconds' } : ms;
     }
-    case 'bool':
-      if (/^(true|1|yes)$/i.test(text)) return true;
-      if (/^(false|0|no)$/i.test(text)) return false;
-      return { error: 'must be true or false' };
     case 'enum':
       return t.values.includes(text) ? text : { error: `must be one of ${t.values.join(', ')}` };
     case 'list': {
