@@ -6,8 +6,12 @@
  * datastore puts first in every value (`{t: <ms since epoch>, ...}`), skipping everything else.
  */
 
-// fixmap(2), "type", "kvs", "kvs"; the array header follows.
-const KVS_PREFIX = Buffer.from([0x82, 0xa4, ...Buffer.from('type'), 0xa3, ...Buffer.from('kvs'), 0xa3, ...Buffer.from('kvs')]);
+import { assembleKvsFrame } from '../src/protocol/index.ts';
+
+// The server's own `{type: 'kvs', kvs: [` bytes, taken from an empty frame (prefix + fixarray(0))
+// rather than restated here, so the scanner follows src/protocol/kvFrame.ts if the layout changes.
+const EMPTY_KVS_FRAME = assembleKvsFrame([]);
+const KVS_PREFIX = EMPTY_KVS_FRAME.subarray(0, EMPTY_KVS_FRAME.length - 1);
 
 /** The `type` of a server frame, or undefined when it is not a map starting with `type`. */
 export function frameType(frame: Buffer): string | undefined {
