@@ -40,7 +40,7 @@ function protoPortsToString(value: unknown, what: string): string {
 }
 
 /** The config string for one field, or `undefined` when the field is unset. */
-export function configFieldValue(field: ConfigField, raw: unknown): string | undefined {
+function configFieldValue(field: ConfigField, raw: unknown): string | undefined {
   if (raw === undefined || raw === null) return undefined;
   const what = field.json;
   const duration = (): bigint => {

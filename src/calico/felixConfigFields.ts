@@ -5,7 +5,7 @@
  * `felixconfig.go` and libcalico-go `clusterinfo.go` at release-v3.20.
  */
 
-export type ConfigFieldType =
+type ConfigFieldType =
   | 'bool' | 'int' | 'string' | 'stringPtr' | 'seconds' | 'millis' | 'stringList'
   | 'protoPorts' | 'portList' | 'port' | 'routeTableRange';
 

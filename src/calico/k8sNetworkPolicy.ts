@@ -14,7 +14,7 @@ import { networkPolicyValue } from './policy.ts';
 import { normalizePort } from './rules.ts';
 import { k8sSelectorToCalico } from './selectors.ts';
 
-export const K8S_POLICY_PREFIX = 'knp.default.';
+const K8S_POLICY_PREFIX = 'knp.default.';
 /** Kubernetes policies sit after Calico policies of default order: Calico gives them 1000. */
 const K8S_POLICY_ORDER = 1000;
 
@@ -139,7 +139,7 @@ function convertRules(value: unknown, peerField: 'from' | 'to', direction: 'ingr
 }
 
 /** The Calico v3 NetworkPolicy spec a Kubernetes NetworkPolicy converts to. */
-export function k8sNetworkPolicyToCalicoSpec(object: RawObject): JsonObject {
+function k8sNetworkPolicyToCalicoSpec(object: RawObject): JsonObject {
   const spec = isObject(object.spec) ? object.spec : {};
   const policyTypes = list(spec.policyTypes) ?? [];
   let ingress = policyTypes.includes('Ingress');

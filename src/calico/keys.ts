@@ -57,7 +57,7 @@ export function wireguardKey(node: string): string {
 }
 
 /** `10.0.0.0/16` → `10.0.0.0-16`: the path form of a (masked) CIDR. */
-export function cidrPathSegment(net: IPNet): string {
+function cidrPathSegment(net: IPNet): string {
   return formatNet(maskNet(net)).replace('/', '-');
 }
 

@@ -5,7 +5,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 
-export interface IPAddr {
+interface IPAddr {
   readonly version: 4 | 6;
   readonly bytes: readonly number[];
 }

@@ -16,7 +16,7 @@ const MAC = /^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/;
 const BASE64_KEY = /^[A-Za-z0-9+/]{43}=$/;
 
 /** Go's JSON encoder escapes these for HTML safety; `kube-labels` must match it byte for byte. */
-export function goJSONString(value: unknown): string {
+function goJSONString(value: unknown): string {
   return JSON.stringify(value)
     .replaceAll('<', '\\u003c').replaceAll('>', '\\u003e').replaceAll('&', '\\u0026')
     .replaceAll('\u2028', '\\u2028').replaceAll('\u2029', '\\u2029');
@@ -46,7 +46,7 @@ function parseJSONMap(text: string | undefined): Record<string, string> {
 }
 
 /** The v3 Node JSON Calico builds from a Kubernetes Node (in Go struct order). */
-export function k8sNodeToCalico(node: RawObject): JsonObject {
+function k8sNodeToCalico(node: RawObject): JsonObject {
   const name = objectName(node);
   const k8sLabels = stringMap(node.metadata.labels);
   const annotations = stringMap(node.metadata.annotations);
@@ -99,7 +99,7 @@ export function k8sNodeToCalico(node: RawObject): JsonObject {
 }
 
 /** The checks Typha's v3 validator makes on a Node that can be made cheaply. */
-export function validateNode(v3: JsonObject): void {
+function validateNode(v3: JsonObject): void {
   const spec = isObject(v3.spec) ? v3.spec : {};
   const bgp = isObject(spec.bgp) ? spec.bgp : {};
   const check = (value: unknown, ok: (s: string) => boolean, what: string): void => {

@@ -67,7 +67,7 @@ export function networkPolicyValue(namespace: string, spec: JsonObject): JsonObj
   });
 }
 
-export function globalNetworkPolicyValue(spec: JsonObject): JsonObject {
+function globalNetworkPolicyValue(spec: JsonObject): JsonObject {
   const scope: PolicyScope = { kind: 'global' };
   let selector = optString(spec.selector, 'spec.selector') ?? '';
   validateSelector(selector, 'spec.selector');

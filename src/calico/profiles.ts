@@ -11,10 +11,10 @@ import { profileLabelsKey, profileRulesKey, resourceKey } from './keys.ts';
 import { goObjectMeta, labelsOf, objectName, v3Header } from './meta.ts';
 
 export const DEFAULT_ALLOW_PROFILE = 'projectcalico-default-allow';
-export const NAMESPACE_PROFILE_PREFIX = 'kns.';
-export const SERVICE_ACCOUNT_PROFILE_PREFIX = 'ksa.';
-export const NAMESPACE_LABEL_PREFIX = 'pcns.';
-export const SERVICE_ACCOUNT_LABEL_PREFIX = 'pcsa.';
+const NAMESPACE_PROFILE_PREFIX = 'kns.';
+const SERVICE_ACCOUNT_PROFILE_PREFIX = 'ksa.';
+const NAMESPACE_LABEL_PREFIX = 'pcns.';
+const SERVICE_ACCOUNT_LABEL_PREFIX = 'pcsa.';
 
 /** A v3 allow rule as Go writes it: EntityRule is a struct, so empty ends print as `{}`. */
 const v3AllowRule = (): JsonObject => ({ action: 'Allow', source: {}, destination: {} });

@@ -21,7 +21,7 @@ const PORT_PROTOCOLS = new Set<unknown>(['tcp', 'udp', 'sctp', 6, 17, 132]);
 const NAMED_PORT = /^[a-zA-Z0-9]([a-zA-Z0-9_.-]*[a-zA-Z0-9])?$/;
 
 /** A v3 protocol (number or name) in its v1 form: names lower-cased, numbers kept. */
-export function protocolToV1(value: unknown, what: string): number | string | undefined {
+function protocolToV1(value: unknown, what: string): number | string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'number') {
     if (!Number.isInteger(value) || value < 1 || value > 255) throw new ValidationError(`${what} ${value} is out of range`);
@@ -90,7 +90,7 @@ function serviceAccountSelector(match: JsonObject, what: string): string {
 }
 
 /** Calico's `GetEntityRuleSelector`: one selector for everything an entity rule matches. */
-export function entitySelector(entity: JsonObject, scope: PolicyScope, what: string): string {
+function entitySelector(entity: JsonObject, scope: PolicyScope, what: string): string {
   const nsSelector = optString(entity.namespaceSelector, `${what}.namespaceSelector`) ?? '';
   const selector = optString(entity.selector, `${what}.selector`) ?? '';
   const notSelector = optString(entity.notSelector, `${what}.notSelector`) ?? '';
@@ -169,7 +169,7 @@ function put(out: JsonObject, key: string, value: unknown): void {
 }
 
 /** One v3 rule → one v1 rule. `scope` supplies the namespace a namespaced policy adds. */
-export function ruleToV1(rule: unknown, scope: PolicyScope, direction: Direction, what: string): JsonObject {
+function ruleToV1(rule: unknown, scope: PolicyScope, direction: Direction, what: string): JsonObject {
   if (!isObject(rule)) throw new ValidationError(`${what} must be an object`);
   const src = rule.source ?? {};
   const dst = rule.destination ?? {};

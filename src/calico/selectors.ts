@@ -11,7 +11,7 @@
  */
 import { ValidationError, isObject, list, str } from './fields.ts';
 
-export type SelectorNode =
+type SelectorNode =
   | { readonly op: 'all' | 'global' }
   | { readonly op: 'has'; readonly label: string }
   | { readonly op: '==' | '!=' | 'contains' | 'starts with' | 'ends with'; readonly label: string; readonly value: string }
@@ -170,7 +170,7 @@ export function printSelector(node: SelectorNode): string {
   }
 }
 
-export function prefixLabels(node: SelectorNode, prefix: string): SelectorNode {
+function prefixLabels(node: SelectorNode, prefix: string): SelectorNode {
   switch (node.op) {
     case 'all': case 'global': return node;
     case '!': return { op: '!', operand: prefixLabels(node.operand, prefix) };

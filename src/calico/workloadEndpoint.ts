@@ -14,9 +14,9 @@ import { workloadEndpointKey } from './keys.ts';
 import { annotationsOf, labelsOf, objectName, objectNamespace } from './meta.ts';
 import { formatIP, formatNet, maskNet, parseCIDROrIP, parseIP, type IPNet } from './net.ts';
 
-export const ANNOTATION_POD_IP = 'cni.projectcalico.org/podIP';
-export const ANNOTATION_POD_IPS = 'cni.projectcalico.org/podIPs';
-export const ANNOTATION_FLOATING_IPS = 'cni.projectcalico.org/floatingIPs';
+const ANNOTATION_POD_IP = 'cni.projectcalico.org/podIP';
+const ANNOTATION_POD_IPS = 'cni.projectcalico.org/podIPs';
+const ANNOTATION_FLOATING_IPS = 'cni.projectcalico.org/floatingIPs';
 const FINISHED_PHASES = new Set(['Failed', 'Succeeded', 'Completed']);
 /** Kubernetes label values are limited to 63 characters; PR #1422 keeps the v3 label under that. */
 const MAX_SA_LABEL_LENGTH = 63;
