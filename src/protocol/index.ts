@@ -20,6 +20,6 @@
 export { CloseCode, FATAL_CLOSE_CODES, MOVE_ON_CLOSE_CODES, type CloseCodeName } from './closeCodes.ts';
 export { Codec, createPackr } from './codec.ts';
 export { ProtocolError } from './errors.ts';
-export { assembleKvsFrame, kvsFrameSize, KVEncoder, sameValue, type EncodedKV, type FrameEntry } from './kvFrame.ts';
+export { assembleKvsFrame, KVEncoder, sameValue, type EncodedKV, type FrameEntry } from './kvFrame.ts';
 export * from './messages.ts';
 export { DEFAULT_SYNC_PATH, DEFAULT_SYNC_PORT, MAX_INBOUND_FRAME_BYTES } from './limits.ts';

@@ -25,7 +25,6 @@ export class Breadcrumb {
   readonly status: SyncStatus;
   #next: Breadcrumb | undefined;
   #waiters: Array<(next: Breadcrumb) => void> = [];
-  #frames: readonly Buffer[] | undefined;
   #coalesced: Coalesced | undefined;
 
   constructor(seq: number, timestamp: number, kvs: BTree<string, EncodedKV>, deltas: readonly FrameEntry[], status: SyncStatus) {
@@ -48,36 +47,23 @@ export class Breadcrumb {
   }
 
   /**
-   * This breadcrumb's deltas as `kvs` frames of at most `maxKVs` entries, assembled on first use
-   * and then shared by every session that is caught up: nothing is encoded per client.
-   */
-  deltaFrames(maxKVs: number): readonly Buffer[] {
-    if (this.#frames === undefined) {
-      const frames: Buffer[] = [];
-      for (let i = 0; i < this.deltas.length; i += maxKVs) frames.push(assembleKvsFrame(this.deltas.slice(i, i + maxKVs)));
-      this.#frames = frames;
-    }
-    return this.#frames;
-  }
-
-  /**
-   * For a session that is behind: this breadcrumb's deltas plus those of the breadcrumbs after
-   * it, up to `maxKVs`, as shared frames. Computed once, by the first session that asks, and
-   * reused by every other session at the same point, so catching up costs no per-client
-   * assembly either. A later session that could have seen a longer chain coalesces a little
+   * This breadcrumb's deltas, plus those of the breadcrumbs already minted after it up to
+   * `maxKVs`, as `kvs` frames of at most `maxKVs` entries. Computed once, by the first session
+   * that asks, and shared by every other session at the same point: nothing is assembled per
+   * client, and a lagging client catches up in fewer, larger frames. A later session that could have seen a longer chain coalesces a little
    * less, which is still correct: it continues from `last`.
    */
   coalescedFrames(maxKVs: number): Coalesced {
     if (this.#coalesced !== undefined) return this.#coalesced;
-    if (this.deltas.length >= maxKVs || this.#next === undefined) {
-      this.#coalesced = { frames: this.deltaFrames(maxKVs), last: this, kvs: this.deltas.length };
-      return this.#coalesced;
-    }
-    const entries: FrameEntry[] = [...this.deltas];
+    let entries: readonly FrameEntry[] = this.deltas;
     let last: Breadcrumb = this;
-    while (entries.length < maxKVs && last.next !== undefined) {
-      last = last.next;
-      entries.push(...last.deltas);
+    if (entries.length < maxKVs && this.#next !== undefined) {
+      const more = [...this.deltas];
+      while (more.length < maxKVs && last.next !== undefined) {
+        last = last.next;
+        more.push(...last.deltas);
+      }
+      entries = more;
     }
     const frames: Buffer[] = [];
     for (let i = 0; i < entries.length; i += maxKVs) frames.push(assembleKvsFrame(entries.slice(i, i + maxKVs)));
