@@ -8,6 +8,7 @@ import { FileDatastore } from '../../src/datastore/file/index.ts';
 import { KINDS, type KindInfo } from '../../src/datastore/kinds.ts';
 import type { KindListener, RawObject } from '../../src/datastore/types.ts';
 import { silentLogger } from '../../src/logger.ts';
+import { eventually } from '../support/eventually.ts';
 
 type Event =
   | { kind: string; type: 'replaced'; objects: readonly RawObject[]; revision: string }
@@ -33,15 +34,6 @@ class Recorder {
   /** "type namespace/name" of each change after index `from`, for compact assertions. */
   summary(from = 0): string[] {
     return this.changes().slice(from).map((e) => `${e.type} ${e.kind} ${e.object.metadata.namespace ?? ''}/${e.object.metadata.name}`);
-  }
-}
-
-/** Polls until `condition` holds; generous bound because CI machines stall. */
-async function eventually(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 

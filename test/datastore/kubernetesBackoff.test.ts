@@ -1,31 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Clock } from '../../src/clock.ts';
 import { Backoff, sleep } from '../../src/datastore/kubernetes/backoff.ts';
-
-/** A clock whose timers fire only when the test advances it. */
-function manualClock(): Clock & { advance(ms: number): void } {
-  let now = 0;
-  const timers = new Set<{ at: number; fn: () => void }>();
-  return {
-    now: () => now,
-    setTimeout: (fn, ms) => {
-      const t = { at: now + ms, fn, unref() {} };
-      timers.add(t);
-      return t;
-    },
-    clearTimeout: (t) => void timers.delete(t as { at: number; fn: () => void }),
-    advance(ms) {
-      now += ms;
-      for (const t of [...timers].sort((a, b) => a.at - b.at)) {
-        if (t.at <= now) {
-          timers.delete(t);
-          t.fn();
-        }
-      }
-    },
-  };
-}
+import { ManualClock } from '../support/manualClock.ts';
 
 describe('Kubernetes datastore backoff', () => {
   it('doubles from the initial delay up to the maximum, jittered within the upper half', () => {
@@ -45,7 +21,7 @@ describe('Kubernetes datastore backoff', () => {
   });
 
   it('sleeps on the injected clock and wakes early when aborted', async () => {
-    const clock = manualClock();
+    const clock = new ManualClock();
     const done = new AbortController();
     let woke = false;
     const p = sleep(clock, 1000, done.signal).then(() => (woke = true));

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { KINDS } from '../../src/datastore/kinds.ts';
 import { KubeApiError } from '../../src/datastore/kubernetes/index.ts';
-import { pod, startHarness } from '../support/k8sHarness.ts';
+import { pod, startHarness, watchPods } from '../support/k8sHarness.ts';
 import { RecordingListener, settle, waitFor } from '../support/k8sRecorder.ts';
 
 const PODS = '/api/v1/pods';
@@ -15,10 +15,7 @@ describe('Kubernetes datastore failures', () => {
       const h = await startHarness();
       try {
         h.api.create(pod('a'));
-        const rec = new RecordingListener();
-        h.ds.subscribe(KINDS.pods, rec);
-        await h.ds.start();
-        await waitFor(() => h.api.openWatches(PODS) === 1, 'watching');
+        const rec = await watchPods(h);
 
         h.api.failNext(5, status, { verb: 'watch' });
         h.api.dropWatches();
@@ -98,10 +95,7 @@ describe('Kubernetes datastore failures', () => {
     const h = await startHarness();
     try {
       h.api.create(pod('a'));
-      const rec = new RecordingListener();
-      h.ds.subscribe(KINDS.pods, rec);
-      await h.ds.start();
-      await waitFor(() => h.api.openWatches(PODS) === 1, 'watching');
+      const rec = await watchPods(h);
       h.api.failNext(1, 504, { verb: 'list' }); // "Too large resource version" from a lagging server
       h.api.expireWatches();
       await waitFor(() => rec.count('replaced') === 2, 'relisted');
@@ -166,10 +160,7 @@ describe('Kubernetes datastore failures', () => {
       const h = await startHarness();
       try {
         for (const n of ['a', 'b']) h.api.create(pod(n));
-        const rec = new RecordingListener();
-        h.ds.subscribe(KINDS.pods, rec);
-        await h.ds.start();
-        await waitFor(() => h.api.openWatches(PODS) === 1, 'watching');
+        const rec = await watchPods(h);
 
         await h.api.outage(true, mode);
         await waitFor(() => rec.count('connection', 'down') === 1, 'down reported');
@@ -193,10 +184,7 @@ describe('Kubernetes datastore failures', () => {
     const h = await startHarness();
     try {
       h.api.create(pod('a'));
-      const rec = new RecordingListener();
-      h.ds.subscribe(KINDS.pods, rec);
-      await h.ds.start();
-      await waitFor(() => h.api.openWatches(PODS) === 1, 'watching');
+      const rec = await watchPods(h);
       await h.api.outage(true);
       h.api.delete(pod('a'));
       h.api.create(pod('b'));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { KINDS } from '../../src/datastore/kinds.ts';
-import { ipPool, namespace, pod, startHarness } from '../support/k8sHarness.ts';
+import { ipPool, namespace, pod, startHarness, watchPods } from '../support/k8sHarness.ts';
 import { RecordingListener, settle, waitFor } from '../support/k8sRecorder.ts';
 
 const PODS = '/api/v1/pods';
@@ -44,10 +44,7 @@ describe('Kubernetes datastore list/watch', () => {
     const h = await startHarness();
     try {
       h.api.create(pod('keep'));
-      const rec = new RecordingListener();
-      h.ds.subscribe(KINDS.pods, rec);
-      await h.ds.start();
-      await waitFor(() => h.api.openWatches(PODS) === 1, 'watching');
+      const rec = await watchPods(h);
 
       const created = h.api.create(pod('new', 'default', { app: 'x' }));
       const updated = h.api.update({ ...created, metadata: { ...created.metadata, labels: { app: 'y' } } });
@@ -71,10 +68,7 @@ describe('Kubernetes datastore list/watch', () => {
       const h = await startHarness({}, { watchGone: form === 'HTTP 410' ? 'status' : 'event' });
       try {
         for (const n of ['a', 'b', 'c']) h.api.create(pod(n));
-        const rec = new RecordingListener();
-        h.ds.subscribe(KINDS.pods, rec);
-        await h.ds.start();
-        await waitFor(() => h.api.openWatches(PODS) === 1, 'watching');
+        const rec = await watchPods(h);
         h.api.create(pod('seen'));
         await waitFor(() => rec.state.has('default/seen'), 'a change seen before the stall');
         const lastSeen = rec.calls.at(-1)!;
@@ -113,10 +107,7 @@ describe('Kubernetes datastore list/watch', () => {
     const h = await startHarness();
     try {
       h.api.create(pod('a'));
-      const rec = new RecordingListener();
-      h.ds.subscribe(KINDS.pods, rec);
-      await h.ds.start();
-      await waitFor(() => h.api.openWatches(PODS) === 1, 'watching');
+      const rec = await watchPods(h);
       h.api.expireWatches();
       await waitFor(() => rec.count('replaced') === 2, 'relisted');
       assert.deepEqual(rec.diffs[1], { added: [], removed: [], modified: [] });
@@ -129,10 +120,7 @@ describe('Kubernetes datastore list/watch', () => {
   it('resumes a dropped watch from the last revision without relisting', async () => {
     const h = await startHarness();
     try {
-      const rec = new RecordingListener();
-      h.ds.subscribe(KINDS.pods, rec);
-      await h.ds.start();
-      await waitFor(() => h.api.openWatches(PODS) === 1, 'watching');
+      const rec = await watchPods(h);
       const seen = h.api.create(pod('a'));
       await waitFor(() => rec.count('changed') === 1, 'first change');
 
@@ -158,10 +146,7 @@ describe('Kubernetes datastore list/watch', () => {
   it('moves the resume revision forward on bookmarks', async () => {
     const h = await startHarness();
     try {
-      const rec = new RecordingListener();
-      h.ds.subscribe(KINDS.pods, rec);
-      await h.ds.start();
-      await waitFor(() => h.api.openWatches(PODS) === 1, 'watching');
+      const rec = await watchPods(h);
       h.api.create(namespace('elsewhere')); // moves the global revision, not the pods collection
       h.api.bookmark();
       const target = String(h.api.revision);
@@ -210,10 +195,7 @@ describe('Kubernetes datastore list/watch', () => {
   it('aborts a watch that goes silent past its timeout, reports the kind down, and is up again once traffic flows', async () => {
     const h = await startHarness({ watchTimeoutMinMs: 1000, watchTimeoutMaxMs: 1000, watchIdleMarginMs: 200 });
     try {
-      const rec = new RecordingListener();
-      h.ds.subscribe(KINDS.pods, rec);
-      await h.ds.start();
-      await waitFor(() => h.api.openWatches(PODS) === 1, 'watching');
+      const rec = await watchPods(h);
       h.api.stallWatches(true); // half-open: no events, no timeout end
       h.api.create(pod('during-stall'));
       await waitFor(() => h.api.count({ verb: 'watch', path: PODS }) >= 2, 'watchdog fired', 5000);

@@ -15,7 +15,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { createPackr } from '../../src/protocol/index.ts';
 import { SyncClient } from '../../clients/typescript/src/index.ts';
 import { eventually } from '../support/harness.ts';
-import { diffModels } from '../torture/model.ts';
+import { diffModels } from '../support/expectedModel.ts';
 import { Prng } from '../torture/prng.ts';
 import { RecordingHost } from '../torture/recorder.ts';
 

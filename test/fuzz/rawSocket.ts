@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { Codec, type ServerMessage } from '../../src/protocol/index.ts';
+import { afterHttpHead, takeFrame } from '../support/wsFrames.ts';
 
 export interface CloseResult {
   readonly code: number;
@@ -74,30 +75,17 @@ export class RawSocket {
   #onData(chunk: Buffer): void {
     this.#buf = Buffer.concat([this.#buf, chunk]);
     if (!this.#upgraded) {
-      const end = this.#buf.indexOf('\r\n\r\n');
-      if (end < 0) return;
+      const rest = afterHttpHead(this.#buf);
+      if (rest === undefined) return;
       this.#upgraded = true;
-      this.#buf = this.#buf.subarray(end + 4);
+      this.#buf = rest;
       this.#onUpgrade?.();
     }
     for (;;) {
-      const b = this.#buf;
-      if (b.length < 2) return;
-      const opcode = b[0]! & 0x0f;
-      let len = b[1]! & 0x7f;
-      let off = 2;
-      if (len === 126) {
-        if (b.length < 4) return;
-        len = b.readUInt16BE(2);
-        off = 4;
-      } else if (len === 127) {
-        if (b.length < 10) return;
-        len = Number(b.readBigUInt64BE(2));
-        off = 10;
-      }
-      if (b.length < off + len) return;
-      const payload = b.subarray(off, off + len);
-      this.#buf = b.subarray(off + len);
+      const next = takeFrame(this.#buf);
+      if (next === undefined) return;
+      const { opcode, payload } = next.frame;
+      this.#buf = next.rest;
       if (opcode === 0x8) {
         this.#closeCode = payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
         this.#closeReason = payload.subarray(2).toString('utf8');

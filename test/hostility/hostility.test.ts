@@ -16,7 +16,7 @@ import type { SyncerTypeSpec } from '../../src/syncer/types.ts';
 import { eventually, startCattail } from '../support/harness.ts';
 import { K8sEmulator } from '../support/k8sEmulator.ts';
 import { TestClient } from '../support/testClient.ts';
-import { diffModels, expectedModel } from '../torture/model.ts';
+import { diffModels, expectedModel } from '../support/expectedModel.ts';
 
 const MiB = 1024 * 1024;
 const UNICODE = 'ünïcødé-名前-☃-🦆';

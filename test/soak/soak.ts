@@ -22,7 +22,7 @@ import type { SyncerTypeSpec } from '../../src/syncer/types.ts';
 import { SyncClient } from '../../clients/typescript/src/index.ts';
 import { startCattail } from '../support/harness.ts';
 import { K8sEmulator } from '../support/k8sEmulator.ts';
-import { diffModels, expectedModel } from '../torture/model.ts';
+import { diffModels, expectedModel } from '../support/expectedModel.ts';
 import { loadTemplates, kindOf, vary } from '../torture/objects.ts';
 import { Prng } from '../torture/prng.ts';
 import { TortureProxy } from '../torture/proxy.ts';

@@ -7,7 +7,8 @@
  */
 import { syncerSpecs } from '../../src/calico/index.ts';
 import type { RawObject } from '../../src/datastore/types.ts';
-import type { ModelValue, SyncerType } from '../../src/syncer/types.ts';
+import type { SyncerType } from '../../src/syncer/types.ts';
+import { expectedModel as computeExpectedModel } from './expectedModel.ts';
 import type { K8sEmulator } from './k8sEmulator.ts';
 
 const CALICO = 'crd.projectcalico.org/v1';
@@ -378,35 +379,9 @@ export function podChurn(api: K8sEmulator, cluster: GeneratedCluster, round: num
   return s;
 }
 
-/**
- * The model a syncer type must serve for the emulator's current objects, computed directly by
- * the conversion functions: every object of every kind the spec reads, plus its static keys.
- * Where several objects produce one key the lowest `namespace/name` wins; a winning value with an
- * error (or an object whose conversion throws) leaves the key absent.
- */
-export function expectedModel(api: K8sEmulator, syncerType: SyncerType): Map<string, ModelValue> {
-  const spec = syncerSpecs()[syncerType];
-  const claims = new Map<string, { owner: string; value: ModelValue | null }>();
-  const claim = (key: string, owner: string, value: ModelValue | null): void => {
-    const cur = claims.get(key);
-    if (cur === undefined || owner < cur.owner) claims.set(key, { owner, value });
-  };
-  for (const kv of spec.staticKVs ?? []) claim(kv.key, 'static', kv.error !== undefined ? null : kv.value);
-  for (const kind of spec.kinds) {
-    for (const obj of api.objects(kind)) {
-      const owner = `${obj.metadata.namespace ?? ''}/${obj.metadata.name}\u0000${kind.id}`;
-      let kvs;
-      try {
-        kvs = spec.convert(kind, obj);
-      } catch {
-        continue;
-      }
-      for (const kv of kvs) claim(kv.key, owner, kv.error !== undefined ? null : kv.value);
-    }
-  }
-  const out = new Map<string, ModelValue>();
-  for (const [key, c] of [...claims].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) if (c.value !== null) out.set(key, c.value);
-  return out;
+/** The model a syncer type must serve for the emulator's current objects (see expectedModel.ts). */
+export function expectedModel(api: K8sEmulator, syncerType: SyncerType): Map<string, unknown> {
+  return computeExpectedModel(syncerSpecs()[syncerType], (kind) => api.objects(kind));
 }
 
 /** Differences between a client's map and the expected model, at most `limit` lines. */

@@ -4,6 +4,9 @@
  * object of every kind; when several objects produce one key the lowest `namespace/name` wins
  * (then the kind id); a winning claim with an error means the key is absent. Values are passed
  * through the wire codec once so they compare with what a client decoded.
+ *
+ * Shared by the torture, soak, hostility and fuzz tests and the end-to-end tests (through
+ * `expectedModel(api, syncerType)` in e2eCluster.ts).
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { RawObject } from '../../src/datastore/types.ts';

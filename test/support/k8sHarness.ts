@@ -2,10 +2,12 @@
  * A Kubernetes datastore wired to a fresh API server emulator, with timings short enough for
  * tests, plus object builders. `await using`-free on purpose: call `close()` in `finally`.
  */
+import { KINDS } from '../../src/datastore/kinds.ts';
 import { KubernetesDatastore, type KubernetesDatastoreOptions } from '../../src/datastore/kubernetes/index.ts';
 import type { RawObject } from '../../src/datastore/types.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { K8sEmulator, type K8sEmulatorOptions } from './k8sEmulator.ts';
+import { RecordingListener, waitFor } from './k8sRecorder.ts';
 
 /** Fast but realistic: watches long enough not to end by themselves unless a test wants it. */
 export const FAST_TUNING: Partial<KubernetesDatastoreOptions> = {
@@ -40,6 +42,15 @@ export async function startHarness(
       await api.stop();
     },
   };
+}
+
+/** Subscribes a RecordingListener to pods, starts the datastore and waits for the pod watch. */
+export async function watchPods(h: Harness): Promise<RecordingListener> {
+  const rec = new RecordingListener();
+  h.ds.subscribe(KINDS.pods, rec);
+  await h.ds.start();
+  await waitFor(() => h.api.openWatches('/api/v1/pods') === 1, 'watching');
+  return rec;
 }
 
 export function pod(name: string, namespace = 'default', labels: Record<string, string> = {}): RawObject {

@@ -4,6 +4,7 @@
  * syncer's watcher cache does), and a polling `waitFor` for conditions reached asynchronously.
  */
 import type { KindListener, RawObject } from '../../src/datastore/types.ts';
+import { eventually } from './eventually.ts';
 
 export type Recorded =
   | { readonly call: 'replaced'; readonly objects: readonly RawObject[]; readonly revision: string }
@@ -72,13 +73,9 @@ export class RecordingListener implements KindListener {
   }
 }
 
-/** Polls `condition` every 10 ms until true; fails with `what` after `timeoutMs`. */
-export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** `eventually` with a 5 s default, the bound the datastore tests were written against. */
+export function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  return eventually(condition, what, timeoutMs);
 }
 
 /** Lets pending I/O and timers run for `ms`; only for asserting that something does NOT happen. */

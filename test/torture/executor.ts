@@ -13,7 +13,7 @@ import type { SyncerTypeSpec } from '../../src/syncer/types.ts';
 import { SyncClient } from '../../clients/typescript/src/index.ts';
 import { type Harness, startCattail } from '../support/harness.ts';
 import { K8sEmulator } from '../support/k8sEmulator.ts';
-import { diffModels, expectedModel } from './model.ts';
+import { diffModels, expectedModel } from '../support/expectedModel.ts';
 import { loadTemplates } from './objects.ts';
 import { TortureProxy } from './proxy.ts';
 import { RecordingHost } from './recorder.ts';

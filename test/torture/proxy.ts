@@ -7,6 +7,7 @@
  */
 import net from 'node:net';
 import { Codec, type ServerMessage } from '../../src/protocol/index.ts';
+import { afterHttpHead, takeFrame } from '../support/wsFrames.ts';
 
 interface Pair {
   readonly client: net.Socket;
@@ -135,32 +136,16 @@ class FrameTap {
   push(chunk: Buffer): void {
     this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
     if (!this.#headerDone) {
-      const end = this.#buf.indexOf('\r\n\r\n');
-      if (end < 0) return;
+      const rest = afterHttpHead(this.#buf);
+      if (rest === undefined) return;
       this.#headerDone = true;
-      this.#buf = this.#buf.subarray(end + 4);
+      this.#buf = rest;
     }
     for (;;) {
-      const b = this.#buf;
-      if (b.length < 2) return;
-      const fin = (b[0]! & 0x80) !== 0;
-      const opcode = b[0]! & 0x0f;
-      const masked = (b[1]! & 0x80) !== 0;
-      let len = b[1]! & 0x7f;
-      let off = 2;
-      if (len === 126) {
-        if (b.length < 4) return;
-        len = b.readUInt16BE(2);
-        off = 4;
-      } else if (len === 127) {
-        if (b.length < 10) return;
-        len = Number(b.readBigUInt64BE(2));
-        off = 10;
-      }
-      if (masked) off += 4;
-      if (b.length < off + len) return;
-      const payload = b.subarray(off, off + len);
-      this.#buf = b.subarray(off + len);
+      const next = takeFrame(this.#buf);
+      if (next === undefined) return;
+      const { fin, opcode, payload } = next.frame;
+      this.#buf = next.rest;
       if (opcode >= 0x8) continue;
       this.#fragments.push(payload);
       if (fin) {
