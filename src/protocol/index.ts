@@ -17,6 +17,7 @@
  * Rules: unknown fields are ignored; a new message type is only sent to a peer that advertised
  * it; any protocol violation closes the connection with a code from `CloseCode`.
  */
+export { certificateNamesMatch, commonNames, uriSans } from './certificateNames.ts';
 export { CloseCode, FATAL_CLOSE_CODES, MOVE_ON_CLOSE_CODES, type CloseCodeName } from './closeCodes.ts';
 export { Codec, createPackr } from './codec.ts';
 export { ProtocolError } from './errors.ts';

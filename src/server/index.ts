@@ -1,5 +1,5 @@
 export { OpsServer, type OpsServerOptions, type Readiness } from './opsServer.ts';
 export { Session, type CloseReason, type SessionConfig, type SessionPhase, type SyncerChannel } from './session.ts';
 export { SyncServer, type SessionInfo, type SyncServerConfig, type SyncServerDeps } from './syncServer.ts';
-export { certificateAllowed, createTlsSettings, type TlsOptions, type TlsSettings } from './tls.ts';
+export { createTlsSettings, type TlsOptions, type TlsSettings } from './tls.ts';
 export { computeConnectionLimit, ConnectionLimitPoller, countReplicas, type LimitDecision, type LimitInputs } from './connectionLimit.ts';

@@ -1,8 +1,9 @@
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type http from 'node:http';
 import https from 'node:https';
-import type { PeerCertificate, TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../logger.ts';
+import { certificateNamesMatch, commonNames, uriSans } from '../protocol/index.ts';
 
 /**
  * TLS for the sync listener: builds the HTTPS server, bounds each TLS handshake, checks the
@@ -31,19 +32,6 @@ export interface TlsOptions {
   readonly reloadCheckMs?: number;
 }
 
-/** The URI SANs of a certificate, from Node's `subjectaltname` string (`URI:spiffe://…, DNS:…`). */
-export function uriSans(cert: PeerCertificate): string[] {
-  return (cert.subjectaltname ?? '').split(',').map((s) => s.trim()).filter((s) => s.startsWith('URI:')).map((s) => s.slice(4));
-}
-
-/** Either list matching is enough when both are configured. */
-export function certificateAllowed(cert: PeerCertificate, commonNames: readonly string[], uris: readonly string[]): boolean {
-  const cn = cert.subject?.CN;
-  const cnList = Array.isArray(cn) ? cn : cn === undefined ? [] : [cn];
-  if (cnList.some((c) => commonNames.includes(c))) return true;
-  return uriSans(cert).some((u) => uris.includes(u));
-}
-
 export function createTlsSettings(opts: TlsOptions): TlsSettings {
   const read = () => ({ cert: readFileSync(opts.certFile), key: readFileSync(opts.keyFile), ca: readFileSync(opts.caFile) });
   let server: https.Server | undefined;
@@ -67,8 +55,8 @@ export function createTlsSettings(opts: TlsOptions): TlsSettings {
     rejectReason: (socket) => {
       const cert = (socket as TLSSocket).getPeerCertificate?.();
       if (cert === undefined || Object.keys(cert).length === 0) return 'no client certificate';
-      if (certificateAllowed(cert, opts.allowedCommonNames, opts.allowedUriSans)) return undefined;
-      return `client certificate (CN ${JSON.stringify(cert.subject?.CN ?? '')}, URI SANs ${JSON.stringify(uriSans(cert))}) is not on the allow-list`;
+      if (certificateNamesMatch(cert, opts.allowedCommonNames, opts.allowedUriSans)) return undefined;
+      return `client certificate (CN ${JSON.stringify(commonNames(cert))}, URI SANs ${JSON.stringify(uriSans(cert))}) is not on the allow-list`;
     },
     close: () => {
       for (const f of files) unwatchFile(f, onChange);

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { checkServerIdentity as defaultCheckServerIdentity, type PeerCertificate } from 'node:tls';
 import { CattailClientError, type ClientErrorCode } from './errors.ts';
+import { certificateNamesMatch, commonNames, uriSans } from '../../../src/protocol/index.ts';
 
 /**
  * TLS towards the server, the mirror of the server's mTLS settings. Server addresses are
@@ -80,10 +81,9 @@ function identityChecker(commonName: string | undefined, uriSan: string | undefi
     return (hostname, cert) => defaultCheckServerIdentity(hostname, cert);
   }
   return (_hostname, cert) => {
-    const cns = subjectCommonNames(cert);
+    if (certificateNamesMatch(cert, commonName === undefined ? [] : [commonName], uriSan === undefined ? [] : [uriSan])) return undefined;
+    const cns = commonNames(cert);
     const uris = uriSans(cert);
-    if (commonName !== undefined && cns.includes(commonName)) return undefined;
-    if (uriSan !== undefined && uris.includes(uriSan)) return undefined;
     const wanted = [commonName === undefined ? '' : `CN=${commonName}`, uriSan === undefined ? '' : `URI SAN ${uriSan}`]
       .filter(Boolean).join(' or ');
     const err = new Error(
@@ -94,32 +94,6 @@ function identityChecker(commonName: string | undefined, uriSan: string | undefi
   };
 }
 
-function subjectCommonNames(cert: PeerCertificate): string[] {
-  const cn = (cert.subject as unknown as Record<string, string | string[] | undefined> | undefined)?.CN;
-  if (cn === undefined) return [];
-  return Array.isArray(cn) ? cn : [cn];
-}
-
-/** URI entries of `subjectaltname` ("DNS:a, URI:spiffe://x, IP Address:1.2.3.4"); Node quotes awkward ones as JSON strings. */
-function uriSans(cert: PeerCertificate): string[] {
-  const san = cert.subjectaltname;
-  if (!san) return [];
-  const out: string[] = [];
-  for (const part of san.split(/, (?=[A-Za-z ]+:)/)) {
-    if (!part.startsWith('URI:')) continue;
-    const raw = part.slice(4);
-    if (raw.startsWith('"')) {
-      try {
-        out.push(JSON.parse(raw) as string);
-        continue;
-      } catch {
-        // Not valid JSON after all: keep it verbatim.
-      }
-    }
-    out.push(raw);
-  }
-  return out;
-}
 
 /** OpenSSL verification codes that mean "this chain is not trusted by the configured CA". */
 const UNTRUSTED_CODES = new Set([
