@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { ensureSystemTools } from '../../test/support/systemPackages.ts';
 
 export interface PeerSpec {
   readonly name: string;
@@ -21,9 +22,9 @@ export interface PeerSpec {
 /** Makes sure the binary exists, installing its package if possible; returns why not otherwise. */
 export function ensureInstalled(spec: PeerSpec): string | undefined {
   if (existsSync(spec.binary)) return undefined;
-  const r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', spec.aptPackage], { stdio: 'ignore', timeout: 300_000 });
+  const problems = ensureSystemTools([{ command: path.basename(spec.binary), aptPackage: spec.aptPackage }]);
   if (existsSync(spec.binary)) return undefined;
-  return `${spec.binary} is missing and \`apt-get install -y ${spec.aptPackage}\` failed (status ${r.status ?? r.error?.message})`;
+  return problems[0] ?? `${spec.binary} is missing after installing ${spec.aptPackage}`;
 }
 
 export class PeerProcess {

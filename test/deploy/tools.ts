@@ -4,11 +4,12 @@
  * and pulling metric names out of PromQL.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
+import { findOnPath } from '../support/systemPackages.ts';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -17,22 +18,15 @@ export const repoPath = (...parts: string[]): string => path.join(REPO, ...parts
 /**
  * The absolute path of `tool` on PATH. Throws (never skips) when it is missing, saying how to
  * install it, so a machine without the tool fails these tests instead of passing them silently.
+ * (`npm test`'s pretest step installs the Debian packages the suite needs.)
  */
 export function requireTool(tool: string, install: string): string {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (dir === '') continue;
-    const candidate = path.join(dir, tool);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not in this directory
-    }
-  }
-  throw new Error(`${tool} is not on PATH; these tests need it. Install it with: ${install}`);
+  const found = findOnPath(tool);
+  if (found === undefined) throw new Error(`${tool} is not on PATH; these tests need it. Install it with: ${install}`);
+  return found;
 }
 
-export const PROMETHEUS_INSTALL = 'apt-get install -y prometheus (the Debian package provides prometheus and promtool; .ci/run does this)';
+export const PROMETHEUS_INSTALL = 'apt-get install -y prometheus (the Debian package provides prometheus and promtool; npm test's pretest step does this as root)';
 export const KUBECTL_INSTALL = 'kubectl 1.27 or newer (it embeds kustomize); these machines have it in /usr/bin';
 
 /** Runs a command to completion; throws with its output when it exits non-zero. */

@@ -1,0 +1,15 @@
+/**
+ * Run by `npm test` before anything else (the `pretest` script): installs, once and before the
+ * test files run in parallel, the Debian packages whose real binaries the suite drives, so two
+ * test processes never race for the dpkg lock and a fresh machine needs no manual step.
+ */
+import { ensureSystemTools, type SystemTool } from './systemPackages.ts';
+
+export const TEST_TOOLS: readonly SystemTool[] = [
+  { command: 'prometheus', aptPackage: 'prometheus' },
+  { command: 'promtool', aptPackage: 'prometheus' },
+];
+
+const problems = ensureSystemTools(TEST_TOOLS);
+for (const p of problems) console.error(`pretest: ${p}`);
+// The suite still runs: the tests that need a missing tool fail and name it, nothing is skipped.
