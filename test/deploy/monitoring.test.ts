@@ -206,7 +206,7 @@ describe('alert rules and dashboard', () => {
         } catch {
           return false; // not listening yet
         }
-      }, 'Prometheus to have scraped every used metric', 20_000).catch((err: Error) => {
+      }, 'Prometheus to have scraped every used metric', 90_000).catch((err: Error) => {
         throw new Error(`${err.message}\nmissing: ${missing.map((n) => `${n} (${used.get(n)})`).join(', ')}\n${promLog}`);
       });
       const up = await api<{ result: { value: [number, string] }[] }>(`/api/v1/query?query=${encodeURIComponent('up{job="cattail"}')}`);
@@ -220,7 +220,7 @@ describe('alert rules and dashboard', () => {
         const data = await api<{ groups: { rules: Rule[] }[] }>('/api/v1/rules');
         rulesNow = data.groups.flatMap((g) => g.rules);
         return rulesNow.length > 0 && rulesNow.every((r) => r.health !== 'unknown');
-      }, 'every rule evaluated once', 15_000);
+      }, 'every rule evaluated once', 60_000);
       assert.equal(rulesNow.length, rules.groups.reduce((n, g) => n + g.rules.length, 0), 'Prometheus loaded every rule');
       for (const r of rulesNow) assert.equal(r.health, 'ok', `${r.name}: ${r.lastError ?? ''}`);
       let absent: string[] = [];
@@ -228,7 +228,7 @@ describe('alert rules and dashboard', () => {
         const scraped = await scrapedNames();
         absent = [...recorded].filter((n) => !scraped.has(n));
         return absent.length === 0;
-      }, 'recorded series', 15_000).catch((err: Error) => {
+      }, 'recorded series', 60_000).catch((err: Error) => {
         throw new Error(`${err.message}; not recorded: ${absent.join(', ')}`);
       });
     });

@@ -55,7 +55,7 @@ export function syncerTypeOf(c: TestClient): SyncerType {
  * current objects (computed once: call it after the datastore changes). On timeout, the error
  * names the first differences of the first client that has not converged.
  */
-export async function waitConverged(api: K8sEmulator, clients: readonly TestClient[], what: string, timeoutMs = 20_000): Promise<void> {
+export async function waitConverged(api: K8sEmulator, clients: readonly TestClient[], what: string, timeoutMs = 60_000): Promise<void> {
   const expected = new Map(SERVED.map((t) => [t, expectedModel(api, t)] as const));
   const deadline = Date.now() + timeoutMs;
   for (;;) {
