@@ -1,13 +1,17 @@
 /**
  * EndpointSlices pass through the felix syncer whole, as `kubernetesendpointslices` ResourceKeys
  * (new in v3.20, for service-based egress rules). Calico v3.20 read discovery.k8s.io/v1beta1;
- * Kubernetes 1.25+ serves only v1, so Cattail reads v1 and writes the value in the v1beta1
- * shape the v3.20 agents decode: `zone` and `deprecatedTopology` fold back into `topology`,
- * as the API server's own v1 → v1beta1 conversion does.
+ * Kubernetes 1.25+ serves only v1, so Cattail reads v1 and writes the value the API server
+ * would have served as v1beta1 (kubernetes `pkg/apis/discovery/v1beta1/conversion.go`,
+ * `Convert_discovery_Endpoint_To_v1beta1_Endpoint`): when any of `deprecatedTopology`, `zone`
+ * or `nodeName` is set, `topology` is a copy of `deprecatedTopology`, then
+ * `topology.kubernetes.io/zone` ← `zone`, then `kubernetes.io/hostname` ← `nodeName` unless
+ * already set to a non-empty value. Every other field maps one to one. A document the file
+ * datastore reads as v1beta1 already has `topology` and is copied as it is.
  */
 import type { RawObject } from '../datastore/types.ts';
 import type { ConvertedKV } from '../syncer/types.ts';
-import { isObject, jsonCopy, list, stringMap, type JsonObject } from './fields.ts';
+import { isObject, list, str, stringMap, type JsonObject } from './fields.ts';
 import { resourceKey } from './keys.ts';
 import { goObjectMeta, objectName, objectNamespace } from './meta.ts';
 
@@ -27,21 +31,44 @@ function objectReference(ref: JsonObject): JsonObject {
   return out;
 }
 
-function endpoint(value: unknown): JsonObject {
+const ZONE_LABEL = 'topology.kubernetes.io/zone';
+const HOSTNAME_LABEL = 'kubernetes.io/hostname';
+
+/** The v1beta1 `topology` of one endpoint; `undefined` when the conversion leaves it nil. */
+function topology(e: JsonObject, v1beta1: boolean): Record<string, string> | undefined {
+  if (v1beta1) return isObject(e.topology) ? stringMap(e.topology) : undefined;
+  const deprecated = isObject(e.deprecatedTopology) ? e.deprecatedTopology : undefined;
+  const zone = str(e.zone);
+  const nodeName = str(e.nodeName);
+  if (deprecated === undefined && zone === undefined && nodeName === undefined) return undefined;
+  const out = stringMap(deprecated);
+  if (zone !== undefined) out[ZONE_LABEL] = zone;
+  if (nodeName !== undefined && (out[HOSTNAME_LABEL] ?? '') === '') out[HOSTNAME_LABEL] = nodeName;
+  return stringMap(out);
+}
+
+/** `discovery.EndpointHints`: `forZones` (omitempty) of `{name}`. */
+function hints(value: JsonObject): JsonObject {
+  const zones = list(value.forZones);
+  if (!zones || zones.length === 0) return {};
+  return { forZones: zones.map((z) => ({ name: isObject(z) ? str(z.name) ?? '' : '' })) };
+}
+
+/** One v1beta1 Endpoint in Go field order; `addresses` has no omitempty, `conditions` is a struct. */
+function endpoint(value: unknown, v1beta1: boolean): JsonObject {
   const e = isObject(value) ? value : {};
+  const addresses = list(e.addresses);
   const out: JsonObject = {
-    addresses: (list(e.addresses) ?? []).filter((a) => typeof a === 'string'),
+    addresses: addresses ? addresses.filter((a) => typeof a === 'string') : null,
     conditions: conditions(e.conditions),
   };
   if (typeof e.hostname === 'string') out.hostname = e.hostname;
   if (isObject(e.targetRef)) out.targetRef = objectReference(e.targetRef);
-  // v1beta1 kept topology as a map; v1 split the zone out of it.
-  const topology = isObject(e.topology) ? stringMap(e.topology) : stringMap(e.deprecatedTopology);
-  if (typeof e.zone === 'string') topology['topology.kubernetes.io/zone'] = e.zone;
-  const sortedTopology = stringMap(topology);
-  if (Object.keys(sortedTopology).length > 0) out.topology = sortedTopology;
+  const t = topology(e, v1beta1);
+  // A map with omitempty: an empty one is left out.
+  if (t && Object.keys(t).length > 0) out.topology = t;
   if (typeof e.nodeName === 'string') out.nodeName = e.nodeName;
-  if (isObject(e.hints)) out.hints = jsonCopy(e.hints);
+  if (isObject(e.hints)) out.hints = hints(e.hints);
   return out;
 }
 
@@ -67,7 +94,7 @@ export function convertEndpointSlice(object: RawObject): ConvertedKV[] {
   const value: JsonObject = {
     metadata: goObjectMeta(object.metadata),
     addressType: typeof object.addressType === 'string' ? object.addressType : '',
-    endpoints: endpoints ? endpoints.map(endpoint) : null,
+    endpoints: endpoints ? endpoints.map((e) => endpoint(e, object.apiVersion === 'discovery.k8s.io/v1beta1')) : null,
     ports: ports ? ports.map(port) : null,
   };
   return [{ key: resourceKey('kubernetesendpointslices', name, namespace), value }];

@@ -26,12 +26,11 @@ function endpointPorts(value: unknown): JsonObject[] {
 
 function hostEndpointValue(object: RawObject, spec: Record<string, unknown>): JsonObject {
   const interfaceName = optString(spec.interfaceName, 'spec.interfaceName') ?? '';
-  const expected = stringList(spec.expectedIPs, 'spec.expectedIPs').map((text, i) => {
-    const ip = parseIP(text);
-    if (!ip) throw new ValidationError(`spec.expectedIPs[${i}] ${JSON.stringify(text)} is not a valid IP`);
-    return ip;
-  });
-  if (interfaceName === '' && expected.length === 0) {
+  const expectedTexts = stringList(spec.expectedIPs, 'spec.expectedIPs');
+  // `convertHostEndpointV2ToV1` keeps the addresses `cnet.ParseIP` accepts and skips the rest.
+  const expected = expectedTexts.flatMap((text) => parseIP(text) ?? []);
+  // Calico's v3 validator rule, on the spec as written (so skipped addresses still count).
+  if (interfaceName === '' && expectedTexts.length === 0) {
     throw new ValidationError('a HostEndpoint needs an interfaceName or expectedIPs');
   }
   const v4 = expected.filter((ip) => ip.version === 4).map(formatIP);

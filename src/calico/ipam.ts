@@ -11,7 +11,11 @@ import { blockAffinityKey, blockKey, cidrForKey } from './keys.ts';
 import { objectName } from './meta.ts';
 import { formatNet } from './net.ts';
 
-const AFFINITY_STATES = new Set(['confirmed', 'pending', 'pendingDeletion', '']);
+/** Go's `strconv.ParseBool`: these spellings only; anything else is an error. */
+const PARSE_BOOL: ReadonlyMap<string, boolean> = new Map([
+  ...['1', 't', 'T', 'TRUE', 'true', 'True'].map((s) => [s, true] as const),
+  ...['0', 'f', 'F', 'FALSE', 'false', 'False'].map((s) => [s, false] as const),
+]);
 
 function allocations(value: unknown): (number | null)[] | null {
   const items = list(value);
@@ -23,10 +27,9 @@ function allocations(value: unknown): (number | null)[] | null {
   });
 }
 
-function attributes(value: unknown): JsonObject[] | null {
-  const items = list(value);
-  if (!items) return null;
-  return items.map((a) => {
+/** `ipamBlockClient.toV1` builds this list from `[]`, so an absent one is written `[]`, never `null`. */
+function attributes(value: unknown): JsonObject[] {
+  return (list(value) ?? []).map((a) => {
     const attr = isObject(a) ? a : {};
     return {
       handle_id: typeof attr.handle_id === 'string' ? attr.handle_id : null,
@@ -60,9 +63,12 @@ export function convertBlockAffinity(object: RawObject): ConvertedKV[] {
   const net = cidrForKey(spec.cidr, `BlockAffinity ${name} spec.cidr`);
   if (typeof spec.node !== 'string' || spec.node === '') throw new Error(`BlockAffinity ${name} has no spec.node`);
   const key = blockAffinityKey(spec.node, net);
+  // `blockAffinityClient.toV1` copies the state unchecked (no v1 validator rule covers it).
   const state = typeof spec.state === 'string' ? spec.state : '';
-  if (!AFFINITY_STATES.has(state)) return [{ key, value: null, error: `spec.state ${JSON.stringify(state)} is not a block affinity state` }];
-  // `deleted` is a string in the CRD (Go's strconv.ParseBool); anything unparsable is false.
-  const deleted = ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(String(spec.deleted ?? ''));
+  // `deleted` is a string in the CRD: empty is false, else `strconv.ParseBool`, whose error
+  // fails the conversion in Go.
+  const deletedText = spec.deleted ?? '';
+  const deleted = deletedText === '' ? false : typeof deletedText === 'string' ? PARSE_BOOL.get(deletedText) : undefined;
+  if (deleted === undefined) return [{ key, value: null, error: `spec.deleted ${JSON.stringify(deletedText)} is not a boolean string` }];
   return [{ key, value: { state, deleted } }];
 }

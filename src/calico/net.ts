@@ -2,6 +2,12 @@
  * IP and CIDR parsing and printing with Go's `net` semantics, because model values and key
  * paths carry addresses exactly as Go prints them: IPv6 in RFC 5952 form (lower-case, longest
  * zero run compressed), CIDRs masked to their network where Calico calls `Network()`.
+ *
+ * IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) are IPv4 here, as they are for libcalico-go:
+ * `cnet.ParseIP` and `cnet.ParseCIDR` keep the 4-byte form (`To4()`), `Version()` says 4, and
+ * Go's `IP.String()` prints any mapped address dotted. A mapped CIDR with a prefix of at least
+ * 96 is the IPv4 network of prefix − 96 (`::ffff:10.0.0.0/120` → `10.0.0.0/24`, what Go's
+ * `IPNet.String()` prints); below 96 the mask clears the `ffff` marker and it stays IPv6.
  */
 import { isIPv4, isIPv6 } from 'node:net';
 
@@ -15,10 +21,22 @@ export interface IPNet {
   readonly prefix: number;
 }
 
+/** Go's `net.ParseIP` then `To4()`, as `cnet.ParseIP` does: a mapped address is IPv4. */
 export function parseIP(text: string): IPAddr | undefined {
+  const ip = parseRawIP(text);
+  return ip && isMapped(ip.bytes) ? { version: 4, bytes: ip.bytes.slice(12) } : ip;
+}
+
+/** `net.ParseIP` without `To4()`: a mapped address keeps its 16 bytes. */
+function parseRawIP(text: string): IPAddr | undefined {
   if (isIPv4(text)) return { version: 4, bytes: text.split('.').map(Number) };
   if (!isIPv6(text) || text.includes('%')) return undefined;
   return { version: 6, bytes: ipv6Bytes(text) };
+}
+
+/** Go's `To4()` test on 16 bytes: ten zero bytes, then `ff ff`. */
+function isMapped(bytes: readonly number[]): boolean {
+  return bytes.length === 16 && bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
 }
 
 function ipv6Bytes(text: string): number[] {
@@ -46,6 +64,7 @@ function ipv6Bytes(text: string): number[] {
 
 export function formatIP(ip: IPAddr): string {
   if (ip.version === 4) return ip.bytes.join('.');
+  if (isMapped(ip.bytes)) return ip.bytes.slice(12).join('.');
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(((ip.bytes[i] ?? 0) << 8) | (ip.bytes[i + 1] ?? 0));
   // Go compresses the longest run of two or more zero groups, the first one on a tie.
@@ -66,11 +85,13 @@ export function formatIP(ip: IPAddr): string {
 export function parseCIDR(text: string): IPNet | undefined {
   const slash = text.indexOf('/');
   if (slash < 0) return undefined;
-  const ip = parseIP(text.slice(0, slash));
+  const ip = parseRawIP(text.slice(0, slash));
   const prefixText = text.slice(slash + 1);
-  if (!ip || !/^\d{1,3}$/.test(prefixText)) return undefined;
+  // Go's `dtoi` takes any run of decimal digits, leading zeros included (`/024` is 24).
+  if (!ip || !/^\d+$/.test(prefixText)) return undefined;
   const prefix = Number(prefixText);
   if (prefix > (ip.version === 4 ? 32 : 128)) return undefined;
+  if (isMapped(ip.bytes) && prefix >= 96) return { ip: { version: 4, bytes: ip.bytes.slice(12) }, prefix: prefix - 96 };
   return { ip, prefix };
 }
 

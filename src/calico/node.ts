@@ -36,13 +36,26 @@ export function parseASNumber(text: string): number | undefined {
   return hi <= 0xffff && lo <= 0xffff ? hi * 65536 + lo : undefined;
 }
 
+/**
+ * The `projectcalico.org/labels` / `annotations` annotations, unmarshalled as Go does into a
+ * `map[string]string` (`SetCalicoMetadataFromK8sAnnotations`): anything but an object of
+ * strings fails the whole unmarshal and the annotation is ignored; a `null` member is `""`.
+ */
 function parseJSONMap(text: string | undefined): Record<string, string> {
   if (text === undefined) return {};
+  let parsed: unknown;
   try {
-    return stringMap(JSON.parse(text));
+    parsed = JSON.parse(text);
   } catch {
     return {};
   }
+  if (!isObject(parsed)) return {};
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parsed)) {
+    if (v !== null && typeof v !== 'string') return {};
+    out[k] = v ?? '';
+  }
+  return stringMap(out);
 }
 
 /** The v3 Node JSON Calico builds from a Kubernetes Node (in Go struct order). */
@@ -81,8 +94,8 @@ function k8sNodeToCalico(node: RawObject): JsonObject {
   }
   const k8sStatus = isObject(node.status) ? node.status : {};
   for (const addr of list(k8sStatus.addresses) ?? []) {
-    if (!isObject(addr) || typeof addr.address !== 'string') continue;
-    if (addr.type === 'InternalIP' || addr.type === 'ExternalIP') addresses.push({ address: addr.address, type: addr.type });
+    if (!isObject(addr)) continue;
+    if (addr.type === 'InternalIP' || addr.type === 'ExternalIP') addresses.push({ address: str(addr.address) ?? '', type: addr.type });
   }
   if (addresses.length > 0) spec.addresses = addresses;
 
@@ -128,12 +141,16 @@ function nodeResourceKV(name: string, v3: JsonObject): ConvertedKV {
   }
 }
 
-/** The IPv4 address Felix uses for the host: the BGP address, else an internal, else an external one. */
+/**
+ * The address Felix uses for the host (`felixnodeprocessor.go`): the BGP IPv4 address when it
+ * parses (Go checks no version there), else the first IPv4 internal, else external, address
+ * (`FindNodeAddress`, which does check `To4()`).
+ */
 function hostIP(v3: JsonObject): string | undefined {
   const spec = isObject(v3.spec) ? v3.spec : {};
   const bgp = isObject(spec.bgp) ? spec.bgp : {};
   const fromBGP = typeof bgp.ipv4Address === 'string' ? parseCIDROrIP(bgp.ipv4Address) : undefined;
-  if (fromBGP?.ip.version === 4) return formatIP(fromBGP.ip);
+  if (fromBGP) return formatIP(fromBGP.ip);
   const addresses = (list(spec.addresses) ?? []).filter(isObject);
   for (const type of ['InternalIP', 'ExternalIP']) {
     for (const a of addresses) {
@@ -144,15 +161,15 @@ function hostIP(v3: JsonObject): string | undefined {
   return undefined;
 }
 
+/** `cnet.ParseIP(...).String()`: a bare address only (a CIDR does not parse), re-printed. */
 function printedIP(value: unknown): string | undefined {
-  const net = typeof value === 'string' ? parseCIDROrIP(value) : undefined;
-  return net ? formatIP(net.ip) : undefined;
+  const ip = typeof value === 'string' ? parseIP(value) : undefined;
+  return ip ? formatIP(ip) : undefined;
 }
 
-/** Go's `net.HardwareAddr.String()`: lower-case, colon-separated. */
-function printedMAC(value: unknown): string | undefined {
-  if (typeof value !== 'string' || !MAC.test(value)) return undefined;
-  return value.toLowerCase().replaceAll('-', ':');
+/** Felix's processor copies the MAC annotation as it is, unparsed, when it is not empty. */
+function verbatim(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 /** All felix keys for one Kubernetes Node. */
@@ -164,11 +181,11 @@ export function convertNodeForFelix(node: RawObject): ConvertedKV[] {
   const kvs: ConvertedKV[] = [];
   const ip = hostIP(v3);
   if (ip !== undefined) kvs.push({ key: hostIPKey(name), value: ip });
-  // Felix's processor re-prints what it can parse and leaves out what it cannot.
+  // Felix's processor re-prints the addresses it can parse and leaves out those it cannot.
   const configs: [string, string | undefined][] = [
     ['IpInIpTunnelAddr', printedIP(bgp.ipv4IPIPTunnelAddr)],
     ['IPv4VXLANTunnelAddr', printedIP(spec.ipv4VXLANTunnelAddr)],
-    ['VXLANTunnelMACAddr', printedMAC(spec.vxlanTunnelMACAddr)],
+    ['VXLANTunnelMACAddr', verbatim(spec.vxlanTunnelMACAddr)],
   ];
   for (const [configName, value] of configs) {
     if (value !== undefined) kvs.push({ key: hostConfigKey(name, configName), value });

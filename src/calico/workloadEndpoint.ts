@@ -41,16 +41,22 @@ export function isFinished(pod: RawObject): boolean {
   return typeof phase === 'string' && FINISHED_PHASES.has(phase);
 }
 
-/** The pod's IPs from the first non-empty source, in Calico's order of preference. */
+/**
+ * The pod's IPs from the first non-empty source, in Calico's order of preference (conversion.go
+ * `getPodIPs`). Nothing is trimmed or skipped: Go parses each entry with `ParseCIDROrIP`, and
+ * one that fails (`" 10.0.0.2"`, an empty `status.podIPs[].ip`) fails the whole endpoint.
+ */
 export function podIPs(pod: RawObject): IPNet[] {
   const status = isObject(pod.status) ? pod.status : {};
   const annotations = annotationsOf(pod);
-  let texts = (list(status.podIPs) ?? []).map((e) => (isObject(e) ? str(e.ip) ?? '' : '')).filter((s) => s !== '');
-  if (texts.length === 0 && typeof status.podIP === 'string' && status.podIP !== '') texts = [status.podIP];
-  if (texts.length === 0 && annotations[ANNOTATION_POD_IPS]) texts = annotations[ANNOTATION_POD_IPS].split(',');
-  if (texts.length === 0 && annotations[ANNOTATION_POD_IP]) texts = [annotations[ANNOTATION_POD_IP]];
+  const statusIPs = list(status.podIPs) ?? [];
+  let texts: string[] = [];
+  if (statusIPs.length > 0) texts = statusIPs.map((e) => (isObject(e) ? str(e.ip) ?? '' : ''));
+  else if (typeof status.podIP === 'string' && status.podIP !== '') texts = [status.podIP];
+  else if (annotations[ANNOTATION_POD_IPS]) texts = annotations[ANNOTATION_POD_IPS].split(',');
+  else if (annotations[ANNOTATION_POD_IP]) texts = [annotations[ANNOTATION_POD_IP]];
   return texts.map((t) => {
-    const net = parseCIDROrIP(t.trim());
+    const net = parseCIDROrIP(t);
     if (!net) throw new ValidationError(`pod IP ${JSON.stringify(t)} is not a valid IP or CIDR`);
     return net;
   });
@@ -73,6 +79,14 @@ function containerPorts(spec: JsonObject): JsonObject[] {
   return ports;
 }
 
+/**
+ * The `floatingIPs` annotation as two steps of Go do it. The pod converter
+ * (`podToDefaultWorkloadEndpoint`) fails the endpoint when the annotation is not a JSON list
+ * of strings or a pod address is not a single address; otherwise it pairs every entry, by
+ * whether it contains a colon, with the pod's last address of that family, unparsed. The WEP
+ * processor (`ConvertV2ToV1IPNAT`) then drops each pair whose addresses do not parse and files
+ * the rest by the internal address's version, so one bad entry costs only that entry.
+ */
 function floatingIPNATs(annotation: string | undefined, ips: IPNet[]): { v4: JsonObject[]; v6: JsonObject[] } {
   const nats = { v4: [] as JsonObject[], v6: [] as JsonObject[] };
   if (annotation === undefined || ips.length === 0) return nats;
@@ -80,19 +94,27 @@ function floatingIPNATs(annotation: string | undefined, ips: IPNet[]): { v4: Jso
   try {
     parsed = JSON.parse(annotation);
   } catch {
-    throw new ValidationError(`annotation ${ANNOTATION_FLOATING_IPS} is not a JSON list`);
+    throw new ValidationError(`annotation ${ANNOTATION_FLOATING_IPS} is not JSON`);
   }
-  if (!Array.isArray(parsed)) throw new ValidationError(`annotation ${ANNOTATION_FLOATING_IPS} is not a JSON list`);
-  for (const entry of parsed) {
-    const external = typeof entry === 'string' ? parseIP(entry) : undefined;
-    if (!external) throw new ValidationError(`floating IP ${JSON.stringify(entry)} is not a valid IP`);
-    // Calico skips a floating IP whose family the pod has no address in.
-    const internal = ips.find((n) => n.ip.version === external.version);
-    if (!internal) continue;
-    if (internal.prefix !== (external.version === 4 ? 32 : 128)) {
-      throw new ValidationError(`pod address ${formatNet(internal)} must be a single address to use floating IPs`);
+  // Go unmarshals `null` into a nil list: no floating IPs.
+  if (parsed === null) parsed = [];
+  if (!Array.isArray(parsed) || !parsed.every((e) => typeof e === 'string')) {
+    throw new ValidationError(`annotation ${ANNOTATION_FLOATING_IPS} is not a JSON list of strings`);
+  }
+  let internalV4: IPNet | undefined;
+  let internalV6: IPNet | undefined;
+  for (const ip of ips) {
+    if (ip.prefix !== (ip.ip.version === 4 ? 32 : 128)) {
+      throw new ValidationError(`pod address ${formatNet(ip)} must be a single address to use floating IPs`);
     }
-    (external.version === 4 ? nats.v4 : nats.v6).push({ int_ip: formatIP(internal.ip), ext_ip: formatIP(external) });
+    if (ip.ip.version === 4) internalV4 = ip;
+    else internalV6 = ip;
+  }
+  for (const entry of parsed as string[]) {
+    const internal = entry.includes(':') ? internalV6 : internalV4;
+    const external = parseIP(entry);
+    if (!internal || !external) continue;
+    (internal.ip.version === 4 ? nats.v4 : nats.v6).push({ int_ip: formatIP(internal.ip), ext_ip: formatIP(external) });
   }
   return nats;
 }

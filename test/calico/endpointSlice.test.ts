@@ -13,7 +13,7 @@ test('a discovery/v1 EndpointSlice is served in the v1beta1 shape without resour
     addressType: 'IPv4',
     endpoints: [{
       addresses: ['172.18.0.2'], conditions: { ready: true }, targetRef: { kind: 'Pod', namespace: 'default', name: 'p' },
-      topology: { 'topology.kubernetes.io/zone': 'z1' }, nodeName: 'kind-control-plane',
+      topology: { 'kubernetes.io/hostname': 'kind-control-plane', 'topology.kubernetes.io/zone': 'z1' }, nodeName: 'kind-control-plane',
     }],
     ports: [{ name: 'https', protocol: 'TCP', port: 6443 }],
   } }]);

@@ -24,7 +24,8 @@ test('IPv6 addresses print in Go form', () => {
   assert.equal(show('0:0:0:0:0:0:0:0'), '::');
   assert.equal(show('fd00:0:0:0:0:0:0:1'), 'fd00::1');
   assert.equal(show('1:0:1:0:1:0:1:0'), '1:0:1:0:1:0:1:0');
-  assert.equal(show('::ffff:1.2.3.4'), '::ffff:102:304');
+  // IPv4-compatible (not mapped) addresses stay IPv6, as in Go's IP.String().
+  assert.equal(show('::1.2.3.4'), '::102:304');
 });
 
 test('CIDRs are masked and bare IPs become full-length networks', () => {

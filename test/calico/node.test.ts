@@ -49,7 +49,7 @@ test('a Kubernetes node gives felix its host IP, tunnel config, v3 Node and wire
     { key: '/calico/v1/host/node1/bird_ip', value: '10.0.0.1' },
     { key: '/calico/v1/host/node1/config/IpInIpTunnelAddr', value: '192.168.0.1' },
     { key: '/calico/v1/host/node1/config/IPv4VXLANTunnelAddr', value: '192.168.1.1' },
-    { key: '/calico/v1/host/node1/config/VXLANTunnelMACAddr', value: '66:aa:bb:cc:dd:ee' },
+    { key: '/calico/v1/host/node1/config/VXLANTunnelMACAddr', value: '66:AA:BB:CC:DD:EE' },
     { key: '/calico/resources/v3/projectcalico.org/nodes/node1', value: expectedV3 },
     { key: '/calico/v1/host/node1/wireguard', value: { interfaceIPv4Addr: '192.168.2.1', publicKey: 'jlkVyQYooZYzI2wFfNhSZez5eWh44yfq1wKVjLvSXgY=' } },
   ]);
