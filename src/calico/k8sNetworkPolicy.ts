@@ -20,24 +20,32 @@ const K8S_POLICY_ORDER = 1000;
 
 type Port = number | string;
 
-/** Calico's `SimplifyPorts`: named ports first, then numeric ports merged into sorted ranges. */
+/**
+ * Calico's `SimplifyPorts` (`lib/backend/k8s/conversion/conversion.go`). A list of at most one
+ * port, or with at most one numeric port once ranges are expanded, is returned unchanged, in
+ * input order. Otherwise the named ports come first, in input order, then the numeric ports,
+ * expanded, sorted and merged into ranges of consecutive numbers (duplicates absorbed).
+ */
 export function simplifyPorts(ports: readonly Port[]): Port[] {
   if (ports.length <= 1) return [...ports];
-  const named: Port[] = [];
-  const ranges: [number, number][] = [];
+  const out: Port[] = [];
+  const numbers: number[] = [];
   for (const p of ports) {
-    if (typeof p === 'number') ranges.push([p, p]);
-    else if (/^\d+:\d+$/.test(p)) ranges.push(p.split(':').map(Number) as [number, number]);
-    else named.push(p);
+    if (typeof p === 'number') numbers.push(p);
+    else if (/^\d+:\d+$/.test(p)) {
+      const [lo, hi] = p.split(':').map(Number) as [number, number];
+      for (let n = lo; n <= hi; n++) numbers.push(n);
+    } else out.push(p);
   }
-  ranges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  const merged: [number, number][] = [];
-  for (const r of ranges) {
-    const last = merged[merged.length - 1];
-    if (last && r[0] <= last[1] + 1) last[1] = Math.max(last[1], r[1]);
-    else merged.push([r[0], r[1]]);
+  if (numbers.length <= 1) return [...ports];
+  numbers.sort((a, b) => a - b);
+  for (let i = 0; i < numbers.length;) {
+    const first = numbers[i] as number;
+    let last = first;
+    for (i++; i < numbers.length && (numbers[i] as number) <= last + 1; i++) last = numbers[i] as number;
+    out.push(first === last ? first : `${first}:${last}`);
   }
-  return [...named, ...merged.map(([lo, hi]) => (lo === hi ? lo : `${lo}:${hi}`))];
+  return out;
 }
 
 interface Peer {

@@ -6,20 +6,15 @@
  */
 import type { RawObject } from '../datastore/types.ts';
 import type { ConvertedKV } from '../syncer/types.ts';
-import { ValidationError, isObject, optBool, optNumber, optString, validatedKV, type JsonObject } from './fields.ts';
+import { ValidationError, isObject, optBool, optNumber, optString, stringList, validatedKV, type JsonObject } from './fields.ts';
 import { policyKey } from './keys.ts';
 import { rulesToV1, type PolicyScope } from './rules.ts';
 import { attachPrefix, validateSelector } from './selectors.ts';
 import { objectName, objectNamespace } from './meta.ts';
 
+/** `policyTypesAPIV2ToBackend`: each type lower-cased, in order; none → omitted. */
 function typesToV1(value: unknown): string[] | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (!Array.isArray(value)) throw new ValidationError('spec.types must be a list');
-  const types = value.map((t) => {
-    if (t !== 'Ingress' && t !== 'Egress') throw new ValidationError(`policy type ${JSON.stringify(t)} must be Ingress or Egress`);
-    return t.toLowerCase();
-  });
-  if (new Set(types).size !== types.length) throw new ValidationError('spec.types must not repeat a type');
+  const types = stringList(value, 'spec.types').map((t) => t.toLowerCase());
   return types.length > 0 ? types : undefined;
 }
 
@@ -59,8 +54,8 @@ export function networkPolicyValue(namespace: string, spec: JsonObject): JsonObj
   return policyValue({
     namespace,
     order: optNumber(spec.order, 'spec.order'),
-    inbound: rulesToV1(spec.ingress, scope, 'ingress', 'spec.ingress'),
-    outbound: rulesToV1(spec.egress, scope, 'egress', 'spec.egress'),
+    inbound: rulesToV1(spec.ingress, scope, 'spec.ingress'),
+    outbound: rulesToV1(spec.egress, scope, 'spec.egress'),
     selector,
     applyOnForward: true,
     types: typesToV1(spec.types),
@@ -83,23 +78,14 @@ function globalNetworkPolicyValue(spec: JsonObject): JsonObject {
   if (saSelector !== '') {
     selector = append(saSelector, 'pcsa.').replaceAll('all()', 'has(projectcalico.org/serviceaccount)');
   }
-  const untracked = optBool(spec.doNotTrack, 'spec.doNotTrack') ?? false;
-  const preDNAT = optBool(spec.preDNAT, 'spec.preDNAT') ?? false;
-  const applyOnForward = optBool(spec.applyOnForward, 'spec.applyOnForward') ?? false;
-  const outbound = rulesToV1(spec.egress, scope, 'egress', 'spec.egress');
-  if (untracked && preDNAT) throw new ValidationError('preDNAT and doNotTrack cannot both be true');
-  if ((untracked || preDNAT) && !applyOnForward) {
-    throw new ValidationError('applyOnForward must be true if either preDNAT or doNotTrack is true');
-  }
-  if (preDNAT && outbound) throw new ValidationError('a preDNAT policy cannot have egress rules');
   return policyValue({
     order: optNumber(spec.order, 'spec.order'),
-    inbound: rulesToV1(spec.ingress, scope, 'ingress', 'spec.ingress'),
-    outbound,
+    inbound: rulesToV1(spec.ingress, scope, 'spec.ingress'),
+    outbound: rulesToV1(spec.egress, scope, 'spec.egress'),
     selector,
-    untracked,
-    preDNAT,
-    applyOnForward,
+    untracked: optBool(spec.doNotTrack, 'spec.doNotTrack') ?? false,
+    preDNAT: optBool(spec.preDNAT, 'spec.preDNAT') ?? false,
+    applyOnForward: optBool(spec.applyOnForward, 'spec.applyOnForward') ?? false,
     types: typesToV1(spec.types),
   });
 }

@@ -2,8 +2,11 @@
  * v3 policy rules → v1 model rules (libcalico-go `updateprocessors/rules.go`), with the v3.20
  * service match (`destination.services` → `dst_service`, `dst_service_ns`). The v1 rule's
  * fields are written in Go struct order with omitempty, so an allow-all rule is `{"action":"allow"}`.
- * Rules are validated as they are converted; a bad rule fails the whole policy, as Typha's
- * validation filter drops the whole value.
+ * Fields are carried as Go carries them (actions lower-cased, service matches and HTTP matches
+ * copied, unparsable source nets skipped). What Typha's v1 validator would reject later (bad
+ * protocols, ICMP ranges, ip versions, selectors, ports without a port protocol) is rejected here
+ * too, failing the whole policy as the filter drops the whole value; docs/DATA-MODEL.md lists
+ * the rule-by-rule audit against libcalico-go e9d17133.
  */
 import { ValidationError, isObject, list, optInt, optString, stringList, type JsonObject } from './fields.ts';
 import { canonicalCIDROrIP } from './net.ts';
@@ -13,12 +16,10 @@ export type PolicyScope =
   | { readonly kind: 'global' }
   | { readonly kind: 'namespaced'; readonly namespace: string };
 
-type Direction = 'ingress' | 'egress';
 type Port = number | string;
 
 const PROTOCOL_NAMES = ['tcp', 'udp', 'icmp', 'icmpv6', 'sctp', 'udplite'];
 const PORT_PROTOCOLS = new Set<unknown>(['tcp', 'udp', 'sctp', 6, 17, 132]);
-const NAMED_PORT = /^[a-zA-Z0-9]([a-zA-Z0-9_.-]*[a-zA-Z0-9])?$/;
 
 /** A v3 protocol (number or name) in its v1 form: names lower-cased, numbers kept. */
 function protocolToV1(value: unknown, what: string): number | string | undefined {
@@ -35,7 +36,12 @@ function protocolToV1(value: unknown, what: string): number | string | undefined
   throw new ValidationError(`${what} ${JSON.stringify(value)} is not a valid protocol`);
 }
 
-/** A numorstring.Port as Go marshals it: a number, `"min:max"`, or a port name. */
+/**
+ * A `numorstring.Port` as Go decodes it (`UnmarshalJSON`, `PortFromString`) and marshals it
+ * again: a number 0-65535, `"min:max"` (a single number when min == max), or a name of 1-128
+ * characters from `[a-zA-Z0-9_.-]`. Whether a port is acceptable in a v1 rule (from 1, names
+ * as Kubernetes port names) is Typha's v1 validator's question, asked of the output.
+ */
 export function normalizePort(value: unknown, what: string): Port {
   const inRange = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= 65535;
   if (typeof value === 'number') {
@@ -50,7 +56,7 @@ export function normalizePort(value: unknown, what: string): Port {
       if (!inRange(min) || !inRange(max) || min > max) throw new ValidationError(`${what} ${JSON.stringify(value)} is not a valid port range`);
       return min === max ? min : `${min}:${max}`;
     }
-    if (NAMED_PORT.test(value) && value.length <= 63) return value;
+    if (/^[a-zA-Z0-9_.-]{1,128}$/.test(value)) return value;
   }
   throw new ValidationError(`${what} ${JSON.stringify(value)} is not a valid port`);
 }
@@ -61,7 +67,12 @@ export function portList(value: unknown, what: string): Port[] {
   return value.map((p, i) => normalizePort(p, `${what}[${i}]`));
 }
 
-function netList(value: unknown, what: string): string[] {
+/**
+ * `NormalizeIPNets` (destination nets): each entry masked to its network. Go writes a JSON
+ * `null` in place of an entry it cannot parse; Cattail rejects the value instead (see
+ * docs/DATA-MODEL.md, "Where Cattail differs from Go").
+ */
+function dstNetList(value: unknown, what: string): string[] {
   return stringList(value, what).map((n, i) => {
     const canonical = canonicalCIDROrIP(n);
     if (canonical === undefined) throw new ValidationError(`${what}[${i}] ${JSON.stringify(n)} is not a valid CIDR`);
@@ -69,13 +80,15 @@ function netList(value: unknown, what: string): string[] {
   });
 }
 
-function actionToV1(value: unknown): string {
-  if (value === 'Pass') return 'next-tier';
-  const action = typeof value === 'string' ? value.toLowerCase() : '';
-  if (!['allow', 'deny', 'log', 'pass', 'next-tier'].includes(action)) {
-    throw new ValidationError(`rule action ${JSON.stringify(value)} must be Allow, Deny, Log or Pass`);
-  }
-  return action;
+/** `ConvertStringsToNets` (source nets): an entry that does not parse is skipped, the rest kept. */
+function srcNetList(value: unknown, what: string): string[] {
+  return stringList(value, what).flatMap((n) => canonicalCIDROrIP(n) ?? []);
+}
+
+/** `ruleActionAPIV2ToBackend`: `Pass` → `next-tier`, anything else lower-cased. */
+function actionToV1(value: unknown, what: string): string {
+  const action = optString(value, what) ?? '';
+  return action === 'Pass' ? 'next-tier' : action.toLowerCase();
 }
 
 function serviceAccountSelector(match: JsonObject, what: string): string {
@@ -114,25 +127,14 @@ function entitySelector(entity: JsonObject, scope: PolicyScope, what: string): s
   return combined;
 }
 
-function checkServiceMatch(entity: JsonObject, scope: PolicyScope, end: 'source' | 'destination', direction: Direction, what: string): { name: string; namespace: string } | undefined {
+/** The v3.20 service match: Go copies `destination.services` name and namespace as they are. */
+function serviceMatch(entity: JsonObject, what: string): { name: string; namespace: string } | undefined {
   if (entity.services === undefined || entity.services === null) return undefined;
   if (!isObject(entity.services)) throw new ValidationError(`${what}.services must be an object`);
-  if (end !== 'destination' || direction !== 'egress') {
-    throw new ValidationError(`${what}.services is only allowed in the destination of an egress rule`);
-  }
-  const name = optString(entity.services.name, `${what}.services.name`) ?? '';
-  const namespace = optString(entity.services.namespace, `${what}.services.namespace`) ?? '';
-  if (name === '') throw new ValidationError(`${what}.services.name is required`);
-  if (scope.kind === 'global' && namespace === '') {
-    throw new ValidationError(`${what}.services.namespace is required in a GlobalNetworkPolicy`);
-  }
-  for (const field of ['selector', 'notSelector', 'namespaceSelector', 'serviceAccounts', 'ports', 'notPorts', 'nets', 'notNets']) {
-    const v = entity[field];
-    if (v !== undefined && v !== null && v !== '' && !(Array.isArray(v) && v.length === 0)) {
-      throw new ValidationError(`${what}.services cannot be combined with ${field}`);
-    }
-  }
-  return { name, namespace };
+  return {
+    name: optString(entity.services.name, `${what}.services.name`) ?? '',
+    namespace: optString(entity.services.namespace, `${what}.services.namespace`) ?? '',
+  };
 }
 
 function icmpFields(value: unknown, what: string): { type?: number; code?: number } {
@@ -142,10 +144,10 @@ function icmpFields(value: unknown, what: string): { type?: number; code?: numbe
   const code = optInt(value.code, `${what}.code`);
   if (type !== undefined && (type < 0 || type > 254)) throw new ValidationError(`${what}.type must be 0-254`);
   if (code !== undefined && (code < 0 || code > 255)) throw new ValidationError(`${what}.code must be 0-255`);
-  if (code !== undefined && type === undefined) throw new ValidationError(`${what}.code requires a type`);
   return { ...(type !== undefined && { type }), ...(code !== undefined && { code }) };
 }
 
+/** `model.HTTPMatch{Methods, Paths}`, copied; `apiv3.HTTPPath`'s `exact`/`prefix` are omitempty. */
 function httpMatch(value: unknown, what: string): JsonObject | undefined {
   if (value === undefined || value === null) return undefined;
   if (!isObject(value)) throw new ValidationError(`${what} must be an object`);
@@ -154,10 +156,10 @@ function httpMatch(value: unknown, what: string): JsonObject | undefined {
   if (methods.length > 0) out.methods = methods;
   const paths = (list(value.paths) ?? []).map((p, i) => {
     if (!isObject(p)) throw new ValidationError(`${what}.paths[${i}] must be an object`);
-    const exact = optString(p.exact, `${what}.paths[${i}].exact`) ?? '';
-    const prefix = optString(p.prefix, `${what}.paths[${i}].prefix`) ?? '';
-    if ((exact === '') === (prefix === '')) throw new ValidationError(`${what}.paths[${i}] needs exactly one of exact or prefix`);
-    return exact !== '' ? { exact } : { prefix };
+    const path: JsonObject = {};
+    put(path, 'exact', optString(p.exact, `${what}.paths[${i}].exact`));
+    put(path, 'prefix', optString(p.prefix, `${what}.paths[${i}].prefix`));
+    return path;
   });
   if (paths.length > 0) out.paths = paths;
   return out;
@@ -169,7 +171,7 @@ function put(out: JsonObject, key: string, value: unknown): void {
 }
 
 /** One v3 rule → one v1 rule. `scope` supplies the namespace a namespaced policy adds. */
-function ruleToV1(rule: unknown, scope: PolicyScope, direction: Direction, what: string): JsonObject {
+function ruleToV1(rule: unknown, scope: PolicyScope, what: string): JsonObject {
   if (!isObject(rule)) throw new ValidationError(`${what} must be an object`);
   const src = rule.source ?? {};
   const dst = rule.destination ?? {};
@@ -187,13 +189,12 @@ function ruleToV1(rule: unknown, scope: PolicyScope, direction: Direction, what:
   if ((ports.src.length || ports.notSrc.length || ports.dst.length || ports.notDst.length) && !PORT_PROTOCOLS.has(protocol)) {
     throw new ValidationError(`${what}: ports are only allowed with protocol TCP, UDP or SCTP`);
   }
-  checkServiceMatch(src, scope, 'source', direction, `${what}.source`);
-  const service = checkServiceMatch(dst, scope, 'destination', direction, `${what}.destination`);
+  const service = serviceMatch(dst, `${what}.destination`);
   const srcSA = isObject(src.serviceAccounts) ? src.serviceAccounts : {};
   const dstSA = isObject(dst.serviceAccounts) ? dst.serviceAccounts : {};
 
   const out: JsonObject = {};
-  put(out, 'action', actionToV1(rule.action));
+  put(out, 'action', actionToV1(rule.action, `${what}.action`));
   put(out, 'ip_version', ipVersion);
   put(out, 'protocol', protocol);
   put(out, '!protocol', notProtocol);
@@ -201,19 +202,19 @@ function ruleToV1(rule: unknown, scope: PolicyScope, direction: Direction, what:
   put(out, 'icmp_code', icmp.code);
   put(out, '!icmp_type', notIcmp.type);
   put(out, '!icmp_code', notIcmp.code);
-  put(out, 'src_nets', netList(src.nets, `${what}.source.nets`));
+  put(out, 'src_nets', srcNetList(src.nets, `${what}.source.nets`));
   put(out, 'src_selector', entitySelector(src, scope, `${what}.source`));
   put(out, 'src_ports', ports.src);
   put(out, 'dst_selector', entitySelector(dst, scope, `${what}.destination`));
-  put(out, 'dst_nets', netList(dst.nets, `${what}.destination.nets`));
+  put(out, 'dst_nets', dstNetList(dst.nets, `${what}.destination.nets`));
   put(out, 'dst_ports', ports.dst);
   put(out, 'dst_service', service?.name);
   put(out, 'dst_service_ns', service?.namespace);
-  put(out, '!src_nets', netList(src.notNets, `${what}.source.notNets`));
+  put(out, '!src_nets', srcNetList(src.notNets, `${what}.source.notNets`));
   put(out, '!src_selector', src.notSelector);
   put(out, '!src_ports', ports.notSrc);
   put(out, '!dst_selector', dst.notSelector);
-  put(out, '!dst_nets', netList(dst.notNets, `${what}.destination.notNets`));
+  put(out, '!dst_nets', dstNetList(dst.notNets, `${what}.destination.notNets`));
   put(out, '!dst_ports', ports.notDst);
   put(out, 'orig_src_selector', src.selector);
   put(out, 'orig_src_namespace_selector', src.namespaceSelector);
@@ -227,18 +228,20 @@ function ruleToV1(rule: unknown, scope: PolicyScope, direction: Direction, what:
   put(out, 'orig_dst_service_acct_selector', dstSA.selector);
   const http = httpMatch(rule.http, `${what}.http`);
   if (http) out.http = http;
+  // Go builds `metadata` whenever the v3 rule's annotations map is non-nil, even empty, and
+  // `RuleMetadata.Annotations` is omitempty: `annotations: {}` gives `"metadata":{}`.
   if (isObject(rule.metadata) && isObject(rule.metadata.annotations)) {
     const annotations: Record<string, string> = {};
     for (const k of Object.keys(rule.metadata.annotations).sort()) annotations[k] = String(rule.metadata.annotations[k]);
-    out.metadata = { annotations };
+    out.metadata = Object.keys(annotations).length > 0 ? { annotations } : {};
   }
   return out;
 }
 
 /** A list of v3 rules → v1 rules, or `undefined` for none (Go's omitempty on a nil slice). */
-export function rulesToV1(rules: unknown, scope: PolicyScope, direction: Direction, what: string): JsonObject[] | undefined {
+export function rulesToV1(rules: unknown, scope: PolicyScope, what: string): JsonObject[] | undefined {
   if (rules === undefined || rules === null) return undefined;
   if (!Array.isArray(rules)) throw new ValidationError(`${what} must be a list`);
   if (rules.length === 0) return undefined;
-  return rules.map((r, i) => ruleToV1(r, scope, direction, `${what}[${i}]`));
+  return rules.map((r, i) => ruleToV1(r, scope, `${what}[${i}]`));
 }

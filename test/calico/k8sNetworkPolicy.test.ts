@@ -92,9 +92,43 @@ test('a port-less entry for a protocol allows all of its ports', () => {
   assert.deepEqual(value.inbound_rules, [{ action: 'allow', protocol: 'tcp' }]);
 });
 
-test('SimplifyPorts puts named ports first and merges numbers into ranges', () => {
+// SimplifyPorts vectors, each worked out from libcalico-go e9d17133
+// lib/backend/k8s/conversion/conversion.go SimplifyPorts and appendPortRange.
+test('SimplifyPorts returns a list of at most one port unchanged', () => {
+  assert.deepEqual(simplifyPorts([]), []);
+  assert.deepEqual(simplifyPorts(['http']), ['http']);
+  assert.deepEqual(simplifyPorts(['1:65535']), ['1:65535']);
+});
+
+test('SimplifyPorts returns the list unchanged, in input order, when it holds at most one numeric port', () => {
+  assert.deepEqual(simplifyPorts([80, 'http']), [80, 'http']);
+  assert.deepEqual(simplifyPorts([443, 'https', 'http']), [443, 'https', 'http']);
+  assert.deepEqual(simplifyPorts(['b', 'a']), ['b', 'a']);
+});
+
+test('SimplifyPorts counts the ports a range expands to, so one two-port range is merged like two ports', () => {
+  assert.deepEqual(simplifyPorts(['x', '81:82']), ['x', '81:82']);
+  assert.deepEqual(simplifyPorts(['80:81', 'x']), ['x', '80:81']);
+});
+
+test('SimplifyPorts puts named ports first in input order, then merges sorted numbers into ranges', () => {
   assert.deepEqual(simplifyPorts([80, 81, 82, 9090, 'foo']), ['foo', '80:82', 9090]);
+  assert.deepEqual(simplifyPorts([90, 80, 'b', 'a']), ['b', 'a', 80, 90]);
   assert.deepEqual(simplifyPorts([5, '1:3', 4]), ['1:5']);
+  assert.deepEqual(simplifyPorts(['3:5', '1:2']), ['1:5']);
+  assert.deepEqual(simplifyPorts(['10:20', 15, '18:25']), ['10:25']);
+});
+
+test('SimplifyPorts absorbs duplicate ports into one', () => {
+  assert.deepEqual(simplifyPorts([22, 22]), [22]);
+  assert.deepEqual(simplifyPorts([22, 'ssh', 22, 23]), ['ssh', '22:23']);
+});
+
+test('a Kubernetes rule with one numeric and one named port keeps their order in dst_ports', () => {
+  const value = only(convert(KINDS.k8sNetworkPolicies, knp('n', 'p', {
+    podSelector: {}, ingress: [{ ports: [{ port: 8443 }, { port: 'metrics' }] }],
+  }))).value as Record<string, any>;
+  assert.deepEqual(value.inbound_rules, [{ action: 'allow', protocol: 'tcp', dst_ports: [8443, 'metrics'] }]);
 });
 
 test('egress rules go to the destination with the peer fields and keep the Egress type', () => {

@@ -101,24 +101,42 @@ test('the allow-kube-dns global policy keeps its service namespace', () => {
   assert.deepEqual(rules, [{ action: 'allow', dst_service: 'kube-dns', dst_service_ns: 'kube-system' }]);
 });
 
-test('service matches are rejected without a name, on ingress, combined with ports, or without a namespace in a global policy', () => {
-  const key = '/calico/v1/policy/tier/default/policy/g';
-  assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { egress: [{ action: 'Allow', destination: { services: { namespace: 'x' } } }] })), key, /name is required/);
-  assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { ingress: [{ action: 'Allow', destination: { services: { name: 'a', namespace: 'x' } } }] })), key, /egress/);
-  assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { egress: [{ action: 'Allow', source: { services: { name: 'a', namespace: 'x' } } }] })), key, /egress/);
-  assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { egress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [80], services: { name: 'a', namespace: 'x' } } }] })), key, /ports/);
-  assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { egress: [{ action: 'Allow', destination: { services: { name: 'a' } } }] })), key, /namespace is required/);
+test('a service match is copied as RuleAPIV2ToBackend copies it, whatever the v3 validator said at write time', () => {
+  // rules.go RuleAPIV2ToBackend reads only Destination.Services; Typha's v1 validator has no rule
+  // for dst_service, so none of these is nulled on its way to Felix.
+  const egressOf = (rule: object): unknown => rulesOf(convert(KINDS.globalNetworkPolicies, gnp('g', { egress: [rule] })), 'outbound_rules');
+  assert.deepEqual(egressOf({ action: 'Allow', destination: { services: { namespace: 'x' } } }), [{ action: 'allow', dst_service_ns: 'x' }]);
+  assert.deepEqual(egressOf({ action: 'Allow', source: { services: { name: 'a', namespace: 'x' } } }), [{ action: 'allow' }]);
+  assert.deepEqual(egressOf({ action: 'Allow', protocol: 'TCP', destination: { ports: [80], services: { name: 'a', namespace: 'x' } } }),
+    [{ action: 'allow', protocol: 'tcp', dst_ports: [80], dst_service: 'a', dst_service_ns: 'x' }]);
+  assert.deepEqual(egressOf({ action: 'Allow', destination: { services: { name: 'a' } } }), [{ action: 'allow', dst_service: 'a' }]);
+  assert.deepEqual(rulesOf(convert(KINDS.globalNetworkPolicies, gnp('g', { ingress: [{ action: 'Allow', destination: { services: { name: 'a', namespace: 'x' } } }] }))),
+    [{ action: 'allow', dst_service: 'a', dst_service_ns: 'x' }]);
 });
 
 test('invalid policies become a null value with an error', () => {
   const key = '/calico/v1/policy/tier/default/policy/g';
   assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { selector: 'a ==' })), key, /selector/);
-  assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { ingress: [{ action: 'Explode' }] })), key, /action/);
-  assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { ingress: [{ action: 'Allow', source: { nets: ['10.0.0.0/33'] } }] })), key, /CIDR/);
+  assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { ingress: [{ action: 'Allow', destination: { nets: ['10.0.0.0/33'] } }] })), key, /CIDR/);
   assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { ingress: [{ action: 'Allow', protocol: 'ICMP', destination: { ports: [80] } }] })), key, /ports/);
   assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { ingress: [{ action: 'Allow', protocol: 'FOO' }] })), key, /protocol/);
-  assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { preDNAT: true, doNotTrack: true, applyOnForward: true })), key, /preDNAT/);
-  assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { types: ['Sideways'] })), key, /Ingress or Egress/);
+  assertError(convert(KINDS.globalNetworkPolicies, gnp('g', { types: 'Ingress' })), key, /spec.types/);
+});
+
+test('actions, types and the preDNAT/doNotTrack flags are carried as the Go processors carry them', () => {
+  // ruleActionAPIV2ToBackend lower-cases any action but Pass; policyTypesAPIV2ToBackend lower-cases
+  // each type and keeps repeats; convertGlobalNetworkPolicyV2ToV1Value copies DoNotTrack, PreDNAT and
+  // ApplyOnForward. The rules that forbid these are the v3 validator's, which Typha never runs on
+  // a v1 Policy, and model.Policy/model.Rule carry no validate tag for them.
+  assertKVs(convert(KINDS.globalNetworkPolicies, gnp('g', {
+    order: 0, preDNAT: true, doNotTrack: true, types: ['Sideways', 'Ingress', 'Ingress'],
+    ingress: [{ action: 'Explode' }, { action: 'Pass' }, { action: 'pass' }], egress: [{ action: 'Deny' }],
+  })), [{ key: '/calico/v1/policy/tier/default/policy/g', value: {
+    order: 0,
+    inbound_rules: [{ action: 'explode' }, { action: 'next-tier' }, { action: 'pass' }],
+    outbound_rules: [{ action: 'deny' }],
+    selector: '', untracked: true, pre_dnat: true, types: ['sideways', 'ingress', 'ingress'],
+  } }]);
 });
 
 test('icmp, ip version, negated protocol, http and port ranges are carried in v1 form', () => {
