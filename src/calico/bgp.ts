@@ -28,7 +28,11 @@ function copyList(value: unknown, fields: readonly string[], what: string): Json
   return items.map((item, i) => {
     if (!isObject(item)) throw new ValidationError(`${what}[${i}] must be an object`);
     const out: JsonObject = {};
-    for (const f of fields) if (item[f] !== undefined && item[f] !== null && item[f] !== '') out[f] = item[f];
+    // Every field of these items is omitempty in Go: empty strings and empty lists are left out.
+    for (const f of fields) {
+      const v = item[f];
+      if (v !== undefined && v !== null && v !== '' && !(Array.isArray(v) && v.length === 0)) out[f] = v;
+    }
     return out;
   });
 }
@@ -49,8 +53,9 @@ function bgpConfigurationSpec(spec: JsonObject): JsonObject {
   set(out, 'prefixAdvertisements', copyList(spec.prefixAdvertisements, ['cidr', 'communities'], 'spec.prefixAdvertisements'));
   if (spec.listenPort !== undefined && spec.listenPort !== null) {
     const port = spec.listenPort;
-    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw new ValidationError('spec.listenPort must be 1-65535');
-    out.listenPort = port;
+    // A uint16 in Go: anything else fails the decode; 0 is omitempty's zero and left out.
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw new ValidationError('spec.listenPort must be 0-65535');
+    if (port !== 0) out.listenPort = port;
   }
   return out;
 }
@@ -71,7 +76,9 @@ function bgpPeerSpec(spec: JsonObject): JsonObject {
   const peerIP = optString(spec.peerIP, 'spec.peerIP');
   if (peerIP && !validPeerIP(peerIP)) throw new ValidationError(`spec.peerIP ${JSON.stringify(peerIP)} is not ip, ip:port or [ip]:port`);
   set(out, 'peerIP', peerIP);
-  set(out, 'asNumber', asNumber(spec.asNumber, 'spec.asNumber'));
+  // Not a pointer in BGPPeerSpec, so omitempty drops AS 0 (BGPConfiguration's pointer keeps it).
+  const peerAS = asNumber(spec.asNumber, 'spec.asNumber');
+  if (peerAS !== 0) set(out, 'asNumber', peerAS);
   const peerSelector = optString(spec.peerSelector, 'spec.peerSelector');
   validateSelector(peerSelector, 'spec.peerSelector');
   set(out, 'peerSelector', peerSelector);

@@ -178,12 +178,13 @@ export function convertPod(pod: RawObject): ConvertedKV[] {
   if (spec.hostNetwork === true) return [];
   const node = str(spec.nodeName) ?? '';
   if (node === '') return [];
-  if (isFinished(pod)) return [];
   const key = workloadEndpointKey(node, 'k8s', `${namespace}/${name}`, 'eth0');
   try {
+    // Go parses the IPs first, so a malformed one is an error even on a finished pod.
     const ips = podIPs(pod);
-    // A WEP without addresses is a deletion in Calico: the pod has no network yet (or any more).
-    if (ips.length === 0) return [];
+    // A WEP without addresses is a deletion in Calico: the pod has no network yet, or, once
+    // finished, no longer owns the addresses it had.
+    if (isFinished(pod) || ips.length === 0) return [];
     return [{ key, value: workloadEndpointValue(pod, namespace, name, ips) }];
   } catch (err) {
     if (err instanceof ValidationError) return [{ key, value: null, error: errorMessage(err) }];
