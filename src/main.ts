@@ -108,7 +108,9 @@ export async function startCattail(config: Config, deps: CattailDeps): Promise<C
     })),
     sessions: server.sessions(),
   });
-  const ops = new OpsServer({ host: config.opsHost, port: config.opsPort, registry, readiness, status });
+  const ops = new OpsServer({
+    host: config.opsHost, port: config.opsPort, registry, metrics, clock, readiness, status, cacheMs: config.opsCacheMs, statusAccess: config.statusAccess,
+  });
 
   let closed = false;
   const close = async () => {

@@ -34,6 +34,7 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
     syncerStatus: new Gauge({ name: 'cattail_syncer_status', help: 'Sync status per syncer type: 0 wait-for-datastore, 1 resync-in-progress, 2 in-sync.', labelNames: syncer, registers }),
     kindUp: new Gauge({ name: 'cattail_datastore_kind_up', help: '1 while the list/watch of a kind is healthy.', labelNames: ['kind'] as const, registers }),
     kindStale: new Gauge({ name: 'cattail_datastore_kind_stale', help: '1 when a kind has been unable to list/watch for longer than the stale bound.', labelNames: ['kind'] as const, registers }),
+    opsRenders: new Counter({ name: 'cattail_ops_renders_total', help: 'Times /status or /metrics was computed; requests within --ops-cache-ms of a computation are served its bytes.', labelNames: ['endpoint'] as const, registers }),
     invalidObjects: new Counter({ name: 'cattail_datastore_invalid_objects_total', help: 'Objects or values that failed conversion or validation (their keys were deleted).', labelNames: ['kind'] as const, registers }),
   };
 }

@@ -39,6 +39,8 @@ export const OPTIONS = {
   syncPort: { type: port, default: DEFAULT_SYNC_PORT, help: 'Port of the sync listener; 0 picks a free port.' },
   opsHost: { type: str, default: '0.0.0.0', help: 'Address the ops HTTP listener (health, metrics, status) binds.' },
   opsPort: { type: port, default: 9098, help: 'Port of the ops HTTP listener; 0 picks a free port.' },
+  opsCacheMs: { type: duration, default: 1000, help: '/status and /metrics are computed at most once per interval; every request within it is served the same bytes. 0 computes them per request.' },
+  statusAccess: { type: { kind: 'enum', values: ['loopback', 'any'] }, default: 'loopback', help: 'Who may read /status, which names every client: loopback peers only (kubectl exec or port-forward), or any peer that reaches the ops port.' },
 
   maxBatchSize: { type: count(1, 100_000), default: 100, help: 'Most updates per breadcrumb.' },
   maxMessageKvs: { type: count(1, 100_000), default: 100, help: 'Most KVs per delta frame; deltas of breadcrumbs already minted are coalesced up to this, so a client that is behind catches up in fewer frames.' },

@@ -1,6 +1,10 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import type { Clock } from '../clock.ts';
+import type { Metrics } from '../metrics.ts';
+import { IntervalCache } from './opsCache.ts';
+import { parsePageRequest, StatusPages, type StatusReport } from './statusPages.ts';
 
 export interface Readiness {
   readonly ready: boolean;
@@ -12,14 +16,25 @@ export interface OpsServerOptions {
   readonly host: string;
   readonly port: number;
   readonly registry: Registry;
+  readonly metrics: Metrics;
+  readonly clock: Clock;
   readonly readiness: () => Readiness;
-  readonly status: () => unknown;
+  readonly status: () => StatusReport;
+  /** `/status` and `/metrics` are computed at most once per this many ms (0: per request). */
+  readonly cacheMs: number;
+  /** `loopback`: `/status` answers only peers on the loopback interface. */
+  readonly statusAccess: 'loopback' | 'any';
 }
 
 /**
  * The ops HTTP listener: probes, Prometheus metrics and a JSON status page. Plain HTTP on its
  * own port, because kubelet probes and Prometheus cannot present client certificates. Liveness
  * never depends on the datastore: a pod restarted for an API-server outage would only add load.
+ *
+ * `/status` and `/metrics` cost work proportional to the sessions and series, so each is
+ * computed at most once per `cacheMs` and the bytes are shared by every poller in that interval
+ * (see IntervalCache); the probes are answered live because they are constant-time and a stale
+ * readiness would keep a replica in the endpoints after it stopped being in sync.
  */
 export class OpsServer {
   readonly #app: FastifyInstance;
@@ -27,6 +42,11 @@ export class OpsServer {
 
   constructor(opts: OpsServerOptions) {
     this.#opts = opts;
+    const renders = opts.metrics.opsRenders;
+    for (const endpoint of ['status', 'metrics']) renders.inc({ endpoint }, 0);
+    const metricsText = new IntervalCache(opts.cacheMs, opts.clock, () => opts.registry.metrics(), () => renders.inc({ endpoint: 'metrics' }));
+    const statusPages = new IntervalCache(opts.cacheMs, opts.clock, () => new StatusPages(opts.status(), opts.clock.now()), () => renders.inc({ endpoint: 'status' }));
+
     this.#app = Fastify({ logger: false });
     this.#app.get('/liveness', async () => ({ live: true }));
     this.#app.get('/readiness', async (_req, reply) => {
@@ -34,10 +54,17 @@ export class OpsServer {
       return reply.code(r.ready ? 200 : 503).send(r);
     });
     this.#app.get('/metrics', async (_req, reply) => {
-      const body = await opts.registry.metrics();
+      const body = await metricsText.get();
       return reply.header('content-type', opts.registry.contentType).send(body);
     });
-    this.#app.get('/status', async () => opts.status());
+    this.#app.get('/status', async (req, reply) => {
+      if (opts.statusAccess === 'loopback' && !isLoopbackAddress(req.socket.remoteAddress)) {
+        return reply.code(403).send({ error: '/status lists client hostnames and answers only loopback peers; use kubectl exec or port-forward, or set --status-access any' });
+      }
+      const page = parsePageRequest(req.query as Record<string, unknown>);
+      if ('error' in page) return reply.code(400).send({ error: page.error });
+      return reply.header('content-type', 'application/json; charset=utf-8').send(statusPages.get().page(page));
+    });
   }
 
   async start(): Promise<AddressInfo> {
@@ -48,4 +75,10 @@ export class OpsServer {
   async close(): Promise<void> {
     await this.#app.close();
   }
+}
+
+/** 127.0.0.0/8, ::1, and IPv4 loopback as a dual-stack socket reports it (::ffff:127.x.y.z). */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
