@@ -18,7 +18,7 @@ import {
   ConnectionLimitPoller, countReplicas, createTlsSettings, OpsServer, type Readiness, SyncServer, type SyncerChannel, type TlsSettings,
 } from './server/index.ts';
 import { SnapshotCache, SnapshotSource } from './snapshot/index.ts';
-import { Syncer, type SyncerTypeSpec } from './syncer/index.ts';
+import { Syncer, ValidationFilter, type SyncerTypeSpec } from './syncer/index.ts';
 import { VERSION } from './version.ts';
 
 export interface CattailDeps {
@@ -75,7 +75,10 @@ export async function startCattail(config: Config, deps: CattailDeps): Promise<C
     const spec = deps.specs?.[name] ?? specs[name];
     const cache = new SnapshotCache({ syncerType: name, maxBatchSize: config.maxBatchSize, clock, metrics, logger });
     const snapshots = new SnapshotSource(cache, { frameKVs: config.snapshotFrameKvs, reuseMs: config.snapshotReuseMs, clock, metrics });
-    const syncer = new Syncer({ spec, datastore, sink: cache, clock, logger, metrics, staleUpstreamMs: config.staleUpstreamMs });
+    // Typha's output filter sits between the conversions and the cache: nothing invalid or
+    // oversized is encoded, stored or sent.
+    const filter = new ValidationFilter({ syncerType: name, sink: cache, logger, metrics, maxValueBytes: config.maxValueBytes });
+    const syncer = new Syncer({ spec, datastore, sink: filter, clock, logger, metrics, staleUpstreamMs: config.staleUpstreamMs });
     caches.set(name, cache);
     channels.set(name, { cache, snapshots });
     syncers.set(name, syncer);

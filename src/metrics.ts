@@ -36,6 +36,7 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
     kindStale: new Gauge({ name: 'cattail_datastore_kind_stale', help: '1 when a kind has been unable to list/watch for longer than the stale bound.', labelNames: ['kind'] as const, registers }),
     opsRenders: new Counter({ name: 'cattail_ops_renders_total', help: 'Times /status or /metrics was computed; requests within --ops-cache-ms of a computation are served its bytes.', labelNames: ['endpoint'] as const, registers }),
     invalidObjects: new Counter({ name: 'cattail_datastore_invalid_objects_total', help: 'Objects or values that failed conversion or validation (their keys were deleted).', labelNames: ['kind'] as const, registers }),
+    updatesInvalid: new Counter({ name: 'cattail_updates_invalid_total', help: "Model values that failed Typha's output filter (a validator rule or the --max-value-bytes bound) and were published as deletions, by syncer type and model kind.", labelNames: ['syncer', 'kind'] as const, registers }),
   };
 }
 

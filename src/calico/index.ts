@@ -6,3 +6,4 @@ export { syncerSpecs } from './syncers.ts';
 export { defaultAllowProfileKVs, DEFAULT_ALLOW_PROFILE } from './profiles.ts';
 export { interfaceName } from './workloadEndpoint.ts';
 export { escapeName, unescapeName } from './keys.ts';
+export { OUTPUT_KINDS, outputKind, validateOutput, type RuleFailure } from './outputValidation.ts';

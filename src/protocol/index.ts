@@ -21,6 +21,9 @@ export { certificateNamesMatch, commonNames, uriSans } from './certificateNames.
 export { CloseCode, FATAL_CLOSE_CODES, MOVE_ON_CLOSE_CODES, type CloseCodeName } from './closeCodes.ts';
 export { Codec, createPackr } from './codec.ts';
 export { ProtocolError } from './errors.ts';
-export { assembleKvsFrame, KVEncoder, sameValue, type EncodedKV, type FrameEntry } from './kvFrame.ts';
+export { assembleKvsFrame, assembleKvsFrames, KVEncoder, sameValue, type EncodedKV, type FrameEntry } from './kvFrame.ts';
 export * from './messages.ts';
-export { DEFAULT_SYNC_PATH, DEFAULT_SYNC_PORT, MAX_INBOUND_FRAME_BYTES } from './limits.ts';
+export {
+  DEFAULT_MAX_VALUE_BYTES, DEFAULT_SYNC_PATH, DEFAULT_SYNC_PORT, KVS_FRAME_TARGET_BYTES, MAX_INBOUND_FRAME_BYTES, largestServerFrameBytes,
+} from './limits.ts';
+export { encodedEntrySize } from './entrySize.ts';

@@ -1,5 +1,6 @@
 import { createPackr } from './codec.ts';
 import { UpdateTypeCode, type WireUpdateType } from './messages.ts';
+import { KVS_FRAME_TARGET_BYTES } from './limits.ts';
 
 /**
  * A KV encoded once, on entry to the snapshot cache: the MessagePack bytes of the first three
@@ -95,4 +96,25 @@ export function assembleKvsFrame(entries: readonly FrameEntry[]): Buffer {
     frame[off++] = TYPE_BYTE[e.updateType];
   }
   return frame;
+}
+
+/**
+ * Delta entries as `kvs` frames: at most `maxKVs` entries each, and each closed once its entries
+ * reach {@link KVS_FRAME_TARGET_BYTES} (the rule snapshot frames follow too), so the largest
+ * frame is bounded by the entry bound (`largestServerFrameBytes`) rather than by `maxKVs` times it.
+ */
+export function assembleKvsFrames(entries: readonly FrameEntry[], maxKVs: number): Buffer[] {
+  const frames: Buffer[] = [];
+  let start = 0;
+  let size = 0;
+  for (let i = 0; i < entries.length; i++) {
+    size += (entries[i] as FrameEntry).kv.bytes.length + 1;
+    if (i + 1 - start >= maxKVs || size >= KVS_FRAME_TARGET_BYTES) {
+      frames.push(assembleKvsFrame(entries.slice(start, i + 1)));
+      start = i + 1;
+      size = 0;
+    }
+  }
+  if (start < entries.length) frames.push(assembleKvsFrame(entries.slice(start)));
+  return frames;
 }

@@ -1,4 +1,4 @@
-import { assembleKvsFrame, type EncodedKV, type FrameEntry } from '../protocol/index.ts';
+import { assembleKvsFrames, type EncodedKV, type FrameEntry } from '../protocol/index.ts';
 import type { SyncStatus } from '../syncer/types.ts';
 import type { BTree } from './btree.ts';
 
@@ -65,8 +65,7 @@ export class Breadcrumb {
       }
       entries = more;
     }
-    const frames: Buffer[] = [];
-    for (let i = 0; i < entries.length; i += maxKVs) frames.push(assembleKvsFrame(entries.slice(i, i + maxKVs)));
+    const frames = assembleKvsFrames(entries, maxKVs);
     this.#coalesced = { frames, last, kvs: entries.length };
     return this.#coalesced;
   }

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.ts';
 import type { Metrics } from '../metrics.ts';
-import { assembleKvsFrame, Codec, type FrameEntry } from '../protocol/index.ts';
+import { assembleKvsFrame, Codec, KVS_FRAME_TARGET_BYTES, type FrameEntry } from '../protocol/index.ts';
 import type { Breadcrumb } from './breadcrumb.ts';
 import type { SnapshotCache } from './cache.ts';
 
@@ -9,7 +9,7 @@ import type { SnapshotCache } from './cache.ts';
  * per-frame cost, small enough that one frame per session per event-loop turn stays cheap in a
  * reconnect storm.
  */
-const MAX_FRAME_BYTES = 64 * 1024;
+const MAX_FRAME_BYTES = KVS_FRAME_TARGET_BYTES;
 
 /**
  * The snapshot of one breadcrumb, encoded once into `kvs` frames (every entry `new`) followed by

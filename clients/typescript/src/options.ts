@@ -1,4 +1,5 @@
 import { hostname as osHostname } from 'node:os';
+import { DEFAULT_MAX_VALUE_BYTES, largestServerFrameBytes } from '../../../src/protocol/index.ts';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts';
 import { DnsDiscovery, StaticDiscovery, type Discovery, type DnsDiscoveryOptions } from './discovery.ts';
 import { CattailClientError } from './errors.ts';
@@ -38,7 +39,10 @@ export interface SyncClientOptions {
   readonly readTimeoutMs?: number;
   /** A send that has not reached the kernel after this long means a stuck socket. Default 10 s. */
   readonly writeTimeoutMs?: number;
-  /** Largest server frame accepted. Default 64 MiB. */
+  /**
+   * Largest server frame accepted. Default: the largest frame a server with the default
+   * `--max-value-bytes` sends (`largestServerFrameBytes`, 2,162,707 bytes); raise it with that flag.
+   */
   readonly maxFrameBytes?: number;
   /** Most updates per `onUpdates` call. Default 100 (Typha's dedupe buffer). */
   readonly maxBatchSize?: number;
@@ -71,8 +75,8 @@ export const DEFAULTS = Object.freeze({
   handshakeTimeoutMs: 10_000,
   readTimeoutMs: 30_000,
   writeTimeoutMs: 10_000,
-  // Snapshot frames carry many KVs; 64 MiB is far above any sane frame and far below memory trouble.
-  maxFrameBytes: 64 * 1024 * 1024,
+  // Exactly the largest frame a default server sends (docs/PROTOCOL.md, "Frame sizes").
+  maxFrameBytes: largestServerFrameBytes(DEFAULT_MAX_VALUE_BYTES),
   maxBatchSize: 100,
 });
 
