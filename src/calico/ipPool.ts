@@ -1,48 +1,48 @@
 /**
- * IPPool → v1 `model.IPPool` at `/calico/v1/ipam/v<4|6>/pool/<cidr>`, after the KDD client's
- * upgrade of legacy v1 CRD fields (`spec.ipip {enabled, mode}`, `spec.nat-outgoing`). The key
+ * IPPool → v1 `model.IPPool` at `/calico/v1/ipam/v<4|6>/pool/<cidr>`, as libcalico-go e9d17133
+ * does it in two steps: the KDD client's `IPPoolv1v3Converter.ConvertFromK8s`
+ * (`lib/backend/k8s/resources/ippool.go`) upgrades the legacy v1 CRD fields, then
+ * `convertIPPoolV2ToV1` (`updateprocessors/ippoolprocessor.go`) builds the v1 value. The key
  * comes from the CIDR, so a pool without a valid CIDR cannot name a key.
+ *
+ * Neither step validates: an unknown encapsulation mode becomes "off", IPIP and VXLAN may both
+ * be on, and `blockSize`/`nodeSelector` are not read. Typha's v1 validator has no rule for
+ * `model.IPPool` either, so these values reach Felix as written here.
  */
 import type { RawObject } from '../datastore/types.ts';
 import type { ConvertedKV } from '../syncer/types.ts';
-import { ValidationError, isObject, optBool, optInt, optString, validatedKV, type JsonObject } from './fields.ts';
+import { ValidationError, isObject, optBool, optString, validatedKV, type JsonObject } from './fields.ts';
 import { cidrForKey, ipPoolKey } from './keys.ts';
 import { objectName } from './meta.ts';
 import { formatNet } from './net.ts';
-import { validateSelector } from './selectors.ts';
 
-const ENCAP_TO_V1: Record<string, string> = { Always: 'always', CrossSubnet: 'cross-subnet', Never: '', '': '' };
+/** v3 `IPIPMode`/`VXLANMode` → v1 `encap.Mode`; the Go switches are case-sensitive, anything else is off. */
+const ENCAP_TO_V1: Readonly<Record<string, string>> = { Always: 'always', CrossSubnet: 'cross-subnet' };
 
-/** The pool's effective IPIP mode once the legacy `ipip` block is folded in. */
-function ipipMode(spec: JsonObject): string {
+/**
+ * `ConvertFromK8s`: a legacy `ipip` block, when present (even `{}`), overrides `ipipMode`:
+ * not enabled → Never; mode `cross-subnet` → CrossSubnet; any other mode → Always.
+ */
+function effectiveIPIPMode(spec: JsonObject): string {
   const mode = optString(spec.ipipMode, 'spec.ipipMode') ?? '';
-  if (mode !== '' || !isObject(spec.ipip)) return mode;
-  if (spec.ipip.enabled !== true) return 'Never';
-  return spec.ipip.mode === 'cross-subnet' ? 'CrossSubnet' : 'Always';
+  if (spec.ipip === undefined || spec.ipip === null) return mode;
+  if (!isObject(spec.ipip)) throw new ValidationError('spec.ipip must be an object');
+  const legacy = spec.ipip;
+  if (!(optBool(legacy.enabled, 'spec.ipip.enabled') ?? false)) return 'Never';
+  return optString(legacy.mode, 'spec.ipip.mode') === 'cross-subnet' ? 'CrossSubnet' : 'Always';
 }
 
-function poolValue(cidr: string, version: 4 | 6, spec: JsonObject): JsonObject {
-  const ipip = ipipMode(spec);
-  const vxlan = optString(spec.vxlanMode, 'spec.vxlanMode') ?? '';
-  if (!(ipip in ENCAP_TO_V1)) throw new ValidationError(`spec.ipipMode ${JSON.stringify(ipip)} must be Never, Always or CrossSubnet`);
-  if (!(vxlan in ENCAP_TO_V1)) throw new ValidationError(`spec.vxlanMode ${JSON.stringify(vxlan)} must be Never, Always or CrossSubnet`);
-  const ipipV1 = ENCAP_TO_V1[ipip] as string;
-  const vxlanV1 = ENCAP_TO_V1[vxlan] as string;
-  if (ipipV1 !== '' && vxlanV1 !== '') throw new ValidationError('IPIP and VXLAN cannot both be enabled on one pool');
-  if (ipipV1 !== '' && version === 6) throw new ValidationError('IPIP is not supported on an IPv6 pool');
-  const blockSize = optInt(spec.blockSize, 'spec.blockSize');
-  if (blockSize !== undefined) {
-    const [lo, hi] = version === 4 ? [20, 32] : [116, 128];
-    if (blockSize < lo || blockSize > hi) throw new ValidationError(`spec.blockSize must be between ${lo} and ${hi}`);
-  }
-  validateSelector(optString(spec.nodeSelector, 'spec.nodeSelector'), 'spec.nodeSelector');
-  const natOutgoing = (optBool(spec.natOutgoing, 'spec.natOutgoing') ?? false) || spec['nat-outgoing'] === true;
+function poolValue(cidr: string, spec: JsonObject): JsonObject {
+  const ipip = ENCAP_TO_V1[effectiveIPIPMode(spec)] ?? '';
+  const vxlan = ENCAP_TO_V1[optString(spec.vxlanMode, 'spec.vxlanMode') ?? ''] ?? '';
+  // `ConvertFromK8s`: the v3 flag ORed with the legacy `nat-outgoing`.
+  const natOutgoing = (optBool(spec['nat-outgoing'], 'spec.nat-outgoing') ?? false) || (optBool(spec.natOutgoing, 'spec.natOutgoing') ?? false);
   const disabled = optBool(spec.disabled, 'spec.disabled') ?? false;
   return {
     cidr,
-    ipip: ipipV1 !== '' ? 'tunl0' : '',
-    ipip_mode: ipipV1,
-    vxlan_mode: vxlanV1,
+    ipip: ipip !== '' ? 'tunl0' : '',
+    ipip_mode: ipip,
+    vxlan_mode: vxlan,
     masquerade: natOutgoing,
     ipam: !disabled,
     disabled,
@@ -53,6 +53,5 @@ export function convertIPPool(object: RawObject): ConvertedKV[] {
   const name = objectName(object);
   const spec = isObject(object.spec) ? object.spec : {};
   const net = cidrForKey(spec.cidr, `IPPool ${name} spec.cidr`);
-  const key = ipPoolKey(net);
-  return validatedKV(key, () => poolValue(formatNet(net), net.ip.version, spec));
+  return validatedKV(ipPoolKey(net), () => poolValue(formatNet(net), spec));
 }
