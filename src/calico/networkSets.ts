@@ -10,13 +10,26 @@ import { networkSetKey } from './keys.ts';
 import { labelsOf, objectName, objectNamespace } from './meta.ts';
 import { canonicalCIDROrIP } from './net.ts';
 
-function nets(object: RawObject): string[] {
+function specNets(object: RawObject): string[] {
   const spec = isObject(object.spec) ? object.spec : {};
-  return stringList(spec.nets, 'spec.nets').map((n, i) => {
+  return stringList(spec.nets, 'spec.nets');
+}
+
+/**
+ * `convertNetworkSetV2ToV1Value` logs an entry `cnet.ParseCIDROrIP` rejects and then appends the
+ * nil result, dereferencing it: Go panics. Cattail rejects the set (null + error) instead.
+ */
+function namespacedNets(object: RawObject): string[] {
+  return specNets(object).map((n, i) => {
     const canonical = canonicalCIDROrIP(n);
     if (canonical === undefined) throw new ValidationError(`spec.nets[${i}] ${JSON.stringify(n)} is not a valid CIDR`);
     return canonical;
   });
+}
+
+/** `convertGlobalNetworkSetV3ToV1` logs and skips an entry that does not parse, keeping the rest. */
+function globalNets(object: RawObject): string[] {
+  return specNets(object).flatMap((n) => canonicalCIDROrIP(n) ?? []);
 }
 
 function networkSetValue(nets: string[], labels: Record<string, string>, profiles: string[]): JsonObject {
@@ -31,7 +44,7 @@ export function convertNetworkSet(object: RawObject): ConvertedKV[] {
   const namespace = objectNamespace(object);
   const key = networkSetKey(`${namespace}/${objectName(object)}`);
   return validatedKV(key, () => networkSetValue(
-    nets(object),
+    namespacedNets(object),
     sortKeys({ ...labelsOf(object), 'projectcalico.org/namespace': namespace }),
     [`kns.${namespace}`],
   ));
@@ -39,5 +52,5 @@ export function convertNetworkSet(object: RawObject): ConvertedKV[] {
 
 export function convertGlobalNetworkSet(object: RawObject): ConvertedKV[] {
   const key = networkSetKey(objectName(object));
-  return validatedKV(key, () => networkSetValue(nets(object), labelsOf(object), []));
+  return validatedKV(key, () => networkSetValue(globalNets(object), labelsOf(object), []));
 }
