@@ -57,8 +57,15 @@ export async function startCattail(config: Config, deps: CattailDeps): Promise<C
   const kubeConfig = config.datastore === 'kubernetes' || config.connectionRebalancing === 'kubernetes'
     ? loadKubeConfig({ kubeconfigPath: config.kubeconfig === '' ? undefined : config.kubeconfig, env })
     : undefined;
-  const datastore = deps.datastore ?? (config.datastore === 'file'
-    ? new FileDatastore({ dir: config.fileDir, logger, clock, debounceMs: config.fileDebounceMs })
+  const datastore: Datastore = deps.datastore ?? (config.datastore === 'file'
+    ? new FileDatastore({
+      dir: config.fileDir, logger, clock, metrics, debounceMs: config.fileDebounceMs,
+      limits: {
+        maxFileBytes: config.fileMaxFileBytes, maxDocuments: config.fileMaxDocuments, maxMapKeys: config.fileMaxMapKeys,
+        maxDepth: config.fileMaxDepth, maxEntries: config.fileMaxEntries, maxSymlinkDepth: config.fileMaxSymlinkDepth,
+        parseTimeoutMs: config.fileParseTimeoutMs, parserHeapBytes: config.fileParserHeapBytes, scanTimeoutMs: config.fileScanTimeoutMs,
+      },
+    })
     : new KubernetesDatastore({ kubeConfig: kubeConfig!, logger, clock }));
   // The poller shares the datastore's connection pool when there is one.
   const ownKubeClient = kubeConfig !== undefined && !(datastore instanceof KubernetesDatastore)
@@ -98,12 +105,14 @@ export async function startCattail(config: Config, deps: CattailDeps): Promise<C
     for (const [name, s] of syncers) {
       if (s.status !== 'in-sync') reasons.push(`syncer ${name} is ${s.status}${s.staleKinds().length > 0 ? ` (stale: ${s.staleKinds().join(', ')})` : ''}`);
     }
+    for (const b of datastore.syncBlockers?.() ?? []) reasons.push(`datastore ${datastore.name}: ${b.source}: ${b.reason}`);
     return { ready: reasons.length === 0, reasons };
   };
   const status = () => ({
     version: VERSION,
     serverInstanceId: server.serverInstanceId,
     datastore: datastore.name,
+    datastoreBlockers: datastore.syncBlockers?.() ?? [],
     maxConnections: server.maxConnections,
     syncers: Object.fromEntries([...syncers].map(([name, s]) => {
       const crumb = (caches.get(name) as SnapshotCache).current();

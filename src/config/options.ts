@@ -1,4 +1,5 @@
 import { DEFAULT_MAX_VALUE_BYTES, DEFAULT_SYNC_PORT, MAX_INBOUND_FRAME_BYTES } from '../protocol/index.ts';
+import { DEFAULT_FILE_LIMITS } from '../datastore/file/index.ts';
 import { SYNCER_TYPES } from '../syncer/types.ts';
 
 /**
@@ -31,6 +32,15 @@ export const OPTIONS = {
   datastore: { type: { kind: 'enum', values: ['file', 'kubernetes'] }, default: 'file', help: 'Where objects come from: a directory of YAML manifests, or a Kubernetes API server.' },
   fileDir: { type: str, default: 'examples/cluster', help: 'Directory of YAML manifests read (recursively) and watched by the file datastore.' },
   fileDebounceMs: { type: duration, default: 100, help: 'Quiet time after a file change before the directory is re-read.' },
+  fileMaxFileBytes: { type: count(1024, 1024 * 1024 * 1024), default: DEFAULT_FILE_LIMITS.maxFileBytes, help: 'Largest manifest file read; a larger one is broken (not read; objects last read from it kept).' },
+  fileMaxDocuments: { type: count(1), default: DEFAULT_FILE_LIMITS.maxDocuments, help: 'Most documents per manifest file (each List item counts one); a file with more is broken.' },
+  fileMaxMapKeys: { type: count(1), default: DEFAULT_FILE_LIMITS.maxMapKeys, help: 'Most keys in one YAML map; a file with a larger map is broken.' },
+  fileMaxDepth: { type: count(1, 10_000), default: DEFAULT_FILE_LIMITS.maxDepth, help: 'Deepest nesting of maps and sequences in one document; a file nested deeper is broken.' },
+  fileMaxEntries: { type: count(1), default: DEFAULT_FILE_LIMITS.maxEntries, help: 'Most directory entries one scan visits; over it, the scan changes nothing and syncers are out of sync.' },
+  fileMaxSymlinkDepth: { type: count(0, 1000), default: DEFAULT_FILE_LIMITS.maxSymlinkDepth, help: 'Most symlinked directories followed along one path; a deeper link is broken (so are cycles and links leaving the directory).' },
+  fileParseTimeoutMs: { type: duration, default: DEFAULT_FILE_LIMITS.parseTimeoutMs, help: 'A manifest file whose parse takes longer is broken and the parser worker is restarted.' },
+  fileParserHeapBytes: { type: count(16 * 1024 * 1024, 64 * 1024 * 1024 * 1024), default: DEFAULT_FILE_LIMITS.parserHeapBytes, help: 'Heap of the manifest parser worker thread; a file needing more is broken, the process is unaffected.' },
+  fileScanTimeoutMs: { type: duration, default: DEFAULT_FILE_LIMITS.scanTimeoutMs, help: 'A directory scan taking longer marks every kind stale (syncers out of sync) until it finishes.' },
   kubeconfig: { type: str, default: '', help: 'Kubeconfig file for the kubernetes datastore; empty means in-cluster config, else KUBECONFIG.' },
   syncerTypes: { type: { kind: 'list', values: SYNCER_TYPES }, default: ['felix', 'bgp', 'tunnel-ip-allocation'], help: 'Syncer types served (comma-separated).' },
   logLevel: { type: { kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] }, default: 'info', help: 'Log level.' },

@@ -27,13 +27,17 @@ export interface RawMetadata {
  * - `replaced` is a complete, consistent listing; anything the subscriber knew that is not in it
  *   no longer exists (the subscriber diffs; the datastore need not compute deletions);
  * - `changed` events follow the latest `replaced` in revision order;
- * - `connection('down')` is reported once per transition, not per retry.
+ * - `connection('down')` is reported once per transition, not per retry;
+ * - `connection('incomplete')` means the listing is known to be missing objects the datastore
+ *   cannot read yet (a manifest that has never been read in this process, a first listing still
+ *   arriving): the subscriber must not report in-sync until `connection('up')`, at once, not
+ *   after a stale delay. It may arrive before the first `replaced`; `replaced` does not end it.
  */
 export interface KindListener {
   replaced(objects: readonly RawObject[], revision: string): void;
   changed(type: 'upsert' | 'delete', object: RawObject, revision: string): void;
-  /** Upstream health of this kind's list/watch. `down` carries the error that caused it. */
-  connection(state: 'up' | 'down', error?: Error): void;
+  /** Upstream health of this kind's list/watch. `down` and `incomplete` carry the reason. */
+  connection(state: 'up' | 'down' | 'incomplete', error?: Error): void;
 }
 
 /**
@@ -47,4 +51,12 @@ export interface Datastore {
   start(): Promise<void>;
   /** Stops every loop and releases connections. Idempotent. */
   close(): Promise<void>;
+  /** What currently holds the syncers out of in-sync (readiness and `/status` name these). */
+  syncBlockers?(): readonly DatastoreBlocker[];
+}
+
+/** One source the datastore cannot read yet, e.g. a manifest file and why. */
+export interface DatastoreBlocker {
+  readonly source: string;
+  readonly reason: string;
 }

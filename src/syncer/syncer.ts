@@ -28,6 +28,8 @@ interface KindState {
   listed: boolean;
   up: boolean;
   stale: boolean;
+  /** The datastore said its listing is missing objects it cannot read yet (`connection('incomplete')`). */
+  incomplete: boolean;
   staleTimer: Timer | undefined;
 }
 
@@ -53,7 +55,7 @@ export class Syncer {
     this.#o = options;
     this.#log = options.logger.child({ syncer: options.spec.name });
     for (const info of options.spec.kinds) {
-      this.#kinds.set(info.id, { info, objects: new Map(), listed: false, up: false, stale: false, staleTimer: undefined });
+      this.#kinds.set(info.id, { info, objects: new Map(), listed: false, up: false, stale: false, incomplete: false, staleTimer: undefined });
     }
   }
 
@@ -75,9 +77,9 @@ export class Syncer {
     return this.#kinds.get(kindId)?.objects.size ?? 0;
   }
 
-  /** Kinds whose upstream is currently stale. */
+  /** Kinds whose upstream is currently stale or incomplete. */
   staleKinds(): string[] {
-    return [...this.#kinds.values()].filter((k) => k.stale).map((k) => k.info.id);
+    return [...this.#kinds.values()].filter((k) => k.stale || k.incomplete).map((k) => k.info.id);
   }
 
   /** Subscribes to every kind; call before the datastore starts. */
@@ -126,7 +128,8 @@ export class Syncer {
       },
       connection: (s, error) => {
         if (this.#closed) return;
-        if (s === 'up') this.#markUp(state);
+        if (s === 'up') this.#markComplete(state);
+        else if (s === 'incomplete') this.#markIncomplete(state, error);
         else this.#markDown(state, error);
       },
     };
@@ -210,7 +213,22 @@ export class Syncer {
     state.up = true;
     state.stale = false;
     this.#o.metrics.kindUp.set({ kind: state.info.id }, 1);
-    this.#o.metrics.kindStale.set({ kind: state.info.id }, 0);
+    this.#o.metrics.kindStale.set({ kind: state.info.id }, state.incomplete ? 1 : 0);
+    this.#recomputeStatus();
+  }
+
+  /** `connection('up')`: healthy, and (unlike a listing) also the end of an incomplete window. */
+  #markComplete(state: KindState): void {
+    if (state.incomplete) this.#log.info({ kind: state.info.id }, 'datastore listing of kind is complete again');
+    state.incomplete = false;
+    this.#markUp(state);
+  }
+
+  /** Out of in-sync at once: the datastore knows objects are missing (no stale delay applies). */
+  #markIncomplete(state: KindState, error: Error | undefined): void {
+    if (!state.incomplete) this.#log.warn({ kind: state.info.id, err: error?.message }, 'datastore listing of kind is incomplete: not in sync');
+    state.incomplete = true;
+    this.#o.metrics.kindStale.set({ kind: state.info.id }, 1);
     this.#recomputeStatus();
   }
 
@@ -231,8 +249,8 @@ export class Syncer {
 
   #recomputeStatus(): void {
     const kinds = [...this.#kinds.values()];
-    const anyActivity = kinds.some((k) => k.listed || k.up);
-    const inSync = kinds.every((k) => k.listed && !k.stale);
+    const anyActivity = kinds.some((k) => k.listed || k.up || k.incomplete);
+    const inSync = kinds.every((k) => k.listed && !k.stale && !k.incomplete);
     this.#setStatus(inSync ? 'in-sync' : anyActivity ? 'resync-in-progress' : 'wait-for-datastore');
   }
 

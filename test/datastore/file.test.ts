@@ -13,7 +13,7 @@ import { eventually } from '../support/eventually.ts';
 type Event =
   | { kind: string; type: 'replaced'; objects: readonly RawObject[]; revision: string }
   | { kind: string; type: 'upsert' | 'delete'; object: RawObject; revision: string }
-  | { kind: string; type: 'up' | 'down'; error?: Error };
+  | { kind: string; type: 'up' | 'down' | 'incomplete'; error?: Error };
 
 /** Records every event of every subscribed kind, in arrival order. */
 class Recorder {
@@ -199,15 +199,19 @@ describe('FileDatastore', () => {
     assert.deepEqual(ds.problems().map((p) => [p.line, p.reason]), [[5, 'Map keys must be unique']]);
   });
 
-  it('skips a document that is not a Kubernetes object, naming file and line, and loads its neighbours', async () => {
+  it('applies nothing from a file with a document that is not a Kubernetes object, names file and line, and holds every kind incomplete', async () => {
     await writeFile(join(dir, 'a.yaml'), docs(pod('p1', 'ns'), '- just\n- a list\n', 'kind: Pod\nmetadata: {name: x}\n', pod('p2', 'ns')));
     const ds = await startDatastore();
-    assert.deepEqual(listing(KINDS.pods).map((o) => o.metadata.name).sort(), ['p1', 'p2']);
+    assert.deepEqual(listing(KINDS.pods), [], 'a file is applied all or nothing');
     const problems = ds.problems().map((p) => `${p.file}:${p.line} ${p.reason}`);
     assert.deepEqual(problems, [
       `${join(dir, 'a.yaml')}:10 not a Kubernetes object: the document is a list, not a map`,
       `${join(dir, 'a.yaml')}:13 not a Kubernetes object: apiVersion is missing`,
     ]);
+    for (const kind of WATCHED) {
+      assert.deepEqual(recorder.events.filter((e) => e.kind === kind.id).map((e) => e.type), ['incomplete', 'replaced']);
+    }
+    assert.deepEqual(ds.syncBlockers().map((b) => b.source), [`${join(dir, 'a.yaml')}:10`, `${join(dir, 'a.yaml')}:13`]);
   });
 
   it('ignores kinds it does not read without reporting a problem', async () => {

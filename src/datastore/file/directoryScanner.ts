@@ -1,18 +1,28 @@
 /**
- * Finds the manifest files under a directory and tells which of them changed since the last
- * scan.
+ * Walks a manifest directory: which manifest files exist now (with a stat signature each),
+ * which directories were walked (the watcher watches each), and which paths could not be
+ * walked or read, and why. It reads no file content; that happens in the parser worker.
  *
- * Implementation: a scan walks the tree and `stat`s every manifest; only files whose stat
- * signature (inode, size, mtime, ctime) moved, or that the watcher named, are read, and a
- * file whose content hash is unchanged is not reported. Why not trust watch events alone:
- * editors save by writing a temporary file and renaming it over the original, Kubernetes
- * ConfigMap volumes swap a `..data` symlink, and inotify drops events on overflow; comparing
- * the directory with what we last read is correct whatever events arrived (or did not).
- * Why hash after stat: a `touch` or a save without edits must not produce a delta.
+ * Rules, because a path the walk cannot see must never look like a deletion:
+ * - a subdirectory that cannot be listed (permissions, I/O) is broken, not absent; the files
+ *   last seen under it are kept by the caller;
+ * - symlinked directories are followed (ConfigMap mounts are built from them), but a link whose
+ *   real path is one of its own ancestors (a cycle, e.g. `x -> .`), that leaves the root's real
+ *   path, or that is the `maxSymlinkDepth`+1-th link along one path, is broken. Why refuse links
+ *   leaving the directory: the watcher watches the tree, so a file outside would change silently
+ *   until the next periodic rescan; a broken path is loud (readiness names it) instead;
+ * - an entry with a manifest name that is neither a file nor a directory (a FIFO, a socket) is
+ *   a broken file: opening a FIFO would block a thread;
+ * - the walk stops with FileLimitError('entries') after `maxEntries` entries, so no tree, however
+ *   linked, keeps a scan running or holds its listing in memory.
+ *
+ * The file-system calls go through a narrow port, so a test can make one call fail the way
+ * an unreadable directory does for a non-root user (tests run as root, which reads anything).
  */
-import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
+import type { Dirent, Stats } from 'node:fs';
 import { join, posix, sep } from 'node:path';
+import { FileLimitError, type FileLimit, type FileLimits } from './limits.ts';
 
 export class DirectoryUnavailableError extends Error {
   readonly code = 'DIRECTORY_UNAVAILABLE';
@@ -22,17 +32,20 @@ export class DirectoryUnavailableError extends Error {
   }
 }
 
-/** What changed in the directory since the previous scan. Paths are relative, `/`-separated. */
-export interface ScanResult {
-  /** Files that are new or whose content changed, with the new text. */
-  readonly changed: readonly { readonly path: string; readonly text: string }[];
-  /** Files that no longer exist (or stopped being manifests, e.g. renamed to `.bak`). */
-  readonly removed: readonly string[];
-  /** Files that exist but could not be read this time (permissions, I/O); their objects stay. */
-  readonly unreadable: readonly { readonly path: string; readonly error: Error }[];
+/** The file-system calls the walk makes. */
+export interface ScanFileSystem {
+  readdir(path: string): Promise<Dirent[]>;
+  stat(path: string): Promise<Stats>;
+  realpath(path: string): Promise<string>;
 }
 
-interface FileSignature {
+export const nodeScanFileSystem: ScanFileSystem = {
+  readdir: (path) => readdir(path, { withFileTypes: true }),
+  stat: (path) => stat(path),
+  realpath: (path) => realpath(path),
+};
+
+export interface FileSignature {
   readonly dev: number;
   readonly ino: number;
   readonly size: number;
@@ -40,105 +53,145 @@ interface FileSignature {
   readonly ctimeMs: number;
 }
 
-interface Tracked {
-  signature: FileSignature;
-  hash: string;
+/** A path the walk could not follow or that is not a readable manifest. */
+export interface BrokenPath {
+  readonly reason: string;
+  readonly limit?: FileLimit;
+  /** A directory (or link to one): the files last seen under it are kept. */
+  readonly isDirectory: boolean;
 }
 
-/**
- * Symlinked directories are followed (ConfigMap mounts are built from them), so a link loop
- * could recurse forever; real manifest trees are a few levels deep.
- */
-const MAX_DEPTH = 16;
+/** The tree as one walk found it. Paths are relative to the root, `/`-separated. */
+export interface WalkResult {
+  readonly files: ReadonlyMap<string, FileSignature>;
+  /** Every directory walked, relative path → absolute path ('' is the root). */
+  readonly directories: ReadonlyMap<string, string>;
+  readonly broken: ReadonlyMap<string, BrokenPath>;
+}
 
 export function isManifestName(name: string): boolean {
   return name.endsWith('.yaml') || name.endsWith('.yml');
 }
 
+interface WalkState {
+  readonly files: Map<string, FileSignature>;
+  readonly directories: Map<string, string>;
+  readonly broken: Map<string, BrokenPath>;
+  readonly rootReal: string;
+  entries: number;
+}
+
 export class DirectoryScanner {
   readonly #root: string;
-  /** What each file held when we last read it; the baseline the next scan compares with. */
-  readonly #tracked = new Map<string, Tracked>();
+  readonly #fs: ScanFileSystem;
+  readonly #limits: Pick<FileLimits, 'maxEntries' | 'maxSymlinkDepth'>;
 
-  constructor(root: string) {
+  constructor(root: string, limits: Pick<FileLimits, 'maxEntries' | 'maxSymlinkDepth'>, fileSystem: ScanFileSystem = nodeScanFileSystem) {
     this.#root = root;
+    this.#limits = limits;
+    this.#fs = fileSystem;
   }
 
   /**
-   * Compares the directory with the last scan. `suspects` are relative paths the watcher
-   * reported; they are re-read even if their stat looks unchanged (coarse mtime on some
-   * filesystems). Throws DirectoryUnavailableError if the root itself cannot be listed.
+   * Walks the tree. Throws DirectoryUnavailableError if the root itself cannot be listed, and
+   * FileLimitError('entries') if the tree has more entries than allowed.
    */
-  async scan(suspects: ReadonlySet<string> = new Set()): Promise<ScanResult> {
-    const present = new Map<string, FileSignature>();
-    await this.#walk('', 0, present);
-
-    const changed: { path: string; text: string }[] = [];
-    const unreadable: { path: string; error: Error }[] = [];
-    const removed: string[] = [];
-    for (const path of [...present.keys()].sort()) {
-      const signature = present.get(path) as FileSignature;
-      const previous = this.#tracked.get(path);
-      if (previous && sameSignature(previous.signature, signature) && !suspects.has(path)) continue;
-      let text: string;
-      try {
-        text = await readFile(join(this.#root, ...path.split('/')), 'utf8');
-      } catch (err) {
-        if (isNotFound(err)) {
-          // Deleted between stat and read: the next event rescans; treat as gone now.
-          if (previous) removed.push(path);
-          this.#tracked.delete(path);
-        } else {
-          unreadable.push({ path, error: err as Error });
-        }
-        continue;
-      }
-      const hash = createHash('sha256').update(text).digest('hex');
-      this.#tracked.set(path, { signature, hash });
-      if (previous?.hash !== hash) changed.push({ path, text });
+  async walk(): Promise<WalkResult> {
+    let rootReal: string;
+    try {
+      rootReal = await this.#fs.realpath(this.#root);
+    } catch (err) {
+      throw new DirectoryUnavailableError(this.#root, err);
     }
-    for (const path of [...this.#tracked.keys()].sort()) {
-      if (!present.has(path)) {
-        removed.push(path);
-        this.#tracked.delete(path);
-      }
-    }
-    return { changed, removed, unreadable };
+    const state: WalkState = { files: new Map(), directories: new Map(), broken: new Map(), rootReal, entries: 0 };
+    await this.#walkDir(state, '', this.#root, [rootReal], 0);
+    return { files: state.files, directories: state.directories, broken: state.broken };
   }
 
-  async #walk(relDir: string, depth: number, into: Map<string, FileSignature>): Promise<void> {
-    const absDir = relDir === '' ? this.#root : join(this.#root, ...relDir.split('/'));
-    let entries;
+  /** `chain` holds the real paths of this directory and its ancestors, for cycle detection. */
+  async #walkDir(state: WalkState, relDir: string, absDir: string, chain: readonly string[], links: number): Promise<void> {
+    let entries: Dirent[];
     try {
-      entries = await readdir(absDir, { withFileTypes: true });
+      entries = await this.#fs.readdir(absDir);
     } catch (err) {
       if (relDir === '') throw new DirectoryUnavailableError(this.#root, err);
-      return; // a subdirectory vanished mid-walk; its files count as removed
+      // Vanished mid-walk: its files count as removed. Anything else: broken, files kept.
+      if (!isNotFound(err)) state.broken.set(relDir, { reason: `cannot read directory: ${(err as Error).message}`, isDirectory: true });
+      return;
     }
+    state.directories.set(relDir, absDir);
+    const dirReal = chain[chain.length - 1] as string;
     for (const entry of entries) {
+      state.entries += 1;
+      if (state.entries > this.#limits.maxEntries) {
+        throw new FileLimitError('entries', `the directory tree has more than ${this.#limits.maxEntries} entries`);
+      }
       // Dot-entries are editor swap/lock files (`.x.yaml.swp`, `.#x.yaml`) and ConfigMap
       // internals (`..data`, `..2024_01_01...`) whose files are also reachable by their
       // visible symlinks; reading both would report every object as a duplicate.
       if (entry.name.startsWith('.')) continue;
       const relPath = relDir === '' ? entry.name : posix.join(relDir, entry.name);
       const absPath = join(absDir, entry.name);
-      let isDir = entry.isDirectory();
-      let isFile = entry.isFile();
       if (entry.isSymbolicLink()) {
-        const target = await stat(absPath).catch(() => undefined);
-        if (!target) continue; // dangling link
-        isDir = target.isDirectory();
-        isFile = target.isFile();
-      }
-      if (isDir) {
-        if (depth < MAX_DEPTH) await this.#walk(relPath, depth + 1, into);
-      } else if (isFile && isManifestName(entry.name)) {
-        const info = await stat(absPath).catch(() => undefined);
-        if (info?.isFile()) {
-          into.set(relPath, { dev: info.dev, ino: info.ino, size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs });
-        }
+        await this.#followLink(state, relPath, absPath, chain, links);
+      } else if (entry.isDirectory()) {
+        await this.#walkDir(state, relPath, absPath, [...chain, join(dirReal, entry.name)], links);
+      } else if (isManifestName(entry.name)) {
+        await this.#addFile(state, relPath, absPath);
       }
     }
+  }
+
+  async #followLink(state: WalkState, relPath: string, absPath: string, chain: readonly string[], links: number): Promise<void> {
+    const manifest = isManifestName(posix.basename(relPath));
+    let target: Stats;
+    let real: string;
+    try {
+      target = await this.#fs.stat(absPath);
+      real = await this.#fs.realpath(absPath);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP') {
+        state.broken.set(relPath, { reason: 'symlink loop: the link resolves to itself', limit: 'symlinkCycle', isDirectory: !manifest });
+      } else if (!isNotFound(err) && manifest) {
+        state.broken.set(relPath, { reason: `cannot follow link: ${(err as Error).message}`, isDirectory: false });
+      }
+      return; // a dangling link: nothing there
+    }
+    if (!target.isDirectory() && !manifest) return;
+    if (!isWithin(real, state.rootReal)) {
+      state.broken.set(relPath, { reason: `link leaves the manifest directory (to ${real}); not followed`, limit: 'symlinkOutside', isDirectory: target.isDirectory() });
+      return;
+    }
+    if (!target.isDirectory()) {
+      await this.#addFile(state, relPath, absPath);
+      return;
+    }
+    if (chain.includes(real)) {
+      state.broken.set(relPath, { reason: `symlink cycle: the link leads back to ${real}`, limit: 'symlinkCycle', isDirectory: true });
+      return;
+    }
+    if (links + 1 > this.#limits.maxSymlinkDepth) {
+      state.broken.set(relPath, { reason: `more than ${this.#limits.maxSymlinkDepth} symlinked directories along this path`, limit: 'symlinkDepth', isDirectory: true });
+      return;
+    }
+    await this.#walkDir(state, relPath, absPath, [...chain, real], links + 1);
+  }
+
+  async #addFile(state: WalkState, relPath: string, absPath: string): Promise<void> {
+    let info: Stats;
+    try {
+      info = await this.#fs.stat(absPath);
+    } catch (err) {
+      if (!isNotFound(err)) state.broken.set(relPath, { reason: `cannot read file: ${(err as Error).message}`, isDirectory: false });
+      return;
+    }
+    if (info.isDirectory()) return; // replaced by a directory since readdir; the next scan walks it
+    if (!info.isFile()) {
+      state.broken.set(relPath, { reason: 'cannot read file: not a regular file', isDirectory: false });
+      return;
+    }
+    state.files.set(relPath, { dev: info.dev, ino: info.ino, size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs });
   }
 }
 
@@ -147,8 +200,12 @@ export function toRelativePath(watchedName: string): string {
   return sep === '/' ? watchedName : watchedName.split(sep).join('/');
 }
 
-function sameSignature(a: FileSignature, b: FileSignature): boolean {
+export function sameSignature(a: FileSignature, b: FileSignature): boolean {
   return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+}
+
+function isWithin(path: string, root: string): boolean {
+  return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
 }
 
 function isNotFound(err: unknown): boolean {

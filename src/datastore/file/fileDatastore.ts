@@ -2,27 +2,45 @@
  * The embedded default datastore: a directory of YAML manifests, watched for changes.
  *
  * Lifecycle: `start()` scans the directory once, gives every subscriber one `replaced` listing
- * of its kind followed by `connection('up')`, then watches the tree. Any watch event schedules
- * a debounced rescan (editors save in several steps: truncate, write, rename, chmod); a slow
- * periodic rescan catches what the watcher misses (inotify overflow, network filesystems). Each
- * rescan re-reads only files that changed, re-parses them, and emits the resulting upserts and
- * deletions as `changed` events, each with the next revision of a per-datastore counter.
+ * of its kind followed by `connection('up')`, then watches every directory of the tree. Any
+ * watch event schedules a debounced rescan (editors save in several steps: truncate, write,
+ * rename, chmod); a slow periodic rescan catches what the watcher misses (inotify overflow,
+ * network filesystems). Each rescan re-reads only files that changed, parses them in a worker
+ * thread (manifestReader.ts), and emits the resulting upserts and deletions as `changed`
+ * events, each with the next revision of a per-datastore counter.
  *
  * Safety rules, because this directory is a whole cluster's policy:
- * - a file that fails to parse keeps the objects last read from it until it parses again or is
- *   deleted (a typo must not delete policy);
+ * - a file with any problem keeps the objects last read from it until it reads cleanly or is
+ *   deleted (a typo must not delete policy); unreadable is a problem, not a deletion;
+ * - while any path is broken and has never been read successfully in this process, every kind
+ *   is reported `connection('incomplete')`: syncers hold out of in-sync, so agents that still
+ *   hold that file's objects from before a restart never apply deletions it caused;
+ * - a scan that takes longer than `scanTimeoutMs`, or a tree over `maxEntries`, is the same:
+ *   a datastore that cannot make progress is not in sync;
  * - if the directory disappears, the datastore reports `connection('down')`, keeps every
  *   object, and checks back every `retryMs` until it is there again.
+ *
+ * No event-loop stalls: besides parsing off-thread, changes are published in slices of
+ * `PUBLISH_SLICE` with a turn of the event loop between slices, and a first listing larger
+ * than one slice is sent as a partial `replaced` plus upserts inside an `incomplete` window.
  */
-import { watch, type FSWatcher } from 'node:fs';
-import { join } from 'node:path';
 import { systemClock, type Clock, type Timer } from '../../clock.ts';
 import type { Logger } from '../../logger.ts';
 import type { KindInfo } from '../kinds.ts';
-import type { Datastore, KindListener, RawObject } from '../types.ts';
-import { DirectoryScanner, DirectoryUnavailableError, toRelativePath } from './directoryScanner.ts';
-import { parseManifest, type ManifestProblem } from './manifestParser.ts';
-import { compareProblems, ObjectIndex, type IndexChange } from './objectIndex.ts';
+import type { Datastore, DatastoreBlocker, KindListener, RawObject } from '../types.ts';
+import { DirectoryScanner, DirectoryUnavailableError, nodeScanFileSystem, type ScanFileSystem } from './directoryScanner.ts';
+import { DirectoryWatcher } from './directoryWatcher.ts';
+import { DEFAULT_FILE_LIMITS, FILE_LIMITS, FileLimitError, type FileLimit, type FileLimits } from './limits.ts';
+import { compareProblems, type IndexChange } from './objectIndex.ts';
+import type { ManifestProblem } from './manifestParser.ts';
+import { ManifestReader } from './manifestReader.ts';
+import { ManifestTree } from './manifestTree.ts';
+
+/** What the datastore reports through metrics (a subset of src/metrics.ts, so tests may omit it). */
+export interface FileDatastoreMetrics {
+  readonly fileLimitExceeded: { inc(labels: { limit: FileLimit }, value?: number): void };
+  readonly fileBlockers: { set(value: number): void };
+}
 
 export interface FileDatastoreOptions {
   /** The manifest directory; read recursively. */
@@ -36,7 +54,11 @@ export interface FileDatastoreOptions {
   readonly pollIntervalMs?: number;
   /** Interval of the check for a directory that has disappeared. */
   readonly retryMs?: number;
+  readonly limits?: Partial<FileLimits>;
+  readonly metrics?: FileDatastoreMetrics;
   readonly clock?: Clock;
+  /** The file-system calls of the directory walk (tests inject failures here). */
+  readonly fileSystem?: ScanFileSystem;
 }
 
 /** Long enough to cover an editor's write-then-rename, short enough to feel immediate. */
@@ -44,6 +66,15 @@ const DEFAULT_DEBOUNCE_MS = 100;
 /** Typha's Kubernetes poll interval; a stat-only pass over a manifest tree costs little. */
 const DEFAULT_POLL_INTERVAL_MS = 30_000;
 const DEFAULT_RETRY_MS = 1_000;
+/**
+ * Changes published per event-loop turn. Converting one pod and caching its keys costs tens of
+ * microseconds, so a slice stays within about 10–30 ms of work.
+ */
+const PUBLISH_SLICE = 500;
+/** Blockers named in a readiness reason or an error; the rest are counted. */
+const NAMED_BLOCKERS = 5;
+
+type ConnectionState = 'up' | 'down' | 'incomplete';
 
 interface Subscription {
   readonly kind: KindInfo;
@@ -65,19 +96,22 @@ export class FileDatastore implements Datastore {
   readonly #maxDebounceMs: number;
   readonly #pollIntervalMs: number;
   readonly #retryMs: number;
-  readonly #scanner: DirectoryScanner;
-  readonly #index = new ObjectIndex();
+  readonly #limits: FileLimits;
+  readonly #metrics: FileDatastoreMetrics | undefined;
+  readonly #reader: ManifestReader;
+  readonly #tree: ManifestTree;
+  readonly #watcher: DirectoryWatcher;
   readonly #subscriptions = new Map<string, Subscription>();
   readonly #current = new Map<string, CurrentObject>();
-  /** Problems found when each file was last read (parse errors, bad documents, unreadable). */
-  readonly #fileProblems = new Map<string, ManifestProblem[]>();
-  #duplicateProblems: ManifestProblem[] = [];
   #revision = 0;
   #state: 'new' | 'running' | 'closed' = 'new';
   /** Whether the initial `replaced` listings have gone out. */
   #listed = false;
-  #connection: 'up' | 'down' | undefined;
-  #watcher: FSWatcher | undefined;
+  #connection: ConnectionState | undefined;
+  #connectionError: Error | undefined;
+  /** Set when the whole tree could not be scanned (over `maxEntries`); a blocker of its own. */
+  #treeProblem: ManifestProblem | undefined;
+  #unwatchableLogged = false;
   #debounceTimer: Timer | undefined;
   #firstEventAt: number | undefined;
   #pollTimer: Timer | undefined;
@@ -93,7 +127,30 @@ export class FileDatastore implements Datastore {
     this.#maxDebounceMs = options.maxDebounceMs ?? this.#debounceMs * 10;
     this.#pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.#retryMs = options.retryMs ?? DEFAULT_RETRY_MS;
-    this.#scanner = new DirectoryScanner(options.dir);
+    this.#limits = { ...DEFAULT_FILE_LIMITS, ...options.limits };
+    this.#metrics = options.metrics;
+    for (const limit of FILE_LIMITS) this.#metrics?.fileLimitExceeded.inc({ limit }, 0);
+    this.#metrics?.fileBlockers.set(0);
+    this.#reader = new ManifestReader({ limits: this.#limits, clock: this.#clock });
+    this.#tree = new ManifestTree({
+      root: options.dir,
+      scanner: new DirectoryScanner(options.dir, this.#limits, options.fileSystem ?? nodeScanFileSystem),
+      reader: this.#reader,
+      logger: this.#log,
+      onLimit: (limit) => this.#metrics?.fileLimitExceeded.inc({ limit }),
+    });
+    this.#watcher = new DirectoryWatcher({
+      onChange: (path) => {
+        this.#suspects.add(path);
+        this.#scheduleRescan();
+      },
+      onUnwatchable: (relativeDir, err) => {
+        // Once: with the inotify watch limit reached, every directory would say the same.
+        if (this.#unwatchableLogged) return;
+        this.#unwatchableLogged = true;
+        this.#log.warn({ err, directory: relativeDir }, 'cannot watch a manifest directory; relying on periodic rescans');
+      },
+    });
   }
 
   subscribe(kind: KindInfo, listener: KindListener): void {
@@ -101,10 +158,12 @@ export class FileDatastore implements Datastore {
     const subscription = this.#subscriptions.get(kind.id) ?? { kind, listeners: [] };
     subscription.listeners.push(listener);
     this.#subscriptions.set(kind.id, subscription);
-    // A late subscriber still gets the contract's first event: a complete listing.
+    // A late subscriber still gets the contract's first event: a complete listing (held
+    // incomplete first, if the datastore is, so it never looks in sync in between).
     if (this.#listed) {
+      if (this.#connection === 'incomplete') listener.connection('incomplete', this.#connectionError);
       listener.replaced(this.#listing(kind), String(this.#revision));
-      if (this.#connection) listener.connection(this.#connection);
+      if (this.#connection && this.#connection !== 'incomplete') listener.connection(this.#connection, this.#connectionError);
     }
   }
 
@@ -119,13 +178,20 @@ export class FileDatastore implements Datastore {
     this.#state = 'closed';
     this.#stopTimer('debounce');
     this.#stopTimer('poll');
-    this.#closeWatcher();
+    this.#watcher.close();
+    await this.#reader.close();
     await this.#scanChain;
   }
 
-  /** Current problems in the directory, for diagnostics: parse errors, bad documents, duplicates. */
+  /** Current problems in the directory, for diagnostics: broken paths, bad documents, duplicates. */
   problems(): readonly ManifestProblem[] {
-    return [...[...this.#fileProblems.values()].flat(), ...this.#duplicateProblems].sort(compareProblems);
+    return [...(this.#treeProblem ? [this.#treeProblem] : []), ...this.#tree.problems()].sort(compareProblems);
+  }
+
+  /** Paths that hold every kind out of in-sync: broken and never read successfully in this process. */
+  syncBlockers(): readonly DatastoreBlocker[] {
+    const blockers = [...(this.#treeProblem ? [this.#treeProblem] : []), ...this.#tree.blockers()].sort(compareProblems);
+    return blockers.map((p) => ({ source: p.line === undefined ? p.file : `${p.file}:${p.line}`, reason: p.reason }));
   }
 
   /** The revision of the latest change, as a decimal string. */
@@ -150,7 +216,7 @@ export class FileDatastore implements Datastore {
       try {
         await this.#scanOnce(suspects);
       } catch (err) {
-        // Not expected (the scanner reports per-file errors itself); never let a rescan kill the loop.
+        // Not expected (the tree reports per-file errors itself); never let a rescan kill the loop.
         this.#log.error({ err }, 'rescan of manifest directory failed');
       }
       this.#schedulePoll();
@@ -159,69 +225,85 @@ export class FileDatastore implements Datastore {
   }
 
   async #scanOnce(suspects: ReadonlySet<string>): Promise<void> {
-    let result;
+    // A scan that cannot finish (hung network filesystem, a parse at its timeout) must not
+    // leave the syncers saying in-sync about data that is not moving.
+    const watchdog = this.#clock.setTimeout(() => {
+      const err = new FileLimitError('scanTime', `a scan of the manifest directory has taken longer than ${this.#limits.scanTimeoutMs} ms`);
+      this.#metrics?.fileLimitExceeded.inc({ limit: 'scanTime' });
+      this.#log.error({ err }, 'manifest directory scan is overdue; syncers are out of sync until it finishes');
+      if (this.#connection !== 'down') this.#setConnection('incomplete', err);
+    }, this.#limits.scanTimeoutMs);
+    watchdog.unref?.();
+    let changes: IndexChange[];
     try {
-      result = await this.#scanner.scan(suspects);
+      changes = await this.#tree.refresh(suspects);
     } catch (err) {
-      if (!(err instanceof DirectoryUnavailableError)) throw err;
-      this.#closeWatcher();
-      // Before the first listing, subscribers simply wait: an empty `replaced` would tell them
-      // the cluster is empty, which we do not know.
-      this.#setConnection('down', err);
+      if (err instanceof DirectoryUnavailableError) {
+        this.#watcher.close();
+        // Before the first listing, subscribers simply wait: an empty `replaced` would tell them
+        // the cluster is empty, which we do not know.
+        this.#setConnection('down', err);
+        return;
+      }
+      if (!(err instanceof FileLimitError)) throw err;
+      if (this.#treeProblem?.reason !== err.message) {
+        this.#metrics?.fileLimitExceeded.inc({ limit: err.limit });
+        this.#log.error({ err, limit: err.limit }, 'manifest directory not scanned: over a limit; nothing changes and syncers are out of sync until it is fixed');
+      }
+      this.#treeProblem = { file: this.#dir, reason: err.message, limit: err.limit };
+      this.#updateBlockers();
       return;
+    } finally {
+      this.#clock.clearTimeout(watchdog);
     }
     if (this.#state !== 'running') return;
-
-    const touched = new Set<string>();
-    for (const path of result.removed) {
-      const file = this.#display(path);
-      for (const key of this.#index.removeFile(file)) touched.add(key);
-      this.#fileProblems.delete(file);
-      this.#log.info({ file }, 'manifest file removed');
-    }
-    for (const { path, error } of result.unreadable) {
-      const file = this.#display(path);
-      const problem = { file, reason: `cannot read file: ${error.message}` };
-      this.#fileProblems.set(file, [problem]);
-      this.#log.warn(problem, 'manifest file unreadable; keeping the objects last read from it');
-    }
-    for (const { path, text } of result.changed) {
-      const file = this.#display(path);
-      for (const key of this.#readFile(file, text)) touched.add(key);
-    }
-
-    const changes = this.#index.settle(touched);
-    this.#updateDuplicates();
-    if (!this.#listed) {
-      for (const change of changes) this.#record(change);
-      this.#emitListings();
-    } else {
-      for (const change of changes) this.#publish(this.#record(change), change.type);
-    }
-    if (!this.#watcher) this.#openWatcher();
-    // Up even without a watcher (e.g. inotify limits reached): periodic rescans still follow it.
-    this.#setConnection('up');
+    if (this.#treeProblem) this.#log.info({ file: this.#dir }, 'manifest directory is within its limits again');
+    this.#treeProblem = undefined;
+    this.#watcher.sync(this.#tree.directories);
+    if (!this.#listed) await this.#emitListings(changes);
+    else await this.#publishSlices(changes);
+    if (this.#state !== 'running') return;
+    this.#updateBlockers();
   }
 
-  /** Parses one changed file into the index; returns the keys it may have affected. */
-  #readFile(file: string, text: string): Set<string> {
-    const parsed = parseManifest(file, text);
-    if (!parsed.ok) {
-      this.#fileProblems.set(file, [parsed.problem]);
-      this.#log.warn(
-        { ...parsed.problem, kept: this.#index.hasFile(file) },
-        'manifest file does not parse; keeping the objects last read from it',
-      );
-      return new Set();
+  /** Reports `incomplete` while any blocker exists, `up` otherwise. */
+  #updateBlockers(): void {
+    const blockers = this.syncBlockers();
+    this.#metrics?.fileBlockers.set(blockers.length);
+    if (blockers.length === 0) {
+      this.#setConnection('up');
+      return;
     }
-    for (const problem of parsed.problems) this.#log.warn(problem, 'manifest document skipped');
-    for (const ignored of parsed.ignored) {
-      this.#log.debug({ file, ...ignored }, 'manifest document of a kind Cattail does not read; ignored');
+    const named = blockers.slice(0, NAMED_BLOCKERS).map((b) => `${b.source}: ${b.reason}`);
+    const more = blockers.length > NAMED_BLOCKERS ? `; and ${blockers.length - NAMED_BLOCKERS} more` : '';
+    this.#setConnection('incomplete', new Error(`not read successfully yet: ${named.join('; ')}${more}`));
+  }
+
+  /**
+   * The first listing. Up to one slice of objects goes out in `replaced`; if there are more
+   * (or blockers), every kind is first reported incomplete, so the syncers hold out of in-sync
+   * while the rest arrives as upserts.
+   */
+  async #emitListings(changes: readonly IndexChange[]): Promise<void> {
+    const first = changes.slice(0, PUBLISH_SLICE);
+    const rest = changes.slice(PUBLISH_SLICE);
+    if (rest.length > 0) this.#setConnection('incomplete', new Error(`loading ${changes.length} objects`));
+    else if (this.#tree.blockers().length > 0) this.#updateBlockers();
+    for (const change of first) this.#record(change);
+    this.#listed = true;
+    const revision = String(this.#revision);
+    for (const { kind, listeners } of this.#subscriptions.values()) {
+      for (const listener of listeners) listener.replaced(this.#listing(kind), revision);
     }
-    this.#fileProblems.set(file, parsed.problems);
-    if (parsed.problems.length === 0) this.#fileProblems.delete(file);
-    this.#log.debug({ file, objects: parsed.objects.length }, 'manifest file read');
-    return this.#index.setFile(file, parsed.objects);
+    await this.#publishSlices(rest);
+  }
+
+  async #publishSlices(changes: readonly IndexChange[]): Promise<void> {
+    for (let i = 0; i < changes.length; i += PUBLISH_SLICE) {
+      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+      if (this.#state !== 'running') return;
+      for (const change of changes.slice(i, i + PUBLISH_SLICE)) this.#publish(this.#record(change), change.type);
+    }
   }
 
   /** Applies one change to the current state under the next revision; returns the stamped object. */
@@ -241,16 +323,8 @@ export class FileDatastore implements Datastore {
     const revision = current.object.metadata.resourceVersion as string;
     for (const listener of subscription.listeners) {
       // A clone per listener: subscribers may annotate what they receive without corrupting
-      // our state or each other's (manifest directories are small; the copy is cheap).
+      // our state or each other's.
       listener.changed(type, structuredClone(current.object), revision);
-    }
-  }
-
-  #emitListings(): void {
-    this.#listed = true;
-    const revision = String(this.#revision);
-    for (const { kind, listeners } of this.#subscriptions.values()) {
-      for (const listener of listeners) listener.replaced(this.#listing(kind), revision);
     }
   }
 
@@ -262,55 +336,18 @@ export class FileDatastore implements Datastore {
     return objects;
   }
 
-  #setConnection(state: 'up' | 'down', error?: Error): void {
-    if (this.#connection === state) return;
+  #setConnection(state: ConnectionState, error?: Error): void {
+    if (this.#connection === state && (state !== 'incomplete' || this.#connectionError?.message === error?.message)) return;
+    const previous = this.#connection;
     this.#connection = state;
+    this.#connectionError = error;
     if (state === 'down') this.#log.warn({ err: error }, 'manifest directory unavailable; keeping the objects last read');
-    else this.#log.info({ objects: this.#current.size, revision: this.#revision }, 'manifest directory watched');
+    else if (state === 'incomplete') this.#log.warn({ reason: error?.message }, 'manifest directory incomplete; syncers stay out of sync');
+    else if (previous === 'incomplete' && this.#listed) this.#log.info({ objects: this.#current.size, revision: this.#revision }, 'manifest directory complete again; syncers may report in-sync');
+    else this.#log.info({ objects: this.#current.size, revision: this.#revision, directories: this.#watcher.size }, 'manifest directory watched');
     for (const { listeners } of this.#subscriptions.values()) {
       for (const listener of listeners) listener.connection(state, error);
     }
-  }
-
-  #updateDuplicates(): void {
-    const before = new Set(this.#duplicateProblems.map(problemId));
-    this.#duplicateProblems = this.#index.duplicates();
-    for (const problem of this.#duplicateProblems) {
-      if (!before.has(problemId(problem))) this.#log.warn(problem, 'duplicate object in manifests');
-    }
-  }
-
-  #openWatcher(): void {
-    let watcher: FSWatcher;
-    try {
-      // Not persistent: the datastore must not be what keeps a process alive.
-      watcher = watch(this.#dir, { recursive: true, persistent: false });
-    } catch (err) {
-      this.#log.warn({ err }, 'cannot watch manifest directory; relying on periodic rescans');
-      return;
-    }
-    watcher.on('change', (_event, filename) => {
-      if (typeof filename === 'string' && filename !== '') this.#suspects.add(toRelativePath(filename));
-      this.#scheduleRescan();
-    });
-    watcher.on('error', (err) => {
-      this.#log.debug({ err }, 'manifest directory watcher failed');
-      this.#closeWatcher();
-      this.#scheduleRescan();
-    });
-    // Linux closes a recursive watcher when the watched directory is removed.
-    watcher.on('close', () => {
-      if (this.#watcher !== watcher) return;
-      this.#watcher = undefined;
-      this.#scheduleRescan();
-    });
-    this.#watcher = watcher;
-  }
-
-  #closeWatcher(): void {
-    const watcher = this.#watcher;
-    this.#watcher = undefined;
-    watcher?.close();
   }
 
   /** Trailing debounce, capped so a file rewritten continuously is still picked up. */
@@ -345,12 +382,4 @@ export class FileDatastore implements Datastore {
     if (which === 'debounce') this.#debounceTimer = undefined;
     else this.#pollTimer = undefined;
   }
-
-  #display(relativePath: string): string {
-    return join(this.#dir, relativePath);
-  }
-}
-
-function problemId(problem: ManifestProblem): string {
-  return `${problem.file}:${problem.line ?? ''}:${problem.reason}`;
 }

@@ -10,7 +10,7 @@
  * Implementation: per file, the declarations it made (replaced wholesale when the file is
  * re-read); per key, the candidates sorted by (file, document order); per key, the winner last
  * reported. `settle(keys)` recomputes the winner of each touched key and returns the difference
- * as upserts and deletions. Content is compared by a JSON fingerprint so re-saving a file, or
+ * as upserts and deletions. Content is compared by the parser's fingerprint so re-saving a file, or
  * a winner handing over to an identical duplicate, produces no change.
  */
 import type { KindInfo } from '../kinds.ts';
@@ -45,7 +45,7 @@ export class ObjectIndex {
       file,
       order,
       declaration,
-      fingerprint: JSON.stringify(declaration.object),
+      fingerprint: declaration.fingerprint,
     }));
     this.#byFile.set(file, candidates);
     for (const candidate of candidates) {
