@@ -1,4 +1,16 @@
 import { Counter, Gauge, Histogram, type Registry, collectDefaultMetrics } from 'prom-client';
+import { KINDS } from './datastore/kinds.ts';
+import type { CloseReason } from './server/session.ts';
+
+/**
+ * Every value of `cattail_connections_closed_total{reason}`. A Record rather than a list so the
+ * type checker insists on each CloseReason: a reason missing here would have no series until
+ * its first close, and `increase()` never sees that first one.
+ */
+const CLOSE_REASONS: Record<CloseReason, true> = {
+  client: true, protocol: true, 'handshake-timeout': true, 'fell-behind': true, 'write-timeout': true,
+  'pong-timeout': true, rebalance: true, shutdown: true, error: true, 'rate-limit': true,
+};
 
 /**
  * Every Cattail metric, registered on the registry passed in (never the global one), so tests
@@ -9,9 +21,9 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
   const registers = [registry];
   const syncer = ['syncer'] as const;
-  return {
+  const metrics = {
     breadcrumbSeq: new Gauge({ name: 'cattail_breadcrumb_seq_number', help: 'Sequence number of the newest breadcrumb.', labelNames: syncer, registers }),
-    breadcrumbSize: new Histogram({ name: 'cattail_breadcrumb_size', help: 'Deltas per breadcrumb.', labelNames: syncer, buckets: [0, 1, 5, 10, 25, 50, 100, 250, 1000], registers }),
+    breadcrumbSize: new Histogram({ name: 'cattail_breadcrumb_size', help: 'Deltas per breadcrumb.', labelNames: syncer, buckets: [0, 1, 5, 10, 25, 50, 90, 100, 250, 1000], registers }),
     updatesTotal: new Counter({ name: 'cattail_updates_total', help: 'Updates received by the snapshot cache.', labelNames: syncer, registers }),
     updatesSkipped: new Counter({ name: 'cattail_updates_skipped_total', help: 'Updates skipped because their value was byte-identical to the stored one.', labelNames: syncer, registers }),
     cacheSize: new Gauge({ name: 'cattail_cache_size', help: 'Keys in the snapshot cache.', labelNames: syncer, registers }),
@@ -44,6 +56,11 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+  // Labelled counters start at 0 for every value of their bounded label set (the per-syncer
+  // ones in initSyncerSeries, once the served syncer types are known).
+  for (const reason of Object.keys(CLOSE_REASONS)) metrics.connectionsClosed.inc({ reason }, 0);
+  for (const kind of Object.values(KINDS)) metrics.invalidObjects.inc({ kind: kind.id }, 0);
+  return metrics;
 /**
  * Creates every per-syncer series at zero, as Typha does, so dashboards show 0 rather than "no
  * data" for a syncer type that has not yet used grace, skipped an update or reused a snapshot.

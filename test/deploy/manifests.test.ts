@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { parse } from 'yaml';
 import { syncerSpecs } from '../../src/calico/index.ts';
 import { type Config, OPTIONS, parseConfig } from '../../src/config/index.ts';
 import { KINDS, type KindInfo } from '../../src/datastore/kinds.ts';
@@ -101,10 +102,11 @@ describe('Kubernetes manifests', () => {
     assert.equal((pod.terminationGracePeriodSeconds ?? 30) * 1000, config.shutdownTimeoutMs);
   });
 
-  test('pods are critical, spread over nodes and zones, bounded in resources and locked down', () => {
+  test('pods are critical, run on Linux nodes only, spread over nodes and zones, bounded in resources and locked down', () => {
     const pod = podSpecOf(findObject(base, 'Deployment'));
     const container = cattailContainer(pod);
     assert.equal(pod.priorityClassName, 'system-cluster-critical');
+    assert.deepEqual(pod.nodeSelector, { 'kubernetes.io/os': 'linux' });
     const keys = (pod.topologySpreadConstraints ?? []).map((t) => t.topologyKey).sort();
     assert.deepEqual(keys, ['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
     const zone = pod.topologySpreadConstraints!.find((t) => t.topologyKey === 'topology.kubernetes.io/zone')!;
@@ -133,9 +135,8 @@ describe('Kubernetes manifests', () => {
     assert.notEqual(config.opsHost, '127.0.0.1', 'kubelet and Prometheus reach the ops port from outside the pod');
     const service = findObject(base, 'Service') as K8sObject & { spec: { selector: Record<string, string>; ports: { name: string; port: number; targetPort: string }[] } };
     assert.deepEqual(service.spec.ports.map((p) => [p.name, p.port, p.targetPort]), [['cattail', config.syncPort, 'cattail'], ['ops', config.opsPort, 'ops']]);
-    const podLabels = (findObject(base, 'Deployment') as unknown as { spec: { template: { metadata: { labels: Record<string, string>; annotations: Record<string, string> } } } }).spec.template.metadata;
+    const podLabels = (findObject(base, 'Deployment') as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } }).spec.template.metadata;
     for (const [k, v] of Object.entries(service.spec.selector)) assert.equal(podLabels.labels[k], v, 'the Service selects the pods');
-    assert.equal(podLabels.annotations['prometheus.io/port'], String(config.opsPort));
   });
 
   test('the probe paths answer on a running server, with timeouts well above 1 s', async () => {
@@ -153,8 +154,8 @@ describe('Kubernetes manifests', () => {
       const live = await fetch(`${h.opsUrl}${probes.liveness!.httpGet!.path}`);
       assert.equal(live.status, 200, 'liveness answers 200');
       await eventually(async () => (await fetch(`${h.opsUrl}${probes.readiness!.httpGet!.path}`)).status === 200, 'readiness answers 200 once in sync');
-      const annotations = (findObject(base, 'Deployment') as unknown as { spec: { template: { metadata: { annotations: Record<string, string> } } } }).spec.template.metadata.annotations;
-      const metrics = await fetch(`${h.opsUrl}${annotations['prometheus.io/path']}`);
+      const scrapePath = (parse(readFileSync(repoPath('deploy/prometheus/podmonitor.yaml'), 'utf8')) as { spec: { podMetricsEndpoints: { path: string }[] } }).spec.podMetricsEndpoints[0]!.path;
+      const metrics = await fetch(`${h.opsUrl}${scrapePath}`);
       assert.equal(metrics.status, 200);
       assert.match(await metrics.text(), /^cattail_connections_active /m);
     } finally {

@@ -12,11 +12,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Registry } from 'prom-client';
+import { parse, stringify } from 'yaml';
 import { createMetrics } from '../../src/metrics.ts';
 import { eventually, type Harness, startCattail } from '../support/harness.ts';
 import { TestClient } from '../support/testClient.ts';
 import {
-  dashboardExpressions, freePort, loadRules, metricNamesIn, PROMETHEUS_INSTALL, repoPath, requireTool, runTool, stopProcess,
+  dashboardExpressions, findObject, freePort, type K8sObject, kustomize, loadRules, metricNamesIn, podSpecOf, PROMETHEUS_INSTALL, repoPath, requireTool, runTool, stopProcess,
 } from './tools.ts';
 
 const rules = loadRules();
@@ -27,6 +28,13 @@ const dashboard = JSON.parse(readFileSync(repoPath('deploy/grafana/cattail.json'
 };
 const recorded = new Set(rules.groups.flatMap((g) => g.rules.flatMap((r) => (r.record === undefined ? [] : [r.record]))));
 const alerts = rules.groups.flatMap((g) => g.rules.filter((r) => r.alert !== undefined));
+
+/** The one job of deploy/prometheus/scrape-config.yaml, as a fresh object. */
+function shippedScrapeJob(): Record<string, unknown> {
+  const doc = parse(readFileSync(repoPath('deploy/prometheus/scrape-config.yaml'), 'utf8')) as { scrape_configs: Record<string, unknown>[] };
+  assert.equal(doc.scrape_configs.length, 1);
+  return doc.scrape_configs[0]!;
+}
 
 /** Metric names the dashboard and the alert/recording expressions read (recorded series excluded). */
 function usedMetrics(): Map<string, string> {
@@ -108,6 +116,50 @@ describe('alert rules and dashboard', () => {
     }
   });
 
+  test('rules select the generic series (up, process_*, nodejs_*) by job="cattail", and the dashboard by joining a series only Cattail exports', () => {
+    for (const g of rules.groups) for (const r of g.rules) {
+      for (const m of r.expr.matchAll(/\b(up|process_[a-z_]+|nodejs_[a-z_0-9]+)(\{[^}]*\}|\b)/g)) {
+        assert.ok(m[2]!.includes('job="cattail"') || /and on \(job, instance\)/.test(r.expr), `${r.alert ?? r.record}: ${m[1]} is selected by job="cattail" or joined to Cattail's own series`);
+      }
+    }
+    for (const expr of dashboardExpressions(dashboard)) {
+      if (/\b(up|process_[a-z_]+|nodejs_[a-z_0-9]+)\{/.test(expr)) assert.match(expr, /and on \(job, instance\) cattail_connections_active\{job=~"\$job"\}/, `only Cattail's pods: ${expr}`);
+    }
+  });
+
+  test('the shipped PodMonitor and scrape job scrape the ops port of the pods the base deploys, under job="cattail", and the pods invite no second scrape', () => {
+    const base = kustomize('deploy/kubernetes');
+    const deployment = findObject(base, 'Deployment') as unknown as K8sObject & { spec: { template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> } } } };
+    const template = deployment.spec.template.metadata;
+    const namespace = deployment.metadata.namespace!;
+    const opsPort = podSpecOf(deployment).containers[0]!.ports!.find((p) => p.name === 'ops');
+    assert.ok(opsPort, 'the container has a port named ops');
+    assert.deepEqual(Object.keys(template.annotations ?? {}).filter((k) => k.startsWith('prometheus.io/')), [], 'no prometheus.io annotations: a generic kubernetes-pods job would scrape the pods again under another job name');
+
+    const monitor = parse(readFileSync(repoPath('deploy/prometheus/podmonitor.yaml'), 'utf8')) as K8sObject & {
+      spec: { jobLabel: string; selector: { matchLabels: Record<string, string> }; namespaceSelector: { matchNames: string[] }; podMetricsEndpoints: { port: string; path: string }[] };
+    };
+    assert.equal(monitor.kind, 'PodMonitor');
+    assert.equal(monitor.metadata.namespace, namespace);
+    assert.deepEqual(monitor.spec.namespaceSelector.matchNames, [namespace]);
+    for (const [k, v] of Object.entries(monitor.spec.selector.matchLabels)) assert.equal(template.labels[k], v, `the PodMonitor selects the pods by ${k}`);
+    assert.equal(template.labels[monitor.spec.jobLabel], 'cattail', 'the job label the PodMonitor sets is "cattail"');
+    assert.deepEqual(monitor.spec.podMetricsEndpoints.map((e) => [e.port, e.path]), [['ops', '/metrics']]);
+
+    const job = shippedScrapeJob() as { job_name: string; metrics_path: string; kubernetes_sd_configs: { role: string; namespaces: { names: string[] }; selectors: { role: string; label: string }[] }[]; relabel_configs: { source_labels?: string[]; regex?: string; action?: string }[] };
+    assert.equal(job.job_name, 'cattail');
+    assert.equal(job.metrics_path, '/metrics');
+    const sd = job.kubernetes_sd_configs[0]!;
+    assert.equal(sd.role, 'pod');
+    assert.deepEqual(sd.namespaces.names, [namespace]);
+    for (const sel of sd.selectors) {
+      const [k, v] = sel.label.split('=');
+      assert.equal(template.labels[k!], v, `the scrape job selects the pods by ${k}`);
+    }
+    const keep = job.relabel_configs.find((r) => r.action === 'keep');
+    assert.deepEqual([keep?.source_labels, keep?.regex], [['__meta_kubernetes_pod_container_port_name'], opsPort.name]);
+  });
+
   describe('a real Prometheus scraping a running Cattail', () => {
     let harness: Harness | undefined;
     let prometheus: ChildProcess | undefined;
@@ -129,20 +181,24 @@ describe('alert rules and dashboard', () => {
 
       const port = await freePort();
       promUrl = `http://127.0.0.1:${port}`;
+      // The shipped scrape job, fed by a file of targets shaped as its Kubernetes pod discovery
+      // yields them (one per container port, with the pod's meta labels), since the Debian
+      // build of Prometheus has no kubernetes_sd: what is tested is the job and its relabeling.
+      const targets = path.join(storage, 'targets.json');
+      const pod = (port: number, portName: string) => ({
+        targets: [`127.0.0.1:${port}`],
+        labels: { __meta_kubernetes_namespace: 'kube-system', __meta_kubernetes_pod_name: 'cattail-7d9f-x2x', __meta_kubernetes_pod_node_name: 'node-1', __meta_kubernetes_pod_container_port_name: portName },
+      });
+      writeFileSync(targets, JSON.stringify([pod(h.app.opsAddress.port, 'ops'), pod(h.app.syncAddress.port, 'cattail')]));
+      const job = shippedScrapeJob();
+      delete job.kubernetes_sd_configs;
+      Object.assign(job, { file_sd_configs: [{ files: [targets], refresh_interval: '1s' }], scrape_interval: '1s', scrape_timeout: '900ms' });
       const config = path.join(storage, 'prometheus.yml');
-      writeFileSync(config, [
-        'global:',
-        '  scrape_interval: 1s',
-        '  scrape_timeout: 900ms',
-        '  evaluation_interval: 1s',
-        'rule_files:',
-        `  - ${JSON.stringify(repoPath('deploy/prometheus/rules.yaml'))}`,
-        'scrape_configs:',
-        '  - job_name: cattail',
-        '    static_configs:',
-        `      - targets: ["127.0.0.1:${h.app.opsAddress.port}"]`,
-        '',
-      ].join('\n'));
+      writeFileSync(config, stringify({
+        global: { scrape_interval: '1s', scrape_timeout: '900ms', evaluation_interval: '1s' },
+        rule_files: [repoPath('deploy/prometheus/rules.yaml')],
+        scrape_configs: [job],
+      }));
       prometheus = spawn(binary, [
         `--config.file=${config}`, `--storage.tsdb.path=${path.join(storage, 'data')}`, `--web.listen-address=127.0.0.1:${port}`,
         '--storage.tsdb.retention.time=1h', '--log.level=warn',
@@ -209,8 +265,10 @@ describe('alert rules and dashboard', () => {
       }, 'Prometheus to have scraped every used metric', 90_000).catch((err: Error) => {
         throw new Error(`${err.message}\nmissing: ${missing.map((n) => `${n} (${used.get(n)})`).join(', ')}\n${promLog}`);
       });
-      const up = await api<{ result: { value: [number, string] }[] }>(`/api/v1/query?query=${encodeURIComponent('up{job="cattail"}')}`);
-      assert.equal(up.result[0]?.value[1], '1', 'the target is up');
+      const up = await api<{ result: { metric: Record<string, string>; value: [number, string] }[] }>(`/api/v1/query?query=${encodeURIComponent('up{job="cattail"}')}`);
+      assert.equal(up.result.length, 1, 'the shipped job keeps only the ops port of the pod');
+      assert.equal(up.result[0]!.value[1], '1', 'the target is up');
+      assert.deepEqual({ namespace: up.result[0]!.metric.namespace, pod: up.result[0]!.metric.pod, node: up.result[0]!.metric.node }, { namespace: 'kube-system', pod: 'cattail-7d9f-x2x', node: 'node-1' });
     });
 
     test('Prometheus evaluates every rule without error and records every recording rule', async () => {

@@ -26,7 +26,7 @@ export function requireTool(tool: string, install: string): string {
   return found;
 }
 
-export const PROMETHEUS_INSTALL = 'apt-get install -y prometheus (the Debian package provides prometheus and promtool; npm test's pretest step does this as root)';
+export const PROMETHEUS_INSTALL = 'apt-get install -y prometheus (the Debian package provides prometheus and promtool; the pretest step of npm test does this as root)';
 export const KUBECTL_INSTALL = 'kubectl 1.27 or newer (it embeds kustomize); these machines have it in /usr/bin';
 
 /** Runs a command to completion; throws with its output when it exits non-zero. */
@@ -96,6 +96,7 @@ export interface PodSpec {
   hostNetwork?: boolean;
   serviceAccountName?: string;
   priorityClassName?: string;
+  nodeSelector?: Record<string, string>;
   terminationGracePeriodSeconds?: number;
   securityContext?: Record<string, unknown> & { seccompProfile?: { type: string } };
   topologySpreadConstraints?: { topologyKey: string; maxSkew: number; whenUnsatisfiable: string; labelSelector?: { matchLabels?: Record<string, string> } }[];
