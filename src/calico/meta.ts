@@ -5,7 +5,7 @@
  * equal, and the revision travels beside the value.
  */
 import type { RawObject } from '../datastore/types.ts';
-import { isObject, jsonCopy, stringMap, type JsonObject } from './fields.ts';
+import { ValidationError, isObject, jsonCopy, stringMap, type JsonObject } from './fields.ts';
 
 /** The object's name; an object without one cannot name any key. */
 export function objectName(object: RawObject): string {
@@ -61,7 +61,8 @@ export function goObjectMeta(meta: JsonObject): JsonObject {
  * Metadata of a CRD-backed Calico object as libcalico-go restores it: the
  * `projectcalico.org/metadata` annotation, when present, supplies the Calico metadata
  * (creationTimestamp, generation...), while name, namespace, labels, annotations and uid stay
- * those of the Kubernetes object, and the bookkeeping annotation itself is removed.
+ * those of the Kubernetes object, and the bookkeeping annotation itself is removed. An
+ * annotation that is not a JSON object is a {@link ValidationError}, as it fails Go's decode.
  */
 export function calicoObjectMeta(object: RawObject): JsonObject {
   const k8s: JsonObject = isObject(object.metadata) ? object.metadata : {};
@@ -70,12 +71,16 @@ export function calicoObjectMeta(object: RawObject): JsonObject {
   delete annotations['projectcalico.org/metadata'];
   let base: JsonObject = k8s;
   if (stored !== undefined) {
+    // `ConvertK8sResourceToCalicoResource` unmarshals it into an ObjectMeta: `null` leaves that
+    // empty, anything but an object fails the conversion.
+    let parsed: unknown;
     try {
-      const parsed: unknown = JSON.parse(stored);
-      if (isObject(parsed)) base = parsed;
+      parsed = JSON.parse(stored);
     } catch {
-      // An unreadable bookkeeping annotation is ignored, as the Kubernetes metadata is complete.
+      parsed = undefined;
     }
+    if (parsed !== null && !isObject(parsed)) throw new ValidationError('annotation projectcalico.org/metadata is not a JSON object');
+    base = parsed ?? {};
   }
   return goObjectMeta({
     ...base,

@@ -6,15 +6,14 @@
  */
 import type { RawObject } from '../datastore/types.ts';
 import type { ConvertedKV } from '../syncer/types.ts';
-import { isObject, jsonCopy, type JsonObject } from './fields.ts';
+import { isObject, jsonCopy, validatedKV, type JsonObject } from './fields.ts';
 import { resourceKey } from './keys.ts';
 import { calicoObjectMeta, objectName, v3Header } from './meta.ts';
 
 export function convertCalicoNodeStatus(object: RawObject): ConvertedKV[] {
-  const value: JsonObject = {
+  return validatedKV(resourceKey('caliconodestatuses', objectName(object)), (): JsonObject => ({
     ...v3Header('CalicoNodeStatus', calicoObjectMeta(object)),
     spec: isObject(object.spec) ? jsonCopy(object.spec) : {},
     status: isObject(object.status) ? jsonCopy(object.status) : {},
-  };
-  return [{ key: resourceKey('caliconodestatuses', objectName(object)), value }];
+  }));
 }

@@ -139,3 +139,23 @@ test('CIDR parsing treats IPv4-mapped addresses and prefixes as Go does', () => 
   assert.equal(canonicalCIDR('10.1.2.3/024'), '10.1.2.0/24');
   assert.equal(canonicalCIDR('10.1.2.3/33'), undefined);
 });
+
+// resources.go ConvertK8sResourceToCalicoResource: json.Unmarshal of the annotation into a
+// metav1.ObjectMeta; an error fails the conversion (our null value with the error), `null`
+// leaves the ObjectMeta empty before name, namespace, labels, annotations and uid are written
+// back from the CRD (so the CRD's own creationTimestamp is not used).
+test('the projectcalico.org/metadata annotation is decoded as Go decodes it, or fails the object', () => {
+  const peer = (stored: string): ReturnType<typeof convert> => convert(KINDS.bgpPeers, {
+    metadata: { name: 'tor', uid: 'u-tor', creationTimestamp: '2021-07-01T00:00:00Z', annotations: { 'projectcalico.org/metadata': stored, note: 'x' } },
+    spec: { peerIP: '172.20.0.1' },
+  }, 'bgp');
+  assertKVs(peer('null'), [{ key: '/calico/resources/v3/projectcalico.org/bgppeers/tor', value: {
+    kind: 'BGPPeer', apiVersion: 'projectcalico.org/v3',
+    metadata: { name: 'tor', uid: 'u-tor', creationTimestamp: null, annotations: { note: 'x' } }, spec: { peerIP: '172.20.0.1' },
+  } }]);
+  for (const stored of ['{"creationTimestamp":', '["x"]']) {
+    const [kv] = peer(stored);
+    assert.equal(kv?.value, null);
+    assert.match(kv?.error ?? '', /projectcalico.org\/metadata/);
+  }
+});
