@@ -9,7 +9,7 @@ import { eventually } from './eventually.ts';
 export type Recorded =
   | { readonly call: 'replaced'; readonly objects: readonly RawObject[]; readonly revision: string }
   | { readonly call: 'changed'; readonly type: 'upsert' | 'delete'; readonly object: RawObject; readonly revision: string }
-  | { readonly call: 'connection'; readonly state: 'up' | 'down'; readonly error?: Error };
+  | { readonly call: 'connection'; readonly state: 'up' | 'down' | 'incomplete'; readonly error?: Error };
 
 /** What a `replaced` changed relative to the state before it, by `namespace/name`. */
 export interface ReplaceDiff {
@@ -51,12 +51,18 @@ export class RecordingListener implements KindListener {
     else this.state.set(objectName(object), object);
   }
 
-  connection(state: 'up' | 'down', error?: Error): void {
+  connection(state: 'up' | 'down' | 'incomplete', error?: Error): void {
     this.calls.push({ call: 'connection', state, ...(error ? { error } : {}) });
   }
 
-  count(call: Recorded['call'], state?: 'up' | 'down'): number {
+  count(call: Recorded['call'], state?: 'up' | 'down' | 'incomplete'): number {
     return this.calls.filter((c) => c.call === call && (state === undefined || (c.call === 'connection' && c.state === state))).length;
+  }
+
+  /** The state of the latest `connection` call, if any. */
+  lastConnection(): 'up' | 'down' | 'incomplete' | undefined {
+    const last = this.calls.findLast((c) => c.call === 'connection');
+    return last?.call === 'connection' ? last.state : undefined;
   }
 
   /** The subscriber's current object names, sorted. */
