@@ -9,7 +9,8 @@
  */
 import type { RawObject } from '../datastore/types.ts';
 import type { ConvertedKV } from '../syncer/types.ts';
-import { ValidationError, isObject, type JsonObject } from './fields.ts';
+import { ValidationError, isObject, optInt, optString, type JsonObject } from './fields.ts';
+import { parseCIDROrIP } from './net.ts';
 import { annotationsOf, objectName } from './meta.ts';
 import { durationMillisV, durationSecondsV, parseGoDuration } from './duration.ts';
 import { CLUSTER_INFO_FIELDS, FELIX_CONFIG_FIELDS, type ConfigField } from './felixConfigFields.ts';
@@ -25,17 +26,26 @@ function configHost(name: string, kind: string): string | undefined {
   throw new Error(`${kind} name ${JSON.stringify(name)} must be "default" or "node.<nodename>"`);
 }
 
+/**
+ * `protoPortSliceToString` (`felixconfigprocessor.go`): `proto:port` or `proto:net:port`, the
+ * protocol lower-cased, the net printed as written and bracketed when `cnet.ParseCIDROrIP`
+ * reads it as IPv6 (an IPv4-mapped address reads as IPv4). An absent protocol or port is Go's
+ * zero value. A net that does not parse makes Go dereference a nil IP and panic; Cattail gives
+ * this key an error instead.
+ */
 function protoPortsToString(value: unknown, what: string): string {
   if (!Array.isArray(value)) throw new ValidationError(`${what} must be a list`);
   if (value.length === 0) return 'none';
   return value.map((pp, i) => {
-    if (!isObject(pp) || typeof pp.protocol !== 'string' || typeof pp.port !== 'number') {
-      throw new ValidationError(`${what}[${i}] needs a protocol and a port`);
-    }
-    const protocol = pp.protocol.toLowerCase();
-    const net = typeof pp.net === 'string' ? pp.net : '';
-    if (net === '') return `${protocol}:${pp.port}`;
-    return net.includes(':') ? `${protocol}:[${net}]:${pp.port}` : `${protocol}:${net}:${pp.port}`;
+    if (!isObject(pp)) throw new ValidationError(`${what}[${i}] must be an object`);
+    const protocol = (optString(pp.protocol, `${what}[${i}].protocol`) ?? '').toLowerCase();
+    const port = optInt(pp.port, `${what}[${i}].port`) ?? 0;
+    if (port < 0 || port > 65535) throw new ValidationError(`${what}[${i}].port must be 0-65535`);
+    const net = optString(pp.net, `${what}[${i}].net`) ?? '';
+    if (net === '') return `${protocol}:${port}`;
+    const parsed = parseCIDROrIP(net);
+    if (parsed === undefined) throw new ValidationError(`${what}[${i}].net ${JSON.stringify(net)} is not a valid CIDR or IP`);
+    return parsed.ip.version === 6 ? `${protocol}:[${net}]:${port}` : `${protocol}:${net}:${port}`;
   }).join(',');
 }
 
@@ -77,10 +87,9 @@ function configFieldValue(field: ConfigField, raw: unknown): string | undefined 
     case 'port':
       return String(normalizePort(raw, what));
     case 'routeTableRange':
-      if (!isObject(raw) || !Number.isInteger(raw.min) || !Number.isInteger(raw.max)) {
-        throw new ValidationError(`${what} needs integer min and max`);
-      }
-      return `${String(raw.min)}-${String(raw.max)}`;
+      // `routeTableRangeToString`: `%d-%d`, an absent bound being Go's zero value.
+      if (!isObject(raw)) throw new ValidationError(`${what} must be an object`);
+      return `${optInt(raw.min, `${what}.min`) ?? 0}-${optInt(raw.max, `${what}.max`) ?? 0}`;
   }
 }
 

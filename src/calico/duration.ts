@@ -12,7 +12,12 @@ const UNIT_NS: Record<string, bigint> = {
 };
 const MAX_INT64 = (1n << 63n) - 1n;
 
-/** `time.ParseDuration`; `undefined` when Go would reject the text. */
+/**
+ * `time.ParseDuration` (Go 1.16, as Typha v3.20 is built); `undefined` when Go would reject
+ * the text. Each `<number><unit>` part is checked for int64 overflow as Go checks it, and a
+ * fraction is added the way Go adds it, through float64 (`int64(float64(f) * (float64(unit) /
+ * scale))`), so a many-digit fraction rounds as it does in Go.
+ */
 export function parseGoDuration(text: string): bigint | undefined {
   let rest = text;
   let negative = false;
@@ -23,25 +28,41 @@ export function parseGoDuration(text: string): bigint | undefined {
   if (rest === '0') return 0n;
   if (rest === '') return undefined;
   let total = 0n;
-  const part = /^(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)/u;
   while (rest !== '') {
-    const m = part.exec(rest);
-    if (!m) return undefined;
+    const m = /^(\d*)(?:\.(\d*))?/.exec(rest) as RegExpExecArray;
     const whole = m[1] ?? '';
     const frac = m[2] ?? '';
     if (whole === '' && frac === '') return undefined;
-    const unit = UNIT_NS[m[3] as string] as bigint;
-    let ns = BigInt(whole || '0') * unit;
-    if (frac !== '') {
-      // Go truncates the fraction towards zero at nanosecond precision.
-      const scale = 10n ** BigInt(frac.length);
-      ns += (BigInt(frac) * unit) / scale;
-    }
-    total += ns;
-    if (total > MAX_INT64 + (negative ? 1n : 0n)) return undefined;
     rest = rest.slice(m[0].length);
+    // Go's unit is everything up to the next digit or '.'.
+    const unitText = /^[^0-9.]*/.exec(rest)?.[0] ?? '';
+    const unit = UNIT_NS[unitText];
+    if (unit === undefined) return undefined;
+    rest = rest.slice(unitText.length);
+    const v = BigInt(whole || '0');
+    if (v > MAX_INT64 / unit) return undefined;
+    let ns = v * unit;
+    const { value: f, scale } = leadingFraction(frac);
+    if (f > 0n) ns += BigInt(Math.trunc(Number(f) * (Number(unit) / scale)));
+    if (ns > MAX_INT64) return undefined;
+    total += ns;
+    if (total > MAX_INT64) return undefined;
   }
   return negative ? -total : total;
+}
+
+/** Go's `leadingFraction`: digits stop counting (and scaling) once the int64 would overflow. */
+function leadingFraction(digits: string): { value: bigint; scale: number } {
+  let value = 0n;
+  let scale = 1;
+  for (const c of digits) {
+    if (value > MAX_INT64 / 10n) break;
+    const next = value * 10n + BigInt(c);
+    if (next > MAX_INT64) break;
+    value = next;
+    scale *= 10;
+  }
+  return { value, scale };
 }
 
 function fracDigits(value: bigint, digits: number): string {

@@ -109,3 +109,37 @@ test('per-node ClusterInformation never sets the ready flag', () => {
     { key: '/calico/v1/host/n1/config/Variant', value: 'Calico' },
   ]);
 });
+
+// Vectors worked out from libcalico-go e9d17133 updateprocessors/felixconfigprocessor.go
+// (protoPortSliceToString, routeTableRangeToString) and configurationprocessor.go.
+test('failsafe nets are printed as written, bracketed only when cnet.ParseCIDROrIP reads IPv6', () => {
+  assertKVs(convert(KINDS.felixConfigurations, felixConfig('default', {
+    failsafeInboundHostPorts: [{ protocol: 'Tcp', port: 22, net: '10.1.2.3/8' }, { protocol: 'UDP', port: 53, net: '::ffff:10.0.0.1' }, { protocol: 'sctp', port: 9, net: 'FD00::1' }],
+  })), [{ key: '/calico/v1/config/FailsafeInboundHostPorts', value: 'tcp:10.1.2.3/8:22,udp:::ffff:10.0.0.1:53,sctp:[FD00::1]:9' }]);
+});
+
+test('a failsafe entry without protocol or port prints Go zero values', () => {
+  assertKVs(convert(KINDS.felixConfigurations, felixConfig('default', { failsafeOutboundHostPorts: [{ port: 22 }, { protocol: 'TCP' }] })), [
+    { key: '/calico/v1/config/FailsafeOutboundHostPorts', value: ':22,tcp:0' },
+  ]);
+});
+
+test('a failsafe net that does not parse is an error on that key only (Go would panic on the nil IP)', () => {
+  assertKVs(convert(KINDS.felixConfigurations, felixConfig('default', { failsafeInboundHostPorts: [{ protocol: 'TCP', port: 22, net: 'bogus' }], healthPort: 1 })), [
+    { key: '/calico/v1/config/HealthPort', value: '1' },
+    { key: '/calico/v1/config/FailsafeInboundHostPorts', value: null, error: 'failsafeInboundHostPorts[0].net "bogus" is not a valid CIDR or IP' },
+  ]);
+});
+
+test('RouteTableRange prints %d-%d with an absent bound as 0', () => {
+  assertKVs(convert(KINDS.felixConfigurations, felixConfig('default', { routeTableRange: { max: 250 } })), [
+    { key: '/calico/v1/config/RouteTableRange', value: '0-250' },
+  ]);
+});
+
+test('a non-pointer string field that is empty gives no key; a pointer string keeps an empty value', () => {
+  assertKVs(convert(KINDS.felixConfigurations, felixConfig('default', { logPrefix: '', healthHost: '', iptablesBackend: 'NFT' })), [
+    { key: '/calico/v1/config/IptablesBackend', value: 'NFT' },
+    { key: '/calico/v1/config/HealthHost', value: '' },
+  ]);
+});
