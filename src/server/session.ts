@@ -36,6 +36,8 @@ export interface SessionDeps {
   readonly codec: Codec;
   /** The three possible `status` frames, encoded once per server rather than per session. */
   readonly statusFrames: Readonly<Record<SyncStatus, Buffer>>;
+  /** Uniform in [0, 1): the ping interval's jitter (injected so tests can pin it). */
+  readonly random: () => number;
 }
 
 /** Bounded vocabulary for `cattail_connections_closed_total{reason}` and logs. */
@@ -142,19 +144,35 @@ export class Session {
 
   /**
    * ws enforces maxPayload before buffering and then closes with 1009; we close with our own
-   * documented code instead so every protocol violation carries a Cattail close code.
+   * documented code instead so every protocol violation carries a Cattail close code. For a
+   * framing violation ws closes with 1002 and no reason, then emits the error that says what
+   * was wrong: the close waits for that error (same tick) so the reason can carry it.
    */
   #mapOversizeClose(): void {
     const ws = this.#ws;
     const original = ws.close.bind(ws);
+    let framingClose = false;
+    const closeFraming = (detail: string) => {
+      if (!framingClose) return;
+      framingClose = false;
+      if (this.#phase !== 'closed') this.#end('protocol');
+      this.#log('warn', { detail }, 'client broke WebSocket framing');
+      original(1002, truncateReason(`WebSocket protocol error: ${detail}`));
+    };
     ws.close = (code?: number, reason?: string | Buffer) => {
       if (code === 1009) {
-        this.#end('protocol');
+        if (this.#phase !== 'closed') this.#end('protocol');
         this.#log('warn', {}, 'client frame exceeded the inbound limit');
         return original(CloseCode.frameTooLarge, `frame exceeds ${this.#deps.config.maxInboundFrameBytes} bytes`);
       }
+      if (code === 1002 && (reason === undefined || reason.length === 0)) {
+        framingClose = true;
+        queueMicrotask(() => closeFraming('invalid frame'));
+        return;
+      }
       return original(code, reason);
     };
+    ws.on('error', (err) => closeFraming(err.message.replace(/^Invalid WebSocket frame: /, '')));
   }
 
   #onFrame(data: Buffer, isBinary: boolean): void {
@@ -171,6 +189,12 @@ export class Session {
     }
   }
 
+  /**
+   * Shape is judged before place: a frame reaches here only once it decoded into a valid
+   * message (else 4001), and only then is its place in the sequence checked (else 4000). The
+   * ack is judged against what this server has sent: before snapshotEnd has been handed to the
+   * socket the phase is 'snapshot' and the ack is refused, whatever the snapshot's progress.
+   */
   #dispatch(msg: ClientMessage): void {
     if (this.#phase === 'handshake' && msg.type !== 'hello') throw new ProtocolError(CloseCode.protocolError, `the first message must be hello, not ${msg.type}`);
     if (msg.type === 'pong') {
@@ -183,7 +207,8 @@ export class Session {
       this.#onHello(msg);
       return;
     }
-    if (this.#phase !== 'awaiting-ack') throw new ProtocolError(CloseCode.protocolError, `unexpected ${msg.type} in phase ${this.#phase}`);
+    if (this.#phase === 'snapshot') throw new ProtocolError(CloseCode.protocolError, 'ack before snapshotEnd; send ack only after receiving snapshotEnd');
+    if (this.#phase !== 'awaiting-ack') throw new ProtocolError(CloseCode.protocolError, 'ack sent twice');
     this.#startStreaming();
   }
 
@@ -294,10 +319,14 @@ export class Session {
 
   /**
    * One timer per session for both directions: each tick first checks that a pong arrived
-   * within the pong timeout, then sends the next ping (interval jittered by up to 10 %).
+   * within the pong timeout, then sends the next ping. The pong clock starts here, when
+   * snapshotEnd has been sent (pongs before that do not count). Each interval is the configured
+   * one ± 10 %, uniformly: the mean stays the configured interval (so pong timeout ÷ interval
+   * is the number of pings a client may miss), while sessions that started together drift apart.
    */
   #startPings(): void {
-    const { config, clock } = this.#deps;
+    const { config, clock, random } = this.#deps;
+    const interval = () => config.pingIntervalMs * (0.9 + 0.2 * random());
     this.#lastPongAt = clock.now();
     const tick = () => {
       if (this.#phase === 'closed') return;
@@ -306,9 +335,9 @@ export class Session {
         return;
       }
       this.#send(this.#deps.codec.encode({ type: 'ping', timestamp: clock.now() }));
-      this.#after(config.pingIntervalMs * (1 + Math.random() * 0.1), tick);
+      this.#after(interval(), tick);
     };
-    this.#after(config.pingIntervalMs * (1 + Math.random() * 0.1), tick);
+    this.#after(interval(), tick);
   }
 
   /** Waits until the socket has room below the high-water mark; false if the session ended meanwhile. */

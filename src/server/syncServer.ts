@@ -73,13 +73,16 @@ export class SyncServer {
     };
     this.#sessionDeps = {
       config: deps.config, channels: deps.channels, clock: deps.clock, logger: deps.logger, metrics: deps.metrics,
-      serverInstanceId: this.serverInstanceId, serverVersion: deps.serverVersion, codec, statusFrames,
+      serverInstanceId: this.serverInstanceId, serverVersion: deps.serverVersion, codec, statusFrames, random: this.#random,
     };
     this.#wss = new WebSocketServer({
       noServer: true,
       // Compression, if any, is done once per shared frame by the application, never per client.
       perMessageDeflate: false,
       maxPayload: deps.config.maxInboundFrameBytes,
+      // Any text frame is refused with 4001 whatever its bytes; validating its UTF-8 first would
+      // turn some of them into ws's reason-less 1007 instead.
+      skipUTF8Validation: true,
       clientTracking: false,
     });
     this.#http = deps.tls !== undefined ? deps.tls.createServer(deps.config.handshakeTimeoutMs) : http.createServer();
