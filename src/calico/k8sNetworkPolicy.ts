@@ -76,13 +76,24 @@ function peerFields(peer: unknown): Peer {
   };
 }
 
-/** Groups ports by protocol; `null` for a protocol means all of its ports. */
+const PROTOCOL_NAMES = ['UDP', 'TCP', 'ICMP', 'ICMPv6', 'SCTP', 'UDPLite'];
+
+/** `numorstring.ProtocolFromString`: a known name in its canonical case, anything else as given. */
+function protocolFromString(value: unknown): string {
+  if (typeof value !== 'string') throw new ValidationError('port protocol must be a string');
+  return PROTOCOL_NAMES.find((n) => n.toLowerCase() === value.toLowerCase()) ?? value;
+}
+
+/**
+ * Groups ports by protocol, as `k8sRuleToCalico` does; `null` for a protocol means all of its
+ * ports. An absent protocol is TCP (NetworkPolicyPort's default); an empty one stays empty.
+ */
 function portsByProtocol(ports: readonly unknown[]): Map<string, Port[] | null> {
   const groups = new Map<string, Port[] | null>();
   if (ports.length === 0) return new Map([['', null]]);
   for (const raw of ports) {
     if (!isObject(raw)) throw new ValidationError('port must be an object');
-    const protocol = str(raw.protocol) || 'TCP';
+    const protocol = raw.protocol === undefined || raw.protocol === null ? 'TCP' : protocolFromString(raw.protocol);
     if (raw.port === undefined || raw.port === null) {
       groups.set(protocol, null);
       continue;

@@ -157,3 +157,24 @@ test('an egress-only policy with ports and no peers converts as libcalico-go exp
     apply_on_forward: true, types: ['egress'],
   } }]);
 });
+
+// Vectors worked out from libcalico-go e9d17133 conversion.go k8sRuleToCalico and
+// k8sProtocolToCalico (numorstring.ProtocolFromString matches names case-insensitively).
+test('port protocols are matched case-insensitively, so tcp and TCP share one rule, and sorted by canonical name', () => {
+  const value = only(convert(KINDS.k8sNetworkPolicies, knp('n', 'p', {
+    podSelector: {}, ingress: [{ ports: [{ protocol: 'udp', port: 53 }, { protocol: 'tcp', port: 80 }, { protocol: 'TCP', port: 81 }, { protocol: 'Sctp', port: 9 }] }],
+  }))).value as Record<string, any>;
+  assert.deepEqual(value.inbound_rules, [
+    { action: 'allow', protocol: 'sctp', dst_ports: [9] },
+    { action: 'allow', protocol: 'tcp', dst_ports: ['80:81'] },
+    { action: 'allow', protocol: 'udp', dst_ports: [53] },
+  ]);
+});
+
+test('an empty port protocol is not defaulted to TCP, so its ports lack a protocol and the policy is rejected', () => {
+  // Go keeps the empty protocol (the default applies only to a nil one); the resulting v1 rule
+  // has ports without a protocol, which Typha's v1 validator (validateBackendRule) rejects.
+  const kv = only(convert(KINDS.k8sNetworkPolicies, knp('n', 'p', { podSelector: {}, ingress: [{ ports: [{ protocol: '', port: 80 }] }] })));
+  assert.equal(kv.value, null);
+  assert.match(kv.error ?? '', /ports are only allowed/);
+});
