@@ -37,6 +37,7 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
     connectionsStreaming: new Gauge({ name: 'cattail_connections_streaming', help: 'Connections past their snapshot, receiving deltas.', labelNames: syncer, registers }),
     connectionsDropped: new Counter({ name: 'cattail_connections_dropped_total', help: 'Connections shed because the server was over its connection limit.', registers }),
     connectionsClosed: new Counter({ name: 'cattail_connections_closed_total', help: 'Connections ended, by reason.', labelNames: ['reason'] as const, registers }),
+    backlogExceeded: new Counter({ name: 'cattail_connections_backlog_exceeded_total', help: 'Connections closed (4010) because the deltas waiting for them exceeded --max-backlog-bytes.', labelNames: syncer, registers }),
     graceUsed: new Counter({ name: 'cattail_connections_grace_used_total', help: 'Connections kept only because they were in their new-client grace period (counted once per connection).', labelNames: syncer, registers }),
     maxConnections: new Gauge({ name: 'cattail_connections_max', help: 'Current connection limit.', registers }),
     clientLatency: new Histogram({ name: 'cattail_client_latency_seconds', help: 'Lag of a client: newest breadcrumb timestamp minus the one being sent.', labelNames: syncer, buckets: [0.001, 0.01, 0.1, 1, 5, 10, 30, 60, 120, 300, 600], registers }),
@@ -52,22 +53,22 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
     invalidObjects: new Counter({ name: 'cattail_datastore_invalid_objects_total', help: 'Objects or values that failed conversion or validation (their keys were deleted).', labelNames: ['kind'] as const, registers }),
     updatesInvalid: new Counter({ name: 'cattail_updates_invalid_total', help: "Model values that failed Typha's output filter (a validator rule or the --max-value-bytes bound) and were published as deletions, by syncer type and model kind.", labelNames: ['syncer', 'kind'] as const, registers }),
   };
-}
-
-export type Metrics = ReturnType<typeof createMetrics>;
-
   // Labelled counters start at 0 for every value of their bounded label set (the per-syncer
   // ones in initSyncerSeries, once the served syncer types are known).
   for (const reason of Object.keys(CLOSE_REASONS)) metrics.connectionsClosed.inc({ reason }, 0);
   for (const kind of Object.values(KINDS)) metrics.invalidObjects.inc({ kind: kind.id }, 0);
   return metrics;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
 /**
  * Creates every per-syncer series at zero, as Typha does, so dashboards show 0 rather than "no
  * data" for a syncer type that has not yet used grace, skipped an update or reused a snapshot.
  */
 export function initSyncerSeries(metrics: Metrics, syncer: string): void {
   const l = { syncer };
-  for (const c of [metrics.updatesTotal, metrics.updatesSkipped, metrics.snapshotsGenerated, metrics.snapshotsReused, metrics.graceUsed]) c.inc(l, 0);
+  for (const c of [metrics.updatesTotal, metrics.updatesSkipped, metrics.snapshotsGenerated, metrics.snapshotsReused, metrics.graceUsed, metrics.backlogExceeded]) c.inc(l, 0);
   metrics.connectionsStreaming.set(l, 0);
   metrics.syncerStatus.set(l, 0);
 }

@@ -67,6 +67,7 @@ export const OPTIONS = {
 
   maxFallBehindMs: { type: duration, default: 300_000, help: 'A client further behind than this (between breadcrumb timestamps) is disconnected.' },
   newClientGracePeriodMs: { type: duration, default: 300_000, help: 'After a client acknowledges its snapshot, fall-behind is tolerated for this long (once per connection).' },
+  maxBacklogBytes: { type: count(1024), default: 64 * 1024 * 1024, help: 'A client with more than this many encoded bytes of deltas minted but not yet sent to it is disconnected (4010), in any phase and even in its grace period: it bounds the history one session keeps alive.' },
 
   maxConnectionsUpperLimit: { type: count(1), default: 10_000, help: 'Connection limit with one replica, on lookup errors, and the clamp ceiling.' },
   maxConnectionsLowerLimit: { type: count(1), default: 400, help: 'Clamp floor of the computed connection limit.' },

@@ -18,7 +18,7 @@ export interface SyncerChannel {
 
 export type SessionConfig = Pick<Config,
   'pingIntervalMs' | 'pongTimeoutMs' | 'handshakeTimeoutMs' | 'writeTimeoutMs' | 'sendHighWaterMarkBytes' |
-  'maxFallBehindMs' | 'newClientGracePeriodMs' | 'maxMessageKvs' | 'maxInboundFrameBytes'>;
+  'maxFallBehindMs' | 'newClientGracePeriodMs' | 'maxBacklogBytes' | 'maxMessageKvs' | 'maxInboundFrameBytes'>;
 
 export interface SessionDeps {
   readonly config: SessionConfig;
@@ -54,7 +54,12 @@ export class Session {
   readonly acceptedAt: number;
   #phase: SessionPhase = 'handshake';
   #hello: HelloMessage | undefined;
+  /** The last breadcrumb whose deltas this session has sent (or its snapshot's): all it may hold. */
   #crumb: Breadcrumb | undefined;
+  /** Withdraws this session's waiter on the newest breadcrumb (see #follow). */
+  #unfollow: (() => void) | undefined;
+  /** Set while the delta loop waits for a breadcrumb to be minted. */
+  #wakeStream: (() => void) | undefined;
   #channel: SyncerChannel | undefined;
   #lastPongAt = 0;
   #graceEndsAt = Infinity;
@@ -132,6 +137,11 @@ export class Session {
     for (const t of this.#timers) this.#deps.clock.clearTimeout(t);
     this.#timers.clear();
     this.#delivery.stop();
+    // Let go of the chain at once: nothing that outlives the session may pin history.
+    this.#unfollow?.();
+    this.#unfollow = undefined;
+    this.#crumb = undefined;
+    this.#wakeStream?.();
     this.#onEnd(this);
   }
 
@@ -229,6 +239,47 @@ export class Session {
     }));
     this.#phase = 'snapshot';
     void this.#sendSnapshot(channel).catch((err: unknown) => this.#fail(err));
+    this.#follow(channel);
+  }
+
+  /**
+   * From hello to close, whatever the session is doing (streaming its snapshot, waiting for the
+   * ack, blocked on a full socket, caught up), it keeps one waiter on the newest breadcrumb: at
+   * each mint it applies the backlog rule and wakes the delta loop if that is waiting. The waiter
+   * is withdrawn at close, so a closed session is not kept reachable by a quiet datastore.
+   */
+  #follow(channel: SyncerChannel): void {
+    this.#unfollow = channel.cache.current().onNext(() => {
+      this.#unfollow = undefined;
+      // Called inside the cache's publish: look once the whole flush has been minted, so a
+      // 100-breadcrumb flush costs each session one wake, not a hundred.
+      queueMicrotask(() => this.#onMinted(channel));
+    });
+  }
+
+  #onMinted(channel: SyncerChannel): void {
+    if (this.#phase === 'closed' || !this.#withinBacklog(channel)) return;
+    this.#follow(channel);
+    const wake = this.#wakeStream;
+    this.#wakeStream = undefined;
+    wake?.();
+  }
+
+  /**
+   * The backlog rule: the deltas minted after this session's breadcrumb stay alive for it, so
+   * their encoded size is capped in every phase, grace period included (the time-based
+   * fall-behind rule cannot bound memory: under heavy churn 300 s is gigabytes, and before the
+   * ack it does not apply). False when the session was closed.
+   */
+  #withinBacklog(channel: SyncerChannel): boolean {
+    const crumb = this.#crumb;
+    if (crumb === undefined) return true;
+    const { config, metrics } = this.#deps;
+    const behind = channel.cache.current().deltaBytesThrough - crumb.deltaBytesThrough;
+    if (behind <= config.maxBacklogBytes) return true;
+    metrics.backlogExceeded.inc({ syncer: channel.cache.syncerType });
+    this.close(CloseCode.fellBehind, `${mib(behind)} MiB of deltas waiting (limit ${mib(config.maxBacklogBytes)} MiB)`, 'fell-behind');
+    return false;
   }
 
   async #sendSnapshot(channel: SyncerChannel): Promise<void> {
@@ -276,8 +327,8 @@ export class Session {
         this.#send(this.#deps.statusFrames[crumb.status]);
         sentStatus = crumb.status;
       }
-      const next = crumb.next ?? (await crumb.nextAsync());
-      if (this.#phase !== 'streaming') return;
+      const next = crumb.next ?? (await this.#minted(crumb));
+      if (this.#phase !== 'streaming' || next === undefined) return;
       if (!(await this.#writable())) return;
       if (!this.#checkFallBehind(channel, next)) return;
       // The deltas of this breadcrumb and of any already minted after it, in frames shared
@@ -289,6 +340,13 @@ export class Session {
       crumb = c.last;
       this.#crumb = crumb;
     }
+  }
+
+  /** The breadcrumb after `crumb` once #follow sees it minted; undefined if the session ends first. */
+  #minted(crumb: Breadcrumb): Promise<Breadcrumb | undefined> {
+    return new Promise((resolve) => {
+      this.#wakeStream = () => resolve(crumb.next);
+    });
   }
 
   /** Applies the fall-behind rule to the breadcrumb about to be sent; false when the session was closed. */
@@ -374,6 +432,8 @@ export class Session {
     this.close(CloseCode.protocolError, 'internal error', 'error');
   }
 }
+
+const mib = (bytes: number) => (bytes / (1024 * 1024)).toFixed(1);
 
 function truncateReason(reason: string): string {
   // A close reason must fit in a control frame (123 bytes of UTF-8).

@@ -14,6 +14,12 @@ export interface Coalesced {
  * deltas that led to it, and the sync status at the end of it. Breadcrumbs form a singly linked
  * chain; a session holds the one it is about to send and follows `next` at its own pace, so the
  * publisher keeps no per-client state and a slow client only keeps alive the chain after it.
+ *
+ * Retention: the link points forward only, so whoever holds a breadcrumb holds every breadcrumb
+ * minted after it. The cache holds only the newest; a session holds only the last one it sent
+ * (bounded by the backlog and fall-behind rules); a shared snapshot holds its own until it can
+ * no longer be reused. Waiters are removable so a closed session leaves nothing behind on the
+ * newest breadcrumb of a quiet datastore. Nothing else may keep one.
  */
 export class Breadcrumb {
   readonly seq: number;
@@ -23,16 +29,25 @@ export class Breadcrumb {
   readonly kvs: BTree<string, EncodedKV>;
   readonly deltas: readonly FrameEntry[];
   readonly status: SyncStatus;
+  /**
+   * Encoded bytes of the deltas of every breadcrumb from the first through this one, so that
+   * `b.deltaBytesThrough - a.deltaBytesThrough` is what a session at `a` still has to receive
+   * to reach `b`: the backlog rule's measure, in O(1).
+   */
+  readonly deltaBytesThrough: number;
   #next: Breadcrumb | undefined;
-  #waiters: Array<(next: Breadcrumb) => void> = [];
+  #waiters: Set<(next: Breadcrumb) => void> | undefined;
   #coalesced: Coalesced | undefined;
 
-  constructor(seq: number, timestamp: number, kvs: BTree<string, EncodedKV>, deltas: readonly FrameEntry[], status: SyncStatus) {
+  constructor(seq: number, timestamp: number, kvs: BTree<string, EncodedKV>, deltas: readonly FrameEntry[], status: SyncStatus, bytesBefore = 0) {
     this.seq = seq;
     this.timestamp = timestamp;
     this.kvs = kvs;
     this.deltas = deltas;
     this.status = status;
+    let bytes = bytesBefore;
+    for (const d of deltas) bytes += d.kv.bytes.length;
+    this.deltaBytesThrough = bytes;
   }
 
   /** The following breadcrumb if already minted. */
@@ -40,10 +55,22 @@ export class Breadcrumb {
     return this.#next;
   }
 
-  /** Resolves with the following breadcrumb, at once if it exists. */
-  nextAsync(): Promise<Breadcrumb> {
-    if (this.#next !== undefined) return Promise.resolve(this.#next);
-    return new Promise((resolve) => this.#waiters.push(resolve));
+  /**
+   * Calls `fn` once with the following breadcrumb: at once if it exists, else synchronously when
+   * the cache links it, inside the cache's publish (so `fn` must be quick and must not throw).
+   * Returns a function that withdraws `fn`; a waiter that goes away must call it, or it stays
+   * reachable from this breadcrumb for as long as no successor is minted.
+   */
+  onNext(fn: (next: Breadcrumb) => void): () => void {
+    if (this.#next !== undefined) {
+      fn(this.#next);
+      return () => {};
+    }
+    const waiters = (this.#waiters ??= new Set());
+    waiters.add(fn);
+    return () => {
+      waiters.delete(fn);
+    };
   }
 
   /**
@@ -75,7 +102,7 @@ export class Breadcrumb {
     if (this.#next !== undefined) throw new Error(`breadcrumb ${this.seq} already linked`);
     this.#next = next;
     const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const w of waiters) w(next);
+    this.#waiters = undefined;
+    if (waiters !== undefined) for (const w of waiters) w(next);
   }
 }

@@ -135,7 +135,7 @@ export class SnapshotCache implements SyncerSink {
     const { metrics, clock } = this.#opts;
     const labels = { syncer: this.syncerType };
     const prev = this.#current;
-    const crumb = new Breadcrumb(prev.seq + 1, clock.now(), this.#store.clone(), deltas, status);
+    const crumb = new Breadcrumb(prev.seq + 1, clock.now(), this.#store.clone(), deltas, status, prev.deltaBytesThrough);
     this.#current = crumb;
     metrics.breadcrumbSize.observe(labels, deltas.length);
     metrics.breadcrumbSeq.set(labels, crumb.seq);

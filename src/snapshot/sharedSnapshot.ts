@@ -73,7 +73,16 @@ export interface SnapshotSourceOptions {
   readonly metrics: Metrics;
 }
 
-/** Hands out shared snapshots for one syncer type, building a new one only when the active one has expired. */
+/**
+ * Hands out shared snapshots for one syncer type, building a new one only when the active one has
+ * expired.
+ *
+ * Retention: the active snapshot holds its breadcrumb, and through it every breadcrumb minted
+ * since, so it is let go the moment it can no longer be reused (its reuse window over and a newer
+ * breadcrumb minted): one timer per syncer type at the end of the window, then, on a quiet
+ * datastore, a waiter on the next breadcrumb. Keeping it until the next join instead pinned the
+ * whole history of a fleet whose clients stay connected.
+ */
 export class SnapshotSource {
   readonly #cache: SnapshotCache;
   readonly #opts: SnapshotSourceOptions;
@@ -126,8 +135,23 @@ export class SnapshotSource {
     if (entries.length > 0) snap.push(assembleKvsFrame(entries));
     snap.push(this.#codec.encode({ type: 'snapshotEnd', seq: snap.crumb.seq, keys }));
     snap.finish(clock.now());
+    this.#releaseWhenStale(snap);
     const labels = { syncer: this.#cache.syncerType };
     metrics.snapshotRawBytes.set(labels, snap.bytes);
     metrics.snapshotBuildSeconds.observe(labels, (performance.now() - started) / 1000);
+  }
+
+  /** Drops the active snapshot once `acquire` could no longer hand it out. */
+  #releaseWhenStale(snap: SharedSnapshot): void {
+    const release = () => {
+      if (this.#active === snap) this.#active = undefined;
+    };
+    const timer = this.#opts.clock.setTimeout(() => {
+      if (this.#active !== snap) return;
+      if (snap.crumb !== this.#cache.current()) release();
+      // A quiet datastore: reusable until a newer breadcrumb exists.
+      else snap.crumb.onNext(release);
+    }, this.#opts.reuseMs);
+    timer.unref?.();
   }
 }

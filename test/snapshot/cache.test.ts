@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { Registry } from 'prom-client';
 import { silentLogger } from '../../src/logger.ts';
 import { createMetrics } from '../../src/metrics.ts';
@@ -122,8 +124,38 @@ describe('snapshot cache', () => {
     cache.onUpdates([upd('/a', 'v')]);
     cache.onUpdates([upd('/b', 'v')]);
     assert.equal(start.next, undefined);
-    const next = await start.nextAsync();
+    const next = await new Promise<Breadcrumb>((resolve) => start.onNext(resolve));
     assert.equal(next.deltas.length, 2);
+  });
+
+  test('deltaBytesThrough adds up the encoded bytes of every delta from the first breadcrumb on', () => {
+    const { cache } = setup(2);
+    const start = cache.current();
+    cache.onUpdates([upd('/a', 'x'.repeat(100)), upd('/b', 'y'), upd('/a', null, 'deleted')]);
+    cache.flush();
+    const crumbs = chainAfter(start);
+    assert.equal(start.deltaBytesThrough, 0);
+    const bytes = (c: Breadcrumb) => c.deltas.reduce((s, d) => s + d.kv.bytes.length, 0);
+    assert.equal(crumbs[0]!.deltaBytesThrough, bytes(crumbs[0]!));
+    assert.ok(crumbs[0]!.deltaBytesThrough > 100);
+    assert.equal(crumbs[1]!.deltaBytesThrough, bytes(crumbs[0]!) + bytes(crumbs[1]!));
+  });
+
+  test('a withdrawn waiter is not called and is no longer reachable from the breadcrumb', async () => {
+    const { cache } = setup();
+    const start = cache.current();
+    let calls = 0;
+    let owner: { onMinted: () => void } | undefined = { onMinted: () => calls++ };
+    const ownerRef = new WeakRef(owner);
+    const withdraw = start.onNext(owner.onMinted);
+    withdraw();
+    owner = undefined;
+    await collectGarbage();
+    assert.equal(ownerRef.deref(), undefined, 'the waiter was released without a successor being minted');
+    cache.onUpdates([upd('/a', 'v')]);
+    cache.flush();
+    assert.equal(calls, 0);
+    assert.equal(start.next?.deltas.length, 1, 'the breadcrumb itself still links');
   });
 });
 
@@ -180,4 +212,47 @@ describe('shared snapshots', () => {
     clock.advance(600);
     assert.notEqual(source.acquire(), first);
   });
+
+  test('the shared snapshot lets go of its breadcrumb once its reuse window is over and a newer breadcrumb exists, with no client joining', async () => {
+    const { cache, clock, metrics } = setup();
+    cache.onUpdates([upd('/a', 'v')]);
+    cache.flush();
+    const source = new SnapshotSource(cache, { frameKVs: 100, reuseMs: 1000, clock, metrics });
+    const snapRef = new WeakRef(await readAll(source));
+    const crumbRef = new WeakRef(cache.current());
+    for (let i = 0; i < 5; i++) {
+      cache.onUpdates([upd(`/k/${i}`, 'x'.repeat(1000))]);
+      cache.flush();
+    }
+    clock.advance(1000);
+    await collectGarbage();
+    assert.equal(crumbRef.deref(), undefined, 'the breadcrumb (and the chain after it) is unreachable');
+    assert.equal(snapRef.deref(), undefined, 'the snapshot frames are released too');
+  });
+
+  test('on a quiet datastore the shared snapshot is kept for reuse until the next breadcrumb, then let go', async () => {
+    const { cache, clock, metrics } = setup();
+    cache.onUpdates([upd('/a', 'v')]);
+    cache.flush();
+    const source = new SnapshotSource(cache, { frameKVs: 100, reuseMs: 1000, clock, metrics });
+    const snapRef = new WeakRef(await readAll(source));
+    clock.advance(60_000);
+    await collectGarbage();
+    assert.notEqual(snapRef.deref(), undefined, 'still reusable: no newer breadcrumb');
+    assert.equal(source.acquire(), snapRef.deref());
+    cache.onUpdates([upd('/b', 'v')]);
+    cache.flush();
+    await collectGarbage();
+    assert.equal(snapRef.deref(), undefined);
+  });
 });
+
+/** Forces full collections; WeakRefs read in the current job stay alive until it ends, hence the turns. */
+async function collectGarbage(): Promise<void> {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  for (let i = 0; i < 3; i++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+  }
+}
