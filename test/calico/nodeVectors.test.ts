@@ -94,6 +94,24 @@ test('an IPAM block with an IPv4-mapped CIDR is an IPv4 block', () => {
   ]);
 });
 
+// ipamBlockClient.toV1 copies what Go's decoder put in libcalico-go's v3 IPAMBlockSpec:
+// []*int keeps a null element, []int decodes null to 0, a null attribute is the zero struct,
+// a null map member is "", no range is checked; a wrong JSON type fails the decode, so the
+// object does not convert (our null value with the error).
+test('IPAM block fields are read as Go decodes them into IPAMBlockSpec', () => {
+  assertKVs(convert(KINDS.ipamBlocks, { metadata: { name: 'b' }, spec: {
+    cidr: '10.244.8.64/26', allocations: [null, -1], unallocated: [null, 3], attributes: [null, { handle_id: 'h', secondary: { pod: null } }],
+  } }), [{ key: '/calico/ipam/v2/assignment/ipv4/block/10.244.8.64-26', value: {
+    cidr: '10.244.8.64/26', affinity: null, allocations: [null, -1], unallocated: [0, 3],
+    attributes: [{ handle_id: null, secondary: null }, { handle_id: 'h', secondary: { pod: '' } }], deleted: false,
+  } }]);
+  for (const bad of [{ allocations: 'all' }, { attributes: 3 }, { attributes: ['h'] }, { unallocated: [1.5] }, { affinity: 7 }, { deleted: 'false' }]) {
+    const [kv] = convert(KINDS.ipamBlocks, { metadata: { name: 'b' }, spec: { cidr: '10.244.8.64/26', ...bad } });
+    assert.equal(kv?.value, null, JSON.stringify(bad));
+    assert.match(kv?.error ?? '', /spec\./);
+  }
+});
+
 const AFFINITY_KEY = '/calico/ipam/v2/host/rack4-n2/ipv4/block/10.244.8.64-26';
 
 // blockAffinityClient.toV1: the state string is cast unchecked; `deleted` is "" → false, else
