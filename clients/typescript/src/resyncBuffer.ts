@@ -30,10 +30,11 @@ interface QueuedStatus {
  *   bounded by the number of keys plus interleaved statuses, never by the update rate.
  * - It knows exactly which keys the host holds (`state`), labels each delivered update against
  *   that, drops deletions of keys the host never received, and never repeats a status.
- * - After `connectionLost()` the undelivered queue is discarded (the next snapshot supersedes it),
- *   `wait-for-datastore` is reported, and held keys are tracked until the new server says
- *   `in-sync`; held keys it never mentioned then get synthesised deletions. If it never says
- *   `in-sync` the stale keys stay: the host sees the union, never a premature deletion.
+ * - It applies the resync rule of docs/PROTOCOL.md §10 step 7 exactly, in the document's terms
+ *   (the pending set; each step is marked below). After `connectionLost()` the undelivered
+ *   queue is discarded (the next snapshot supersedes it) and `wait-for-datastore` is reported.
+ *   If the new server never says `in-sync` the stale keys stay: the host sees the union, never
+ *   a premature deletion.
  *
  * Implementation: a `Map` is an insertion-ordered hash, which is exactly an ordered queue with
  * per-key lookup; `set` on an existing key keeps its position (coalescing in place) and deleting
@@ -48,8 +49,11 @@ export class ResyncBuffer {
   #tailStatus: object | undefined;
   /** What the host holds: key → value, updated as entries are handed over. */
   readonly #held = new Map<string, unknown>();
-  /** During a resync: held keys the new server has not mentioned yet. */
-  #unseen: Set<string> | undefined;
+  /**
+   * §10 step 7, the pending set: the keys the host holds that the current server has not yet
+   * mentioned. Step 7.1: none on the first connection.
+   */
+  #pending: Set<string> | undefined;
   #lastQueuedStatus: SyncStatus | undefined;
   #lastDeliveredStatus: SyncStatus | undefined;
   #wake: (() => void) | undefined;
@@ -71,7 +75,7 @@ export class ResyncBuffer {
   }
 
   get resyncing(): boolean {
-    return this.#unseen !== undefined;
+    return this.#pending !== undefined;
   }
 
   get stats(): { received: number; delivered: number; coalesced: number; synthesised: number; queued: number; maxQueued: number } {
@@ -87,7 +91,9 @@ export class ResyncBuffer {
       const key = kv[0];
       const deletion = kv[3] === 3 || kv[1] === null || kv[1] === undefined;
       this.#received++;
-      this.#unseen?.delete(key);
+      // Step 7.3: every kvs entry removes its key from the pending set, whatever its update
+      // type (a snapshot entry, a delta re-setting the key, or a deletion).
+      this.#pending?.delete(key);
       const queued = this.#queue.get(key) as QueuedKV | undefined;
       if (deletion && !this.#held.has(key)) {
         // The host never received this key: a queued creation is cancelled, and a deletion on
@@ -120,9 +126,9 @@ export class ResyncBuffer {
   connectionLost(): void {
     this.#queue.clear();
     this.#tailStatus = undefined;
-    // Copied again on a second loss before in-sync: keys delivered from the half-finished resync
-    // must also be confirmed by the next server.
-    this.#unseen = new Set(this.#held.keys());
+    // Steps 7.2 and 7.6: a connection that had its serverHello ended, so the pending set
+    // becomes every key the host holds, replacing any earlier one (whose keys are all still held).
+    this.#pending = new Set(this.#held.keys());
     this.#lastQueuedStatus = this.#lastDeliveredStatus;
     this.#queueStatus('wait-for-datastore');
     this.#notify();
@@ -130,12 +136,14 @@ export class ResyncBuffer {
 
   /** A status from the server. `in-sync` ends a resync, deleting held keys it never mentioned. */
   applyStatus(status: SyncStatus): void {
-    if (status === 'in-sync' && this.#unseen !== undefined) {
-      for (const key of this.#unseen) {
+    // Step 7.4: at in-sync, delete every key still pending (queued before the status, so the
+    // host gets the deletions first), then discard the set. Step 7.5: no other status touches it.
+    if (status === 'in-sync' && this.#pending !== undefined) {
+      for (const key of this.#pending) {
         this.#append(key, { kind: 'kv', key, value: null, revision: '' });
         this.#synthesised++;
       }
-      this.#unseen = undefined;
+      this.#pending = undefined;
     }
     this.#queueStatus(status);
     this.#notify();

@@ -206,6 +206,7 @@ export class SyncClient {
     const outcome = await connection.run();
     this.#connection = undefined;
     this.#info = undefined;
+    // PROTOCOL.md §10 step 7.2: only a connection that received its serverHello starts a resync.
     if (started) this.#buffer.connectionLost();
     return outcome;
   }

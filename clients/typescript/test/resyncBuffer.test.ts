@@ -134,6 +134,24 @@ describe('ResyncBuffer', () => {
     assert.deepEqual([...b.state], [['b', 3]]);
   });
 
+  it('keeps a held key that a delta re-sets after a snapshot which lacked it, deleting only the keys never mentioned (PROTOCOL.md §10 steps 7.3-7.5)', () => {
+    const b = new ResyncBuffer();
+    b.applyKvs([put('a0', 1), put('a1', 1), put('b0', 1), put('b1', 1), put('gone', 1)]);
+    b.applyStatus('in-sync');
+    drain(b);
+    b.connectionLost();
+    b.connectionStarted();
+    // An old snapshot with two of the five keys, its end (which touches nothing), then deltas.
+    b.applyKvs([put('a0', 1), put('a1', 1)]);
+    b.applyStatus('resync-in-progress');
+    b.applyKvs([put('b0', 2, 1), put('b1', 1, 2)]);
+    b.applyStatus('in-sync');
+    const out = render(drain(b));
+    assert.deepEqual(out.filter((l) => l.startsWith('deleted')), ['deleted gone']);
+    assert.equal(out.at(-1), 'status in-sync', 'the deletion is delivered before in-sync');
+    assert.deepEqual([...b.state.keys()].sort(), ['a0', 'a1', 'b0', 'b1']);
+  });
+
   it('a deletion during a resync counts as seen and is delivered once', () => {
     const b = new ResyncBuffer();
     b.applyKvs([put('a', 1)]);
