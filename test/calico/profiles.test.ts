@@ -69,3 +69,20 @@ test('profile names with a slash are escaped in v1 keys', () => {
   const kvs = convert(KINDS.serviceAccounts, { metadata: { name: 'a%b', namespace: 'ns' } });
   assert.equal(kvs[0]?.key, '/calico/v1/policy/profile/ksa.ns.a%25b/rules');
 });
+
+// Vectors worked out from libcalico-go e9d17133 conversion/conversion.go
+// (serviceAccountNameToProfileName, ServiceAccountToProfile, NamespaceToProfile).
+test('a service account with no namespace is filed under default, as serviceAccountNameToProfileName does', () => {
+  const kvs = convert(KINDS.serviceAccounts, { metadata: { name: 'builder' } });
+  assert.deepEqual(kvs.map((kv) => kv.key), [
+    '/calico/v1/policy/profile/ksa.default.builder/rules',
+    '/calico/v1/policy/profile/ksa.default.builder/labels',
+    '/calico/resources/v3/projectcalico.org/profiles/ksa.default.builder',
+  ]);
+  assert.deepEqual(kvs[1]?.value, { 'pcsa.projectcalico.org/name': 'builder' });
+});
+
+test('a namespace without labels still has a labels key holding its name label', () => {
+  const kvs = convert(KINDS.namespaces, { metadata: { name: 'bare' } });
+  assert.deepEqual(kvs.find((kv) => kv.key === '/calico/v1/policy/profile/kns.bare/labels')?.value, { 'pcns.projectcalico.org/name': 'bare' });
+});
