@@ -67,10 +67,10 @@ const DEFAULT_DEBOUNCE_MS = 100;
 const DEFAULT_POLL_INTERVAL_MS = 30_000;
 const DEFAULT_RETRY_MS = 1_000;
 /**
- * Changes published per event-loop turn. Converting one pod and caching its keys costs tens of
- * microseconds, so a slice stays within about 10–30 ms of work.
+ * Changes published per event-loop turn. Converting one pod and caching its keys costs up to
+ * a few hundred microseconds on a busy core, so a slice stays within about 10–40 ms of work.
  */
-const PUBLISH_SLICE = 500;
+const PUBLISH_SLICE = 100;
 /** Blockers named in a readiness reason or an error; the rest are counted. */
 const NAMED_BLOCKERS = 5;
 
