@@ -109,3 +109,13 @@ test('a v3 protocol given as a number or a numeric string is kept as a number; n
   assertRule(ingressRule({ action: 'Allow', protocol: 132, notProtocol: 'UDPLite' }), { action: 'allow', protocol: 132, '!protocol': 'udplite' });
   assertRule(ingressRule({ action: 'Allow', protocol: '17' }), { action: 'allow', protocol: 17 });
 });
+
+test('service-account names Go cannot parse reject the policy, where Go would drop the whole service-account part (declared)', () => {
+  // parseServiceAccounts builds `... in { 'o'brien' }`, which fails to parse, and returns "".
+  assertError(convert(KINDS.networkPolicies, np({ ingress: [{ action: 'Allow', source: { serviceAccounts: { names: ["o'brien"] } } }] })), NP_KEY, /invalid selector/);
+});
+
+test("a global policy's all() rewrite covers its own selector too, as strings.Replace on the whole selector does", () => {
+  const value = only(convert(KINDS.globalNetworkPolicies, gnp({ selector: 'all()', namespaceSelector: "a == 'b'" }))).value as any;
+  assert.equal(value.selector, '(has(projectcalico.org/namespace)) && pcns.a == "b"');
+});
