@@ -12,6 +12,7 @@ import { summarizeProfile } from './profileSummary.ts';
 import { machine, type ScenarioResult, textTable, writeResults } from './report.ts';
 import { datastoreLoad } from './scenarios/datastoreLoad.ts';
 import { deltaFanout } from './scenarios/deltaFanout.ts';
+import { fileStart } from './scenarios/fileStart.ts';
 import { idleCost } from './scenarios/idleCost.ts';
 import { pacedLatency } from './scenarios/pacedLatency.ts';
 import { reconnectStorm } from './scenarios/reconnectStorm.ts';
@@ -24,6 +25,7 @@ const SCENARIOS: Readonly<Record<string, (ctx: BenchContext) => Promise<Scenario
   storm: reconnectStorm,
   idle: idleCost,
   datastore: datastoreLoad,
+  'file-start': fileStart,
 };
 
 async function main(): Promise<void> {
