@@ -56,7 +56,7 @@ export const OPTIONS = {
   maxMessageKvs: { type: count(1, 100_000), default: 100, help: 'Most KVs per delta frame; deltas of breadcrumbs already minted are coalesced up to this, so a client that is behind catches up in fewer frames.' },
   snapshotFrameKvs: { type: count(1, 100_000), default: 1000, help: 'Most KVs per snapshot frame.' },
   snapshotReuseMs: { type: duration, default: 1000, help: 'A shared snapshot is reused by clients joining within this time, until a newer breadcrumb exists.' },
-  maxValueBytes: { type: count(4096, 64 * 1024 * 1024), default: DEFAULT_MAX_VALUE_BYTES, help: 'Largest encoded update (MessagePack key, value and revision) published; a larger value is invalid: its key is deleted, logged and counted. Clients must accept frames of this plus 65,555 bytes.' },
+  maxValueBytes: { type: count(4096, 64 * 1024 * 1024), default: DEFAULT_MAX_VALUE_BYTES, help: 'Largest encoded update (MessagePack key, value and revision) published; a larger value is invalid: its key is deleted, logged and counted. Clients must accept frames of this plus 65,553 bytes.' },
 
   pingIntervalMs: { type: duration, default: 10_000, help: 'Interval between server pings.' },
   pongTimeoutMs: { type: duration, default: 60_000, help: 'A session without a pong for this long is terminated.' },

@@ -22,8 +22,12 @@ export const KVS_FRAME_TARGET_BYTES = 64 * 1024;
  */
 export const DEFAULT_MAX_VALUE_BYTES = 2 * 1024 * 1024;
 
-/** `{type: 'kvs', kvs: [`: fixmap, "type", "kvs", "kvs" (14 bytes) plus the largest array header (5). */
-const KVS_FRAME_OVERHEAD_BYTES = 19;
+/**
+ * `{type: 'kvs', kvs: [`: fixmap, "type", "kvs", "kvs" (14 bytes) plus the array header. The
+ * header is 3 bytes at most: every entry takes at least 5 bytes, so no frame closed at
+ * {@link KVS_FRAME_TARGET_BYTES} can hold the 65,536 entries a 5-byte header needs.
+ */
+const KVS_FRAME_OVERHEAD_BYTES = 17;
 
 /**
  * The largest frame a server with this entry bound sends. Every other message is far smaller

@@ -41,7 +41,7 @@ export interface SyncClientOptions {
   readonly writeTimeoutMs?: number;
   /**
    * Largest server frame accepted. Default: the largest frame a server with the default
-   * `--max-value-bytes` sends (`largestServerFrameBytes`, 2,162,707 bytes); raise it with that flag.
+   * `--max-value-bytes` sends (`largestServerFrameBytes`, 2,162,705 bytes); raise it with that flag.
    */
   readonly maxFrameBytes?: number;
   /** Most updates per `onUpdates` call. Default 100 (Typha's dedupe buffer). */
