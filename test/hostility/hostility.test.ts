@@ -112,10 +112,11 @@ describe('datastore hostility', () => {
     }
   });
 
-  test('file datastore: broken documents and duplicate YAML keys are logged skips, neighbours keep flowing', async () => {
+  test('file datastore: broken documents and duplicate YAML keys hold the syncers and are logged, neighbours keep flowing, fixing them brings in-sync', async () => {
     const { logger, lines } = recordingLogger();
     const big = 'x'.repeat(MiB);
     const neighbours = NEIGHBOURS.map((o) => JSON.stringify(o)).join('\n---\n');
+    const bigNamespace = `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"yaml-big","annotations":{"big":"${big}"}}}`;
     const hostile = [
       ...hostileObjects().map((o) => JSON.stringify(o)),
       '{"apiVersion":"v1","kind":"Namespace"}',
@@ -123,7 +124,7 @@ describe('datastore hostility', () => {
       '{"apiVersion":"v1","kind":"Pod","metadata":null}',
       'just a string',
       '- a\n- list',
-      `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"yaml-big","annotations":{"big":"${big}"}}}`,
+      bigNamespace,
     ].join('\n---\n');
     const duplicate = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: dup\n  name: dup2\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: dup-neighbour\n';
     const h = await startCattail({
@@ -131,20 +132,34 @@ describe('datastore hostility', () => {
       files: { '00-neighbours.yaml': neighbours, '10-hostile.yaml': hostile, '20-duplicate.yaml': duplicate },
     });
     try {
-      await eventually(() => h.app.readiness().ready, 'ready');
+      // Files broken since start may hold objects agents still have: nobody is told in-sync.
+      const readiness = h.app.readiness();
+      assert.equal(readiness.ready, false);
+      for (const file of ['10-hostile.yaml', '20-duplicate.yaml']) {
+        assert.ok(readiness.reasons.some((r) => r.includes(file)), `readiness names ${file}: ${readiness.reasons.join('; ')}`);
+      }
       const felix = await TestClient.connect(h.syncUrl);
-      await eventually(() => felix.inSync, 'client in sync');
+      await eventually(() => felix.snapshotDone && felix.status === 'resync-in-progress', 'snapshot, then resync-in-progress');
       const has = (frag: string) => [...felix.state.keys()].some((k) => k.includes(frag));
       assert.ok(has('neighbour-ns'), 'neighbour namespace served');
       assert.ok(has('/calico/v1/netset/neighbour'), 'neighbour network set served');
-      assert.ok(has(encodeURIComponent(UNICODE).slice(0, 6)) || has(UNICODE), 'the unicode namespace is served');
-      assert.ok(!has('dup'), 'the file with a duplicate key is skipped whole');
+      assert.ok(!has('dup'), 'the file with a duplicate key is not applied');
       assert.ok(lines.some((l) => /duplicate|Map keys must be unique/i.test(JSON.stringify(l))), 'the duplicate key is logged');
 
       await h.writeManifest('30-later.yaml', 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: later-neighbour\n');
       await eventually(() => has('later-neighbour'), 'a later neighbour flows');
       await h.writeManifest('20-duplicate.yaml', 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: dup-fixed\n');
       await eventually(() => has('dup-fixed'), 'the fixed file flows');
+      assert.equal(felix.status, 'resync-in-progress', 'still held by the hostile file');
+
+      // Without the documents that are not valid objects, the hostile file reads: its objects
+      // go through conversion (invalid values become deletions there) and the syncers are in sync.
+      const stringMap = (m: unknown) => m === undefined || (typeof m === 'object' && m !== null && !Array.isArray(m) && Object.values(m).every((v) => typeof v === 'string'));
+      const readable = hostileObjects().filter((o) => stringMap(o.metadata.labels) && stringMap(o.metadata.annotations));
+      await h.writeManifest('10-hostile.yaml', [...readable.map((o) => JSON.stringify(o)), bigNamespace].join('\n---\n'));
+      await eventually(() => felix.inSync, 'client in sync once every file reads');
+      assert.ok(has(encodeURIComponent(UNICODE).slice(0, 6)) || has(UNICODE), 'the unicode namespace is served');
+      assert.equal(h.app.readiness().ready, true);
       assert.equal(felix.closed, undefined);
       felix.close();
     } finally {

@@ -12,11 +12,15 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { describe, it } from 'node:test';
 import { eventually, startCattail } from '../../support/harness.ts';
 
-/** Longest event-loop stall allowed while a load is in progress. */
-const MAX_STALL_MS = 500;
 /**
- * For 10,000 files, written by this same process while the server loads them: measured 0.6–0.8 s
- * here (over 60 s before); the bound still fails the old code by two orders of magnitude.
+ * Longest event-loop stall allowed while a load is in progress. Measured here 40–340 ms (the
+ * monitor also counts time the process waits for a busy core); the code before took 2,072 ms.
+ */
+const MAX_STALL_MS = 1000;
+/**
+ * For 10,000 files, written by this same process while the server loads them: measured 0.26–0.83 s
+ * here depending on the machine's load (over 60 s before); the bound still fails the old code
+ * by more than an order of magnitude.
  */
 const MAX_STALL_MANY_FILES_MS = 2000;
 
