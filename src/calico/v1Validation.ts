@@ -29,17 +29,28 @@ const V1_NAME_RE = /^[a-zA-Z0-9_.-]{1,128}$/;
 const V1_INTERFACE_RE = /^[a-zA-Z0-9_.-]{1,15}$/;
 const V1_PROTOCOL_RE = /^(tcp|udp|icmp|icmpv6|sctp|udplite)$/;
 
-/** `numorstring.Protocol.SupportsPorts`: TCP, UDP or SCTP, by name in either case or by number. */
+/**
+ * `Uint8OrString.NumValue`: the protocol's number when it is one, or a string that parses as
+ * a uint8 (Go's JSON decoding of `"6"` gives the number 6); undefined for a name.
+ */
+export function protocolNumber(p: unknown): number | undefined {
+  if (typeof p === 'number') return p;
+  if (typeof p === 'string' && /^\d+$/.test(p) && Number(p) <= 255) return Number(p);
+  return undefined;
+}
+
+/** `numorstring.Protocol.SupportsPorts`: 6, 17 or 132, or TCP, UDP or SCTP in either spelling. */
 export function protocolSupportsPorts(protocol: unknown): boolean {
-  if (typeof protocol === 'number') return protocol === 6 || protocol === 17 || protocol === 132;
+  const n = protocolNumber(protocol);
+  if (n !== undefined) return n === 6 || n === 17 || n === 132;
   return typeof protocol === 'string' && ['tcp', 'udp', 'sctp', 'TCP', 'UDP', 'SCTP'].includes(protocol);
 }
 
-/** v1 `validateProtocol`: a number 1-255 or a lower-case protocol name. */
-function protocolProblem(p: unknown): string | undefined {
-  if (typeof p === 'number') return p === 0 ? 'protocol number invalid' : undefined;
-  if (typeof p === 'string' && /^\d+$/.test(p)) return Number(p) === 0 ? 'protocol number invalid' : undefined;
-  return typeof p === 'string' && V1_PROTOCOL_RE.test(p) ? undefined : 'protocol name invalid';
+/** `validateProtocol` with the given name pattern: a number 1-255, or a protocol name. */
+export function protocolProblem(p: unknown, names: RegExp): string | undefined {
+  const n = protocolNumber(p);
+  if (n !== undefined) return n === 0 || n > 255 || !Number.isInteger(n) ? 'protocol number invalid' : undefined;
+  return typeof p === 'string' && names.test(p) ? undefined : 'protocol name invalid';
 }
 
 /** `validatePort` on a marshalled numorstring.Port: `n`, `"min:max"` or a name. */
@@ -93,7 +104,7 @@ function ruleFailure(rule: unknown, where: string): RuleFailure | undefined {
   }
   for (const field of ['protocol', '!protocol'] as const) {
     if (rule[field] === undefined) continue;
-    const p = protocolProblem(rule[field]);
+    const p = protocolProblem(rule[field], V1_PROTOCOL_RE);
     if (p !== undefined) return fail('validateProtocol', `${where}.${field}: ${p}`);
   }
   for (const [field, max] of [['icmp_type', 254], ['!icmp_type', 254], ['icmp_code', 255], ['!icmp_code', 255]] as const) {
@@ -144,7 +155,7 @@ function endpointPortsFailure(ports: unknown): RuleFailure | undefined {
   for (const [i, port] of ports.entries()) {
     if (!isObject(port)) return fail('model.EndpointPort', `ports[${i}] is not an object`);
     if (!(typeof port.name === 'string' && V1_NAME_RE.test(port.name))) return fail('validateName', `ports[${i}].name ${JSON.stringify(port.name)} must be 1-128 of [a-zA-Z0-9_.-]`);
-    const pp = protocolProblem(port.protocol);
+    const pp = protocolProblem(port.protocol, V1_PROTOCOL_RE);
     if (pp !== undefined) return fail('validateProtocol', `ports[${i}].protocol: ${pp}`);
     if (!(typeof port.port === 'number' && port.port > 0)) return fail('gt=0', `ports[${i}].port must be greater than 0`);
     if (!['tcp', 'udp', 'sctp'].includes(port.protocol as string)) return fail('validateBackendEndpointPort', `ports[${i}]: EndpointPort protocol must be 'tcp' or 'udp' or 'sctp'`);

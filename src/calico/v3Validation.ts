@@ -11,7 +11,7 @@ import { isObject, type JsonObject } from './fields.ts';
 import { DNS1123_SUBDOMAIN_MAX_BYTES, qualifiedNameProblem, v3LabelsProblem } from './k8sNames.ts';
 import { formatIP, maskNet, parseCIDROrIP } from './net.ts';
 import { validateSelector } from './selectors.ts';
-import { numorstringPortProblem, protocolSupportsPorts, type RuleFailure, type ValueCheck } from './v1Validation.ts';
+import { numorstringPortProblem, protocolProblem, protocolSupportsPorts, type RuleFailure, type ValueCheck } from './v1Validation.ts';
 
 const fail = (rule: string, reason: string): RuleFailure => ({ rule, reason });
 
@@ -62,13 +62,6 @@ function netProblem(value: unknown): boolean {
   return net === undefined || formatIP(maskNet(net).ip) !== formatIP(net.ip);
 }
 
-/** `validateProtocol` (v3 spelling): a number 1-255 or a v3 protocol name. */
-function v3ProtocolProblem(p: unknown): string | undefined {
-  if (typeof p === 'number') return p === 0 ? 'protocol number invalid' : undefined;
-  if (typeof p === 'string' && /^\d+$/.test(p)) return Number(p) === 0 ? 'protocol number invalid' : undefined;
-  return typeof p === 'string' && PROTOCOL_RE.test(p) ? undefined : 'protocol name invalid';
-}
-
 /** One v3 `Rule`: `action`, protocol, ICMP, entity selectors and ports, then `validateRule`'s port rule. */
 function v3RuleFailure(rule: unknown, where: string): RuleFailure | undefined {
   if (!isObject(rule)) return fail('api.Rule', `${where} is not an object`);
@@ -76,7 +69,7 @@ function v3RuleFailure(rule: unknown, where: string): RuleFailure | undefined {
   if (rule.ipVersion !== undefined && rule.ipVersion !== 4 && rule.ipVersion !== 6) return fail('validateIPVersion', `${where}.ipVersion must be 4 or 6`);
   for (const field of ['protocol', 'notProtocol'] as const) {
     if (rule[field] === undefined) continue;
-    const p = v3ProtocolProblem(rule[field]);
+    const p = protocolProblem(rule[field], PROTOCOL_RE);
     if (p !== undefined) return fail('validateProtocol', `${where}.${field}: ${p}`);
   }
   for (const field of ['icmp', 'notICMP'] as const) {

@@ -49,7 +49,7 @@ test('a ServiceAccount named with 64 characters makes its v3 Profile invalid: pc
   const sa = `robot-${'r'.repeat(58)}`;
   const kvs = convert(KINDS.serviceAccounts, { metadata: { name: sa, namespace: 'mill' } });
   const key = PROFILE_KEY(`ksa.mill.${sa}`);
-  assert.equal(validateOutput(key, kvs.find((k) => k.key === key)?.value as object)?.rule, 'validateLabels');
+  assert.equal(validateOutput(key, kvs.find((k) => k.key === key)?.value as Record<string, unknown>)?.rule, 'validateLabels');
   assert.equal(failures(kvs)[`/calico/v1/policy/profile/ksa.mill.${sa}/labels`], undefined, 'the v1 labels map is never validated');
 });
 
@@ -62,7 +62,7 @@ test('a ServiceAccount profile name over 253 bytes fails validateObjectMeta (nam
   const ns = 'n'.repeat(63);
   const sa = `${'a'.repeat(60)}.${'b'.repeat(60)}.${'c'.repeat(60)}.${'d'.repeat(60)}`;
   const key = PROFILE_KEY(`ksa.${ns}.${sa}`);
-  const value = convert(KINDS.serviceAccounts, { metadata: { name: sa, namespace: ns } }).find((k) => k.key === key)?.value as object;
+  const value = convert(KINDS.serviceAccounts, { metadata: { name: sa, namespace: ns } }).find((k) => k.key === key)?.value as Record<string, unknown>;
   const f = validateOutput(key, value);
   assert.equal(f?.rule, 'validateObjectMeta');
   assert.match(f?.reason ?? '', /too long by 58 bytes/);
@@ -152,6 +152,13 @@ test('a v1 policy rule with port 0 fails validatePort (Go accepts 0 in the v3 in
 test('a v1 rule with ports and an ICMP protocol fails validateBackendRule; protocol 6 by number supports ports', () => {
   assert.equal(validateOutput(POLICY_KEY, { selector: '', outbound_rules: [{ action: 'deny', protocol: 'icmp', src_ports: [53] }] })?.rule, 'validateBackendRule');
   assert.equal(validateOutput(POLICY_KEY, { selector: '', outbound_rules: [{ action: 'deny', protocol: 6, src_ports: [53] }] }), undefined);
+});
+
+test('a protocol string of digits is a number, as Go decodes it (Uint8OrString): "17" supports ports, "0" and "300" fail validateProtocol', () => {
+  assert.equal(validateOutput(POLICY_KEY, { selector: '', inbound_rules: [{ action: 'allow', protocol: '17', dst_ports: [53] }] }), undefined);
+  assert.equal(validateOutput(POLICY_KEY, { selector: '', inbound_rules: [{ action: 'allow', protocol: '0' }] })?.rule, 'validateProtocol');
+  assert.equal(validateOutput(POLICY_KEY, { selector: '', inbound_rules: [{ action: 'allow', protocol: '300' }] })?.rule, 'validateProtocol');
+  assert.equal(validateOutput(POLICY_KEY, { selector: '', inbound_rules: [{ action: 'allow', protocol: 'TCP' }] })?.rule, 'validateProtocol', 'v1 names are lower-case');
 });
 
 test('icmp_type 255 fails lt=255 while icmp_code 255 passes lte=255; protocol number 0 fails validateProtocol', () => {
