@@ -156,4 +156,17 @@ describe('syncer', () => {
     clock.advance(5000);
     assert.equal(syncer.status, 'in-sync');
   });
+
+  test('an incomplete kind holds the syncer out of in-sync at once, through a listing, until the datastore says up', () => {
+    const { ds, statuses, syncer } = setup();
+    ds.l(KINDS.ipPools).connection('incomplete', new Error('a.yaml has not been read'));
+    ds.l(KINDS.ipPools).replaced([], '1');
+    ds.l(KINDS.nodes).replaced([], '1');
+    assert.equal(syncer.status, 'resync-in-progress', 'no stale delay, and a listing does not end it');
+    assert.deepEqual(syncer.staleKinds(), [KINDS.ipPools.id]);
+    ds.l(KINDS.ipPools).connection('up');
+    assert.deepEqual(statuses, ['wait-for-datastore', 'resync-in-progress', 'in-sync']);
+    ds.l(KINDS.nodes).connection('incomplete');
+    assert.equal(syncer.status, 'resync-in-progress', 'also after having been in sync');
+  });
 });
