@@ -11,7 +11,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 
-interface IPAddr {
+export interface IPAddr {
   readonly version: 4 | 6;
   readonly bytes: readonly number[];
 }
@@ -100,6 +100,16 @@ export function parseCIDROrIP(text: string): IPNet | undefined {
   const ip = text.includes('/') ? undefined : parseIP(text);
   if (ip) return { ip, prefix: ip.version === 4 ? 32 : 128 };
   return parseCIDR(text);
+}
+
+/**
+ * The address `cnet.ParseCIDROrIP` returns beside the network (Go's `ipa`): the IP as written,
+ * unmasked, IPv4 when mapped whatever the prefix; `undefined` when the text is neither form.
+ */
+export function addressOfCIDROrIP(text: string): IPAddr | undefined {
+  if (!parseCIDROrIP(text)) return undefined;
+  const slash = text.indexOf('/');
+  return parseIP(slash < 0 ? text : text.slice(0, slash));
 }
 
 export function maskNet(net: IPNet): IPNet {

@@ -9,10 +9,19 @@ import type { ConvertedKV } from '../syncer/types.ts';
 import { ValidationError, isObject, list, str, stringMap, type JsonObject } from './fields.ts';
 import { hostConfigKey, hostIPKey, resourceKey, wireguardKey } from './keys.ts';
 import { goObjectMeta, objectName, v3Header } from './meta.ts';
-import { formatIP, parseCIDR, parseCIDROrIP, parseIP } from './net.ts';
+import { addressOfCIDROrIP, formatIP, parseIP } from './net.ts';
 
 const A = 'projectcalico.org/';
-const MAC = /^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/;
+const HEX2 = '[0-9A-Fa-f]{2}';
+/**
+ * What Go's `net.ParseMAC` accepts (the v3 validator's `mac` rule): 6, 8 or 20 octets, as pairs
+ * of hex digits all joined by `:` or all by `-`, or as groups of four joined by `.`.
+ */
+const GO_MAC_FORMS: readonly RegExp[] = [6, 8, 20].flatMap((n) => [
+  new RegExp(`^${HEX2}(?::${HEX2}){${n - 1}}$`),
+  new RegExp(`^${HEX2}(?:-${HEX2}){${n - 1}}$`),
+  new RegExp(`^${HEX2}${HEX2}(?:\\.${HEX2}${HEX2}){${n / 2 - 1}}$`),
+]);
 const BASE64_KEY = /^[A-Za-z0-9+/]{43}=$/;
 
 /** Go's JSON encoder escapes these for HTML safety; `kube-labels` must match it byte for byte. */
@@ -111,7 +120,13 @@ function k8sNodeToCalico(node: RawObject): JsonObject {
   return { ...v3Header('Node', meta), spec, status };
 }
 
-/** The checks Typha's v3 validator makes on a Node that can be made cheaply. */
+/**
+ * The field rules Typha's v3 validator applies to a Node (libcalico-go `lib/apis/v3/node.go`
+ * tags, `lib/validator/v3`): `cidrv4`/`cidrv6` take a CIDR or a bare IP and look at the
+ * address's version (`validateCIDRv4`), `ipv4` is go-playground's (`net.ParseIP` + `To4`),
+ * `mac` is `net.ParseMAC`, the public key must decode to 32 bytes. `spec.addresses` entries are
+ * not validated (the slice has no `dive`).
+ */
 function validateNode(v3: JsonObject): void {
   const spec = isObject(v3.spec) ? v3.spec : {};
   const bgp = isObject(spec.bgp) ? spec.bgp : {};
@@ -119,12 +134,12 @@ function validateNode(v3: JsonObject): void {
     if (typeof value === 'string' && !ok(value)) throw new ValidationError(`${what} ${JSON.stringify(value)} is invalid`);
   };
   const ipv4 = (s: string): boolean => parseIP(s)?.version === 4;
-  check(bgp.ipv4Address, (s) => parseCIDR(s)?.ip.version === 4, 'spec.bgp.ipv4Address');
-  check(bgp.ipv6Address, (s) => parseCIDR(s)?.ip.version === 6, 'spec.bgp.ipv6Address');
+  check(bgp.ipv4Address, (s) => addressOfCIDROrIP(s)?.version === 4, 'spec.bgp.ipv4Address');
+  check(bgp.ipv6Address, (s) => addressOfCIDROrIP(s)?.version === 6, 'spec.bgp.ipv6Address');
   check(bgp.ipv4IPIPTunnelAddr, ipv4, 'spec.bgp.ipv4IPIPTunnelAddr');
   check(bgp.routeReflectorClusterID, ipv4, 'spec.bgp.routeReflectorClusterID');
   check(spec.ipv4VXLANTunnelAddr, ipv4, 'spec.ipv4VXLANTunnelAddr');
-  check(spec.vxlanTunnelMACAddr, (s) => MAC.test(s), 'spec.vxlanTunnelMACAddr');
+  check(spec.vxlanTunnelMACAddr, (s) => GO_MAC_FORMS.some((form) => form.test(s)), 'spec.vxlanTunnelMACAddr');
   check(isObject(spec.wireguard) ? spec.wireguard.interfaceIPv4Address : undefined, ipv4, 'spec.wireguard.interfaceIPv4Address');
   const status = isObject(v3.status) ? v3.status : {};
   check(status.wireguardPublicKey, (s) => BASE64_KEY.test(s), 'status.wireguardPublicKey');
@@ -149,13 +164,13 @@ function nodeResourceKV(name: string, v3: JsonObject): ConvertedKV {
 function hostIP(v3: JsonObject): string | undefined {
   const spec = isObject(v3.spec) ? v3.spec : {};
   const bgp = isObject(spec.bgp) ? spec.bgp : {};
-  const fromBGP = typeof bgp.ipv4Address === 'string' ? parseCIDROrIP(bgp.ipv4Address) : undefined;
-  if (fromBGP) return formatIP(fromBGP.ip);
+  const fromBGP = typeof bgp.ipv4Address === 'string' ? addressOfCIDROrIP(bgp.ipv4Address) : undefined;
+  if (fromBGP) return formatIP(fromBGP);
   const addresses = (list(spec.addresses) ?? []).filter(isObject);
   for (const type of ['InternalIP', 'ExternalIP']) {
     for (const a of addresses) {
-      const ip = a.type === type && typeof a.address === 'string' ? parseCIDROrIP(a.address) : undefined;
-      if (ip?.ip.version === 4) return formatIP(ip.ip);
+      const ip = a.type === type && typeof a.address === 'string' ? addressOfCIDROrIP(a.address) : undefined;
+      if (ip?.version === 4) return formatIP(ip);
     }
   }
   return undefined;

@@ -57,6 +57,28 @@ test('the host IP is any parsable BGP address, else the first IPv4 internal addr
   ]);
 });
 
+// The v3 Node rules of Typha's filter (libcalico-go lib/apis/v3/node.go tags): validateCIDRv4
+// takes cnet.ParseCIDROrIP's address and checks Version() == 4, so a bare IP passes and a
+// mapped address is IPv4 whatever its prefix (the host IP is that address too); `mac` is
+// net.ParseMAC: 6, 8 or 20 octets with one separator throughout, or dotted groups of four.
+test('v3 Node addresses and MACs are judged by the rules Go validates them with', () => {
+  const v3 = (annotations: Record<string, string>): unknown => valueOf(convert(KINDS.nodes, k8sNode(annotations)), NODE_RESOURCE);
+  assert.notEqual(v3({ 'projectcalico.org/IPv4Address': '172.20.4.2' }), null);
+  const mapped = convert(KINDS.nodes, k8sNode({ 'projectcalico.org/IPv4Address': '::ffff:172.20.4.2/64' }));
+  assert.notEqual(valueOf(mapped, NODE_RESOURCE), null);
+  assert.equal(valueOf(mapped, '/calico/v1/host/rack4-n2/bird_ip'), '172.20.4.2');
+  assert.equal(v3({ 'projectcalico.org/IPv6Address': '::ffff:172.20.4.2/64' }), null);
+  for (const mac of ['0200.5e10.0001', '02:00:5e:10:00:00:00:01', '02-00-5E-10-00-01']) {
+    assert.notEqual(v3({ 'projectcalico.org/VXLANTunnelMACAddr': mac }), null, mac);
+  }
+  for (const mac of ['02:00-5e:10:00:01', '02:00:5e:10:00', '0200.5e10.00.01']) {
+    const kvs = convert(KINDS.nodes, k8sNode({ 'projectcalico.org/VXLANTunnelMACAddr': mac }));
+    assert.equal(valueOf(kvs, NODE_RESOURCE), null, mac);
+    // Felix's processor copies it all the same: the config key does not depend on validation.
+    assert.equal(valueOf(kvs, '/calico/v1/host/rack4-n2/config/VXLANTunnelMACAddr'), mac);
+  }
+});
+
 // SetCalicoMetadataFromK8sAnnotations unmarshals into map[string]string: a member that is not
 // a string fails the whole unmarshal (annotation ignored, only kube labels remain); a null
 // member decodes to "".
