@@ -35,7 +35,7 @@ interface KindState {
 
 /**
  * One syncer type's pipeline stage between datastore objects and model updates (Calico's
- * watcher syncer plus Typha's validation filter): per kind, a watcher cache remembering which
+ * watcher syncer; Typha's validation filter follows it, in `validationFilter.ts`): per kind, a watcher cache remembering which
  * keys each object produced, so an object that changes, vanishes, or is missing from a relist
  * yields deletions for exactly the keys it no longer produces; conflict resolution when objects
  * share a key; and the combined status wait-for-datastore → resync-in-progress → in-sync, which
