@@ -6,6 +6,8 @@
 export const CloseCode = {
   /** Normal end: the client or server closed on purpose. */
   normal: 1000,
+  /** RFC 6455 framing broken (detected by ws as the frame header arrives); the reason names the fault. */
+  webSocketProtocolError: 1002,
   /** The first message was not a hello, or a message arrived that is not allowed in this phase. */
   protocolError: 4000,
   /** A frame that is not a single decodable MessagePack message of a known shape (also text frames). */

@@ -167,7 +167,7 @@ export class Session {
       framingClose = false;
       if (this.#phase !== 'closed') this.#end('protocol');
       this.#log('warn', { detail }, 'client broke WebSocket framing');
-      original(1002, truncateReason(`WebSocket protocol error: ${detail}`));
+      original(CloseCode.webSocketProtocolError, truncateReason(`WebSocket protocol error: ${detail}`));
     };
     ws.close = (code?: number, reason?: string | Buffer) => {
       if (code === 1009) {
@@ -175,7 +175,7 @@ export class Session {
         this.#log('warn', {}, 'client frame exceeded the inbound limit');
         return original(CloseCode.frameTooLarge, `frame exceeds ${this.#deps.config.maxInboundFrameBytes} bytes`);
       }
-      if (code === 1002 && (reason === undefined || reason.length === 0)) {
+      if (code === CloseCode.webSocketProtocolError && (reason === undefined || reason.length === 0)) {
         framingClose = true;
         queueMicrotask(() => closeFraming('invalid frame'));
         return;
