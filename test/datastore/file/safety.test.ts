@@ -302,4 +302,40 @@ describe('FileDatastore safety', () => {
     await rename(join(dir, '..data.tmp'), join(dir, '..data'));
     await eventually(() => pods.state.get('ns/p1')?.metadata.labels?.v === '2', 'the swap is seen', 10_000);
   });
+
+  it('sends a first listing larger than one slice as a partial listing plus upserts, held incomplete until the last', async () => {
+    await writeFile(join(dir, 'pods.yaml'), Array.from({ length: 250 }, (_, i) => pod(`p${i}`)).join('---\n'));
+    const ds = await start();
+    const trace = pods.calls.map((c) => (c.call === 'connection' ? c.state : c.call === 'replaced' ? `replaced ${c.objects.length}` : c.type));
+    assert.equal(trace[0], 'incomplete', 'held before anything is listed');
+    assert.equal(trace[1], 'replaced 100');
+    assert.deepEqual(trace.slice(2, -1), Array.from({ length: 150 }, () => 'upsert'));
+    assert.equal(trace.at(-1), 'up', 'complete only after the last object');
+    assert.equal(pods.names().length, 250);
+
+    // A subscriber arriving now gets everything, and is never told incomplete.
+    const late = new RecordingListener();
+    ds.subscribe(KINDS.pods, late);
+    assert.deepEqual(late.calls.map((c) => c.call === 'connection' ? c.state : c.call), ['replaced', 'up']);
+    assert.equal(late.names().length, 250);
+  });
+
+  it('gives a subscriber that arrives while the datastore is incomplete the hold before the listing', async () => {
+    await writeFile(join(dir, 'bad.yaml'), 'a: [\n');
+    const ds = await start();
+    const late = new RecordingListener();
+    ds.subscribe(KINDS.pods, late);
+    assert.deepEqual(late.calls.map((c) => c.call === 'connection' ? c.state : c.call), ['incomplete', 'replaced']);
+  });
+
+  it('a parse over its timeout makes the file broken, and a fresh parser reads the next file', async () => {
+    // 150,000 tiny pods: about 8 s of parsing here, far beyond a 1.5 s bound.
+    const many = Array.from({ length: 150_000 }, (_, i) => `apiVersion: v1\nkind: Pod\nmetadata: {name: p${i}, namespace: ns}\n`).join('---\n');
+    await writeFile(join(dir, 'a-slow.yaml'), many);
+    await writeFile(join(dir, 'b-small.yaml'), pod('small'));
+    const ds = await start({ limits: { parseTimeoutMs: 1500, maxDocuments: 200_000 } });
+    assert.deepEqual(pods.names(), ['ns/small']);
+    assert.ok(ds.syncBlockers().some((b) => b.source === join(dir, 'a-slow.yaml') && /longer than 1500 ms/.test(b.reason)), JSON.stringify(ds.syncBlockers()));
+    assert.equal(await limitCount('parseTime'), 1);
+  });
 });
