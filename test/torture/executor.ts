@@ -10,7 +10,7 @@ import { syncerSpecs } from '../../src/calico/index.ts';
 import { KubernetesDatastore } from '../../src/datastore/kubernetes/index.ts';
 import { silentLogger } from '../../src/logger.ts';
 import type { SyncerTypeSpec } from '../../src/syncer/types.ts';
-import { SyncClient } from '../../clients/typescript/src/index.ts';
+import { SyncClient, type SyncerType } from '../../clients/typescript/src/index.ts';
 import { type Harness, startCattail } from '../support/harness.ts';
 import { K8sEmulator } from '../support/k8sEmulator.ts';
 import { diffModels, expectedModel } from '../support/expectedModel.ts';
@@ -51,7 +51,7 @@ export interface RunResult {
 }
 
 interface Agent {
-  readonly syncerType: string;
+  readonly syncerType: SyncerType;
   readonly proxy: TortureProxy;
   host: RecordingHost;
   client: SyncClient;

@@ -7,12 +7,13 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { USAGE, parseCli, type CliCommand } from './cliArgs.ts';
 import { CattailClientError } from './errors.ts';
+import { clientNodeLoadFailure } from './kubernetesDiscovery.ts';
 import { SyncClient } from './syncClient.ts';
 import type { SyncClientOptions } from './options.ts';
 import type { SyncStatus, Update } from './types.ts';
 import { CLIENT_VERSION } from './version.ts';
 
-export const EXIT = Object.freeze({ ok: 0, internal: 1, refused: 2, unreachable: 3, tls: 4, usage: 64 });
+export const EXIT = Object.freeze({ ok: 0, internal: 1, refused: 2, unreachable: 3, tls: 4, dumpTimeout: 5, usage: 64 });
 
 export interface CliIo {
   readonly stdout: (line: string) => void;
@@ -49,7 +50,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 async function run(command: CliCommand, io: CliIo): Promise<number> {
   let options: Omit<SyncClientOptions, 'handler'> = command.clientOptions;
   if (command.kubeconfig !== undefined && options.kubernetes !== undefined) {
-    const k8s = await import('@kubernetes/client-node');
+    let k8s: typeof import('@kubernetes/client-node');
+    try {
+      k8s = await import('@kubernetes/client-node');
+    } catch (err) {
+      io.stderr(`cattail-client: ${clientNodeLoadFailure(err)}`);
+      return EXIT.internal;
+    }
     const kubeConfig = new k8s.KubeConfig();
     kubeConfig.loadFromFile(command.kubeconfig);
     options = { ...options, kubernetes: { ...options.kubernetes, kubeConfig } };
@@ -93,11 +100,16 @@ async function run(command: CliCommand, io: CliIo): Promise<number> {
     } else if (err.code === 'NO_SERVER_REACHABLE' && !everConnected) {
       io.stderr(`cattail-client: ${err.message.replace('; still retrying', '')}`);
       finish(EXIT.unreachable);
-    } else if (err.code !== 'REFUSED') {
+    } else if (err.code !== 'REFUSED' && err.code !== 'DEPENDENCY_UNAVAILABLE') {
       io.stderr(`cattail-client: ${err.code}: ${err.message}`);
     }
   });
   void client.stopped.then((info) => {
+    if (info.reason === 'misconfigured') {
+      io.stderr(`cattail-client: ${info.error?.message ?? 'misconfigured'}`);
+      finish(EXIT.internal);
+      return;
+    }
     if (info.reason !== 'refused') return;
     io.stderr(`cattail-client: refused by the server: ${info.error?.message ?? 'no reason given'}`);
     finish(EXIT.refused);
@@ -113,8 +125,14 @@ async function run(command: CliCommand, io: CliIo): Promise<number> {
       updatesThisSecond = 0;
     }, 1000);
   }
+  // A server that never reaches in-sync (its datastore is down) must not hang a --dump.
+  const dumpTimer = mode !== 'dump' ? undefined : setTimeout(() => {
+    io.stderr(`cattail-client: not in sync within ${command.dumpTimeoutMs} ms (status ${client.status ?? 'none yet'}, ${client.state.size} keys); raise --dump-timeout-ms or check the server's /readiness`);
+    finish(EXIT.dumpTimeout);
+  }, command.dumpTimeoutMs);
   client.start();
   const code = await done;
+  clearTimeout(dumpTimer);
   clearInterval(statsTimer);
   await client.close();
   return code;

@@ -11,6 +11,11 @@ export type ClientErrorCode =
   | 'NO_SERVER_REACHABLE'
   /** Discovery could not produce any address (DNS failure, empty EndpointSlices, API error). */
   | 'DISCOVERY_FAILED'
+  /**
+   * An optional peer the configured discovery needs (`@kubernetes/client-node`) is not
+   * installed or fails to load. Retrying cannot help, so the client stops (`misconfigured`).
+   */
+  | 'DEPENDENCY_UNAVAILABLE'
   /** TCP connect, HTTP upgrade or an unexpected socket error. */
   | 'CONNECT_FAILED'
   /** The server's certificate is not signed by the configured CA (or is expired, self-signed, ...). */

@@ -10,7 +10,7 @@ export { DEFAULTS, type SyncClientOptions } from './options.ts';
 export { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts';
 export { CattailClientError, type ClientErrorCode } from './errors.ts';
 export type {
-  ClientEvents, ClientStats, ConnectionInfo, DisconnectInfo, ServerAddress, StopInfo, SyncHandler, SyncStatus, Update, UpdateType,
+  ClientEvents, ClientStats, ConnectionInfo, DisconnectInfo, ServerAddress, StopInfo, SyncerType, SyncHandler, SyncStatus, Update, UpdateType,
 } from './types.ts';
 export { DnsDiscovery, StaticDiscovery, localFirst, toSyncUrl, type Discovery, type DnsDiscoveryOptions } from './discovery.ts';
 export { KubernetesDiscovery, type EndpointSliceLike, type EndpointSliceLister, type KubernetesDiscoveryOptions } from './kubernetesDiscovery.ts';

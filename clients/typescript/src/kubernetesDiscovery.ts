@@ -107,7 +107,7 @@ async function defaultLister(kubeConfig: unknown): Promise<EndpointSliceLister> 
   try {
     k8s = await import('@kubernetes/client-node');
   } catch (err) {
-    throw new CattailClientError('DISCOVERY_FAILED', 'Kubernetes discovery needs the optional peer dependency @kubernetes/client-node; install it next to @cattail/client', { cause: err });
+    throw new CattailClientError('DEPENDENCY_UNAVAILABLE', clientNodeLoadFailure(err), { cause: err });
   }
   let config = kubeConfig as InstanceType<typeof k8s.KubeConfig> | undefined;
   if (config === undefined) {
@@ -116,6 +116,20 @@ async function defaultLister(kubeConfig: unknown): Promise<EndpointSliceLister> 
   }
   const api = config.makeApiClient(k8s.DiscoveryV1Api);
   return async (namespace, labelSelector) => (await api.listNamespacedEndpointSlice({ namespace, labelSelector })).items;
+}
+
+/**
+ * What went wrong loading `@kubernetes/client-node`, with the real error and its cause: not
+ * installed, or installed but failing on this Node (client-node 2.x needs Node 22.19 or newer
+ * through undici 8; 1.x runs on Node 20).
+ */
+export function clientNodeLoadFailure(err: unknown): string {
+  const e = err as { code?: string; message?: string; cause?: { message?: string } } | undefined;
+  const detail = `${e?.message ?? String(err)}${e?.cause?.message === undefined ? '' : ` (cause: ${e.cause.message})`}`;
+  if (e?.code === 'ERR_MODULE_NOT_FOUND' && (e.message ?? '').includes('@kubernetes/client-node')) {
+    return `Kubernetes discovery needs the optional peer dependency @kubernetes/client-node, which is not installed: npm install @kubernetes/client-node@1 next to @cattail/client (${detail})`;
+  }
+  return `Kubernetes discovery could not load @kubernetes/client-node on Node ${process.versions.node}: ${detail}; version 2.x needs Node 22.19 or newer, 1.x runs on Node 20`;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

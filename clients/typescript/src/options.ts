@@ -5,7 +5,7 @@ import { DnsDiscovery, StaticDiscovery, type Discovery, type DnsDiscoveryOptions
 import { CattailClientError } from './errors.ts';
 import { KubernetesDiscovery, type KubernetesDiscoveryOptions } from './kubernetesDiscovery.ts';
 import { validateTlsOptions, type TlsOptions } from './tls.ts';
-import type { SyncHandler } from './types.ts';
+import type { SyncerType, SyncHandler } from './types.ts';
 import { CLIENT_VERSION } from './version.ts';
 
 /**
@@ -24,7 +24,7 @@ export interface SyncClientOptions {
   /** Any other source of addresses. */
   readonly discovery?: Discovery;
   /** Default `felix`. */
-  readonly syncerType?: string;
+  readonly syncerType?: SyncerType;
   /** Sent in the hello and shown in the server's logs; default the OS hostname. */
   readonly hostname?: string;
   /** Free text for the server's logs, e.g. the agent's name and version. */

@@ -132,7 +132,14 @@ export class SyncClient {
         if (next.discoveryError !== undefined) this.#emitError(next.discoveryError);
         url = next.address.url;
       } catch (err) {
-        this.#emitError(asClientError(err, 'DISCOVERY_FAILED'));
+        const error = asClientError(err, 'DISCOVERY_FAILED');
+        this.#emitError(error);
+        if (error.code === 'DEPENDENCY_UNAVAILABLE') {
+          this.#closing = true;
+          this.#buffer.interrupt();
+          this.#stop({ reason: 'misconfigured', error });
+          return;
+        }
         await this.#attemptFailed();
         continue;
       }

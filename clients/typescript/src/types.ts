@@ -1,6 +1,12 @@
 import type { WireSyncStatus } from '../../../src/protocol/index.ts';
 import type { CattailClientError } from './errors.ts';
 
+/**
+ * The syncer types a Cattail server serves (Typha's four). A union rather than a string, so a
+ * misspelt type fails the type check instead of being refused by the server at run time.
+ */
+export type SyncerType = 'felix' | 'bgp' | 'tunnel-ip-allocation' | 'node-status';
+
 /** The sync status as the host sees it; the same three values the server sends. */
 export type SyncStatus = WireSyncStatus;
 
@@ -65,9 +71,12 @@ export interface DisconnectInfo {
   readonly streamed: boolean;
 }
 
-/** Why the client stopped for good: `close()` was called, or the servers refused it. */
+/**
+ * Why the client stopped for good: `close()` was called, the servers refused it, or an optional
+ * dependency its discovery needs is unavailable (`misconfigured`, error DEPENDENCY_UNAVAILABLE).
+ */
 export interface StopInfo {
-  readonly reason: 'closed' | 'refused';
+  readonly reason: 'closed' | 'refused' | 'misconfigured';
   readonly error: CattailClientError | undefined;
 }
 

@@ -97,4 +97,17 @@ describe('cattail-client CLI', () => {
     const { stdout } = await promisify(execFile)(process.execPath, [cliPath, '--server', server.url, '--dump'], { timeout: 10_000 });
     assert.deepEqual(JSON.parse(stdout), { k: { v: 1 } });
   });
+
+  it('--dump gives up with exit 5 and says why when the server never reaches in-sync', async (t) => {
+    const server = await FakeServer.start();
+    t.after(() => server.close());
+    server.status = 'resync-in-progress';
+    server.set('k', 1);
+    const { out, err, io } = capture();
+    const code = await runCli(['--server', server.url, '--dump', '--dump-timeout-ms', '300'], io);
+    assert.equal(code, EXIT.dumpTimeout, err.join('\n'));
+    assert.deepEqual(out, [], 'nothing half-synced on stdout');
+    assert.match(err.join('\n'), /not in sync within 300 ms \(status resync-in-progress, 1 keys\)/);
+    assert.equal(parseCli(['--server', 'x', '--dump-timeout-ms', '5'], {}).kind, 'usage-error', '--dump-timeout-ms needs --dump');
+  });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Codec, CloseCode } from '../../../src/protocol/index.ts';
-import { SyncClient, type CattailClientError, type SyncClientOptions } from '../src/index.ts';
+import { SyncClient, type CattailClientError, type SyncClientOptions, type SyncerType } from '../src/index.ts';
 import { FakeServer } from './support/fakeServer.ts';
 import { RecordingHost, sorted, waitFor } from './support/recordingHost.ts';
 
@@ -85,7 +85,7 @@ describe('slow hosts, dead paths, refusals and hostile servers', () => {
     });
     t.after(() => server.close());
     const host = new RecordingHost();
-    const c = client([server.url], host, { syncerType: 'nonsense' });
+    const c = client([server.url], host, { syncerType: 'nonsense' as SyncerType });
     const errors: CattailClientError[] = [];
     c.on('error', (e) => errors.push(e));
     c.start();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CattailClientError, SyncClient, type ConnectionInfo, type SyncClientOptions } from '../src/index.ts';
+import { CattailClientError, SyncClient, type ConnectionInfo, type SyncClientOptions, type SyncerType } from '../src/index.ts';
 import { FakeServer } from './support/fakeServer.ts';
 import { RecordingHost, sorted, waitFor } from './support/recordingHost.ts';
 
@@ -85,7 +85,7 @@ describe('SyncClient basics', () => {
 
   it('rejects invalid options at construction with every problem listed', () => {
     assert.throws(
-      () => new SyncClient({ handler: new RecordingHost(), readTimeoutMs: -1, syncerType: '' }),
+      () => new SyncClient({ handler: new RecordingHost(), readTimeoutMs: -1, syncerType: '' as SyncerType }),
       (err: unknown) => err instanceof CattailClientError && err.code === 'INVALID_OPTIONS'
         && /exactly one of servers/.test(err.message) && /readTimeoutMs/.test(err.message) && /syncerType/.test(err.message),
     );
