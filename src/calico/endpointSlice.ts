@@ -6,8 +6,10 @@
  * `Convert_discovery_Endpoint_To_v1beta1_Endpoint`): when any of `deprecatedTopology`, `zone`
  * or `nodeName` is set, `topology` is a copy of `deprecatedTopology`, then
  * `topology.kubernetes.io/zone` ← `zone`, then `kubernetes.io/hostname` ← `nodeName` unless
- * already set to a non-empty value. Every other field maps one to one. A document the file
- * datastore reads as v1beta1 already has `topology` and is copied as it is.
+ * already set to a non-empty value. Every other field maps one to one. An endpoint written in
+ * the v1beta1 shape (a `topology` map; the file datastore accepts v1beta1 documents) is first
+ * stored as the API server stores it (`Convert_v1beta1_Endpoint_To_discovery_Endpoint`), so it
+ * reads back exactly as a v1beta1 client of that API server would see it.
  */
 import type { RawObject } from '../datastore/types.ts';
 import type { ConvertedKV } from '../syncer/types.ts';
@@ -34,9 +36,37 @@ function objectReference(ref: JsonObject): JsonObject {
 const ZONE_LABEL = 'topology.kubernetes.io/zone';
 const HOSTNAME_LABEL = 'kubernetes.io/hostname';
 
-/** The v1beta1 `topology` of one endpoint; `undefined` when the conversion leaves it nil. */
-function topology(e: JsonObject, v1beta1: boolean): Record<string, string> | undefined {
-  if (v1beta1) return isObject(e.topology) ? stringMap(e.topology) : undefined;
+/**
+ * A v1beta1 endpoint's topology as the API server stores it in v1: copied to
+ * `deprecatedTopology`, the zone moved to `zone`, the hostname moved to `nodeName` when that is
+ * unset (or dropped when equal to it), and an emptied map left nil.
+ */
+function storedAsV1(e: JsonObject): JsonObject {
+  const topology = stringMap(e.topology);
+  const out: JsonObject = { ...e };
+  delete out.topology;
+  delete out.zone;
+  const deprecated: Record<string, string> = { ...topology };
+  if (ZONE_LABEL in topology) {
+    out.zone = topology[ZONE_LABEL];
+    delete deprecated[ZONE_LABEL];
+  }
+  const host = topology[HOSTNAME_LABEL];
+  if (host !== undefined) {
+    if (typeof e.nodeName !== 'string') {
+      out.nodeName = host;
+      delete deprecated[HOSTNAME_LABEL];
+    } else if (host === e.nodeName) {
+      delete deprecated[HOSTNAME_LABEL];
+    }
+  }
+  if (Object.keys(deprecated).length > 0) out.deprecatedTopology = deprecated;
+  else delete out.deprecatedTopology;
+  return out;
+}
+
+/** The v1beta1 `topology` of one v1 endpoint; `undefined` when the conversion leaves it nil. */
+function topology(e: JsonObject): Record<string, string> | undefined {
   const deprecated = isObject(e.deprecatedTopology) ? e.deprecatedTopology : undefined;
   const zone = str(e.zone);
   const nodeName = str(e.nodeName);
@@ -55,8 +85,9 @@ function hints(value: JsonObject): JsonObject {
 }
 
 /** One v1beta1 Endpoint in Go field order; `addresses` has no omitempty, `conditions` is a struct. */
-function endpoint(value: unknown, v1beta1: boolean): JsonObject {
-  const e = isObject(value) ? value : {};
+function endpoint(value: unknown): JsonObject {
+  const given = isObject(value) ? value : {};
+  const e = isObject(given.topology) ? storedAsV1(given) : given;
   const addresses = list(e.addresses);
   const out: JsonObject = {
     addresses: addresses ? addresses.filter((a) => typeof a === 'string') : null,
@@ -64,7 +95,7 @@ function endpoint(value: unknown, v1beta1: boolean): JsonObject {
   };
   if (typeof e.hostname === 'string') out.hostname = e.hostname;
   if (isObject(e.targetRef)) out.targetRef = objectReference(e.targetRef);
-  const t = topology(e, v1beta1);
+  const t = topology(e);
   // A map with omitempty: an empty one is left out.
   if (t && Object.keys(t).length > 0) out.topology = t;
   if (typeof e.nodeName === 'string') out.nodeName = e.nodeName;
@@ -94,7 +125,7 @@ export function convertEndpointSlice(object: RawObject): ConvertedKV[] {
   const value: JsonObject = {
     metadata: goObjectMeta(object.metadata),
     addressType: typeof object.addressType === 'string' ? object.addressType : '',
-    endpoints: endpoints ? endpoints.map((e) => endpoint(e, object.apiVersion === 'discovery.k8s.io/v1beta1')) : null,
+    endpoints: endpoints ? endpoints.map(endpoint) : null,
     ports: ports ? ports.map(port) : null,
   };
   return [{ key: resourceKey('kubernetesendpointslices', name, namespace), value }];

@@ -153,10 +153,22 @@ test('EndpointSlice topology folds deprecatedTopology, zone and nodeName as the 
   ]) }]);
 });
 
-// A document already in the v1beta1 shape (the file datastore accepts that apiVersion) is
-// what Calico v3.20 read directly: its topology is copied, nodeName does not touch it.
-test('a v1beta1 EndpointSlice keeps its topology as written', () => {
-  assertKVs(convert(KINDS.endpointSlices, slice([{ addresses: ['10.30.0.4'], nodeName: 'worker-7', topology: { rack: 'r1' } }], 'discovery.k8s.io/v1beta1')), [
-    { key: SLICE_KEY, value: sliceValue([{ addresses: ['10.30.0.4'], conditions: {}, topology: { rack: 'r1' }, nodeName: 'worker-7' }]) },
+// An endpoint in the v1beta1 shape (the file datastore accepts that apiVersion) goes through
+// what an API server of Kubernetes 1.21 or later does to it, whichever version a client reads:
+// Convert_v1beta1_Endpoint_To_discovery_Endpoint on the way in (zone → zone, hostname → nodeName
+// when unset, dropped when equal), Convert_discovery_Endpoint_To_v1beta1_Endpoint on the way out.
+test('a v1beta1 EndpointSlice reads back as the API server would serve it', () => {
+  assertKVs(convert(KINDS.endpointSlices, slice([
+    { addresses: ['10.30.0.4'], nodeName: 'worker-7', topology: { rack: 'r1' } },
+    { addresses: ['10.30.0.5'], topology: { 'kubernetes.io/hostname': 'worker-8', 'topology.kubernetes.io/zone': 'z-a' } },
+    { addresses: ['10.30.0.6'], nodeName: 'worker-9', topology: { 'kubernetes.io/hostname': 'legacy-9' } },
+    { addresses: ['10.30.0.7'], topology: {} },
+  ], 'discovery.k8s.io/v1beta1')), [
+    { key: SLICE_KEY, value: sliceValue([
+      { addresses: ['10.30.0.4'], conditions: {}, topology: { 'kubernetes.io/hostname': 'worker-7', rack: 'r1' }, nodeName: 'worker-7' },
+      { addresses: ['10.30.0.5'], conditions: {}, topology: { 'kubernetes.io/hostname': 'worker-8', 'topology.kubernetes.io/zone': 'z-a' }, nodeName: 'worker-8' },
+      { addresses: ['10.30.0.6'], conditions: {}, topology: { 'kubernetes.io/hostname': 'legacy-9' }, nodeName: 'worker-9' },
+      { addresses: ['10.30.0.7'], conditions: {} },
+    ]) },
   ]);
 });
