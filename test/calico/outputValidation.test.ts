@@ -220,3 +220,21 @@ test('every key kind a syncer emits is classified into the bounded kind set', ()
   for (const [key, kind] of Object.entries(cases)) assert.equal(outputKind(key), kind, key);
   assert.ok(Object.values(cases).every((k) => OUTPUT_KINDS.includes(k)));
 });
+
+// --- What our conversions emit that Typha's filter nulls (found by running them through it) ---
+
+test('converted objects Typha would withhold: a pod port named with a space, a policy with port 0, a host endpoint profile with a space, a BGPConfiguration log level in lower case', () => {
+  const rulesOf = (kind: Parameters<typeof convert>[0], object: unknown, syncer?: 'felix' | 'bgp') => Object.values(failures(convert(kind, object, syncer)));
+  assert.deepEqual(rulesOf(KINDS.pods, {
+    metadata: { name: 'web', namespace: 'shop' },
+    spec: { nodeName: 'node-1', containers: [{ ports: [{ name: 'web port', containerPort: 8080 }] }] },
+    status: { podIP: '10.65.0.9', phase: 'Running' },
+  }), ['validateName']);
+  assert.deepEqual(rulesOf(KINDS.globalNetworkPolicies, {
+    metadata: { name: 'zero' }, spec: { ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [0] } }] },
+  }), ['validatePort']);
+  assert.deepEqual(rulesOf(KINDS.hostEndpoints, {
+    metadata: { name: 'eth0-host' }, spec: { node: 'node-1', interfaceName: 'eth0', profiles: ['edge gateway'] },
+  }), ['validateName']);
+  assert.deepEqual(rulesOf(KINDS.bgpConfigurations, { metadata: { name: 'default' }, spec: { logSeverityScreen: 'info' } }, 'bgp'), ['validateLogLevel']);
+});
