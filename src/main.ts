@@ -10,10 +10,11 @@ import { type Clock, systemClock } from './clock.ts';
 import { type Config, ConfigError, helpText, parseConfig, redactConfig } from './config/index.ts';
 import { FileDatastore } from './datastore/file/index.ts';
 import { KINDS } from './datastore/kinds.ts';
-import { KubeClient, KubernetesDatastore, loadKubeConfig } from './datastore/kubernetes/index.ts';
+import type { KubeClient } from './datastore/kubernetes/index.ts';
 import type { Datastore } from './datastore/types.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, initSyncerSeries, type Metrics } from './metrics.ts';
+import { checkFileDir, describeStartupFailure } from './startupFailure.ts';
 import {
   ConnectionLimitPoller, countReplicas, createTlsSettings, OpsServer, type Readiness, SyncServer, type SyncerChannel, type TlsSettings,
 } from './server/index.ts';
@@ -54,10 +55,14 @@ export async function startCattail(config: Config, deps: CattailDeps): Promise<C
   const registry = deps.registry ?? new Registry();
   const metrics = createMetrics(registry);
   const env = deps.env ?? process.env;
-  const kubeConfig = config.datastore === 'kubernetes' || config.connectionRebalancing === 'kubernetes'
-    ? loadKubeConfig({ kubeconfigPath: config.kubeconfig === '' ? undefined : config.kubeconfig, env })
+  if (deps.datastore === undefined) checkFileDir(config);
+  // Loaded only when configured: @kubernetes/client-node costs about 0.35 s and 80 MB, which
+  // --help and the file datastore should not pay.
+  const kube = config.datastore === 'kubernetes' || config.connectionRebalancing === 'kubernetes'
+    ? await import('./datastore/kubernetes/index.ts')
     : undefined;
-  const datastore: Datastore = deps.datastore ?? (config.datastore === 'file'
+  const kubeConfig = kube?.loadKubeConfig({ kubeconfigPath: config.kubeconfig === '' ? undefined : config.kubeconfig, env });
+  const datastore: Datastore = deps.datastore ?? (config.datastore === 'file' || kube === undefined || kubeConfig === undefined
     ? new FileDatastore({
       dir: config.fileDir, logger, clock, metrics, debounceMs: config.fileDebounceMs,
       limits: {
@@ -66,12 +71,13 @@ export async function startCattail(config: Config, deps: CattailDeps): Promise<C
         parseTimeoutMs: config.fileParseTimeoutMs, parserHeapBytes: config.fileParserHeapBytes, scanTimeoutMs: config.fileScanTimeoutMs,
       },
     })
-    : new KubernetesDatastore({ kubeConfig: kubeConfig!, logger, clock }));
+    : new kube.KubernetesDatastore({ kubeConfig, logger, clock }));
   // The poller shares the datastore's connection pool when there is one.
-  const ownKubeClient = kubeConfig !== undefined && !(datastore instanceof KubernetesDatastore)
-    ? new KubeClient({ kubeConfig, clock, requestTimeoutMs: 30_000 })
+  const kubeDatastore = kube !== undefined && datastore instanceof kube.KubernetesDatastore ? datastore : undefined;
+  const ownKubeClient = kube !== undefined && kubeConfig !== undefined && kubeDatastore === undefined
+    ? new kube.KubeClient({ kubeConfig, clock, requestTimeoutMs: 30_000 })
     : undefined;
-  const kubeClient = datastore instanceof KubernetesDatastore ? datastore.client : ownKubeClient;
+  const kubeClient = kubeDatastore?.client ?? ownKubeClient;
 
   const specs = syncerSpecs();
   const caches = new Map<string, SnapshotCache>();
@@ -183,12 +189,13 @@ function createLimitPoller(
   });
 }
 
-async function runCli(): Promise<void> {
+/** The command line: `cattail [options]`, as bin/cattail.js (which checks the Node version first) runs it. */
+export async function runCli(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
   let config: Config;
   try {
-    const parsed = parseConfig(process.argv.slice(2), process.env);
+    const parsed = parseConfig(argv, process.env);
     if (parsed.help) {
-      process.stdout.write(helpText() + '\n');
+      process.stdout.write(parsed.show === 'version' ? `cattail ${VERSION}\n` : `${helpText()}\n`);
       return;
     }
     config = parsed.config;
@@ -206,15 +213,13 @@ async function runCli(): Promise<void> {
   try {
     app = await startCattail(config, { logger });
   } catch (err) {
-    logger.fatal({ err }, 'start-up failed');
+    const line = describeStartupFailure(err, config);
+    if (line !== undefined) logger.fatal(`cannot start: ${line}`);
+    else logger.fatal({ err }, 'start-up failed');
     process.exitCode = 1;
     return;
   }
-  const host = (a: AddressInfo) => (a.address === '0.0.0.0' || a.address === '::' ? '127.0.0.1' : a.address);
-  logger.info(
-    { sync: `ws://${host(app.syncAddress)}:${app.syncAddress.port}/sync`, ops: `http://${host(app.opsAddress)}:${app.opsAddress.port}` },
-    `ready for agents: connect with  npm run client -- --server ws://${host(app.syncAddress)}:${app.syncAddress.port} --syncer felix --dump`,
-  );
+  const stopAnnouncing = announceWhenReady(app, logger);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -223,6 +228,7 @@ async function runCli(): Promise<void> {
       process.exit(1);
     }
     logger.info({ signal }, 'shutting down');
+    stopAnnouncing();
     const done = signal === 'SIGTERM' ? app.shutdownGracefully() : app.close();
     done.then(() => {
       logger.info('shut down cleanly');
@@ -234,6 +240,38 @@ async function runCli(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+}
+
+const READY_POLL_MS = 100;
+const STILL_WAITING_LOG_MS = 30_000;
+
+/**
+ * Logs "ready for agents" once every syncer type is in sync (what /readiness reports), never
+ * before; until then, what it is waiting for, repeated every 30 s so a stuck start is visible.
+ * Returns a function that stops watching.
+ */
+function announceWhenReady(app: Cattail, logger: Logger): () => void {
+  const host = (a: AddressInfo) => (a.address === '0.0.0.0' || a.address === '::' ? '127.0.0.1' : a.address);
+  const sync = `ws://${host(app.syncAddress)}:${app.syncAddress.port}`;
+  const where = { sync: `${sync}/sync`, ops: `http://${host(app.opsAddress)}:${app.opsAddress.port}` };
+  const started = Date.now();
+  let remindedAt = started;
+  const first = app.readiness();
+  if (!first.ready) logger.info({ ...where, waitingFor: first.reasons }, 'listening; not ready for agents until every syncer type is in sync with the datastore');
+  const check = () => {
+    const r = app.readiness();
+    if (r.ready) {
+      clearInterval(timer);
+      logger.info(where, `ready for agents: connect with  npm run -s client -- --server ${sync} --syncer felix --dump`);
+    } else if (Date.now() - remindedAt >= STILL_WAITING_LOG_MS) {
+      remindedAt = Date.now();
+      logger.warn({ waitingFor: r.reasons, waitedMs: remindedAt - started }, 'still not ready for agents');
+    }
+  };
+  const timer = setInterval(check, READY_POLL_MS);
+  timer.unref();
+  check();
+  return () => clearInterval(timer);
 }
 
 if (import.meta.main) await runCli();

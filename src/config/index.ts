@@ -1,2 +1,2 @@
 export { OPTIONS, envName, flagName, type Config, type OptionName } from './options.ts';
-export { ConfigError, helpText, parseConfig, parseDurationMs, redactConfig, type ParseResult } from './parse.ts';
+export { ConfigError, HELP_AREAS, helpAreaOf, helpText, parseConfig, parseDurationMs, redactConfig, type ParseResult } from './parse.ts';

@@ -31,6 +31,7 @@ const str = { kind: 'string' } as const;
 export const OPTIONS = {
   datastore: { type: { kind: 'enum', values: ['file', 'kubernetes'] }, default: 'file', help: 'Where objects come from: a directory of YAML manifests, or a Kubernetes API server.' },
   fileDir: { type: str, default: 'examples/cluster', help: 'Directory of YAML manifests read (recursively) and watched by the file datastore.' },
+  fileDirMissing: { type: { kind: 'enum', values: ['fail', 'wait'] }, default: 'fail', help: 'When --file-dir does not exist at start-up: fail (exit 1 naming it) or wait for it to appear, not ready until then.' },
   fileDebounceMs: { type: duration, default: 100, help: 'Quiet time after a file change before the directory is re-read.' },
   fileMaxFileBytes: { type: count(1024, 1024 * 1024 * 1024), default: DEFAULT_FILE_LIMITS.maxFileBytes, help: 'Largest manifest file read; a larger one is broken (not read; objects last read from it kept).' },
   fileMaxDocuments: { type: count(1), default: DEFAULT_FILE_LIMITS.maxDocuments, help: 'Most documents per manifest file (each List item counts one); a file with more is broken.' },
@@ -64,6 +65,8 @@ export const OPTIONS = {
   writeTimeoutMs: { type: duration, default: 120_000, help: 'A session whose socket accepts no bytes for this long is terminated.' },
   sendHighWaterMarkBytes: { type: count(1024), default: 4 * 1024 * 1024, help: 'A session stops pulling frames while its socket buffers more than this.' },
   maxInboundFrameBytes: { type: count(256, 16 * 1024 * 1024), default: MAX_INBOUND_FRAME_BYTES, help: 'Largest client frame accepted; larger frames close the connection before being buffered.' },
+  maxInboundFramesPerSecond: { type: count(1, 1_000_000), default: 10, help: 'Sustained rate of client frames (messages, pings, pongs) allowed per connection; faster clients are closed with 4008.' },
+  inboundFrameBurst: { type: count(1, 1_000_000), default: 100, help: 'Client frames allowed in a burst above that rate.' },
 
   maxFallBehindMs: { type: duration, default: 300_000, help: 'A client further behind than this (between breadcrumb timestamps) is disconnected.' },
   newClientGracePeriodMs: { type: duration, default: 300_000, help: 'After a client acknowledges its snapshot, fall-behind is tolerated for this long (once per connection).' },
@@ -71,7 +74,9 @@ export const OPTIONS = {
 
   maxConnectionsUpperLimit: { type: count(1), default: 10_000, help: 'Connection limit with one replica, on lookup errors, and the clamp ceiling.' },
   maxConnectionsLowerLimit: { type: count(1), default: 400, help: 'Clamp floor of the computed connection limit.' },
-  connectionDropIntervalMs: { type: duration, default: 1000, help: 'While over the connection limit, one random session is dropped per interval (jittered).' },
+  connectionDropIntervalMs: { type: duration, default: 1000, help: 'While over the connection limit, one session is dropped per interval (jittered), from the sources holding more than their share first.' },
+  maxConnectionsPerSource: { type: count(0), default: 16, help: 'Most connections one source (peer IP address) may hold; more are refused with HTTP 429 at the upgrade. 0 means no cap.' },
+  handshakeFailureLogIntervalMs: { type: duration, default: 10_000, help: 'Failed TLS handshakes and refused upgrades are logged at most once per interval, as a summary with counts.' },
   connectionRebalancing: { type: { kind: 'enum', values: ['none', 'kubernetes'] }, default: 'none', help: 'kubernetes: compute the connection limit from replicas (EndpointSlices) and nodes.' },
   k8sPollIntervalMs: { type: duration, default: 30_000, help: 'Interval of the connection-limit computation.' },
   k8sServiceName: { type: str, default: 'cattail', help: 'Service whose EndpointSlices count the replicas.' },

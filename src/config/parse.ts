@@ -10,7 +10,8 @@ export class ConfigError extends Error {
   }
 }
 
-export type ParseResult = { readonly help: true } | { readonly help: false; readonly config: Config };
+/** `help: true`: argv asked to be shown something (`--help`, `--version`) instead of a run. */
+export type ParseResult = { readonly help: true; readonly show: 'help' | 'version' } | { readonly help: false; readonly config: Config };
 
 const NAMES = Object.keys(OPTIONS) as OptionName[];
 const BY_FLAG = new Map(NAMES.map((n) => [flagName(n), n]));
@@ -30,7 +31,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
-    if (arg === '--help' || arg === '-h') return { help: true };
+    if (arg === '--help' || arg === '-h') return { help: true, show: 'help' };
+    if (arg === '--version' || arg === '-v') return { help: true, show: 'version' };
     const eq = arg.indexOf('=');
     const flag = eq >= 0 ? arg.slice(0, eq) : arg;
     const name = BY_FLAG.get(flag);
@@ -137,15 +139,57 @@ export function redactConfig(c: Config): Record<string, unknown> {
   return out;
 }
 
-/** `--help` text: every option with its flag, variable and default. */
+/**
+ * The areas `--help` groups options into, in order: an option belongs to the first area that
+ * lists its name or one of its name's prefixes. An option in none lands in "Other" (tested
+ * against, so a new option gets an area).
+ */
+export const HELP_AREAS: readonly { readonly title: string; readonly names: readonly string[]; readonly prefixes?: readonly string[] }[] = [
+  { title: 'Datastore', names: ['datastore', 'kubeconfig', 'syncerTypes', 'staleUpstreamMs'], prefixes: ['file'] },
+  { title: 'Listeners, ops port and logging', names: ['logLevel', 'statusAccess'], prefixes: ['sync', 'ops'] },
+  { title: 'Breadcrumbs and snapshots', names: ['maxBatchSize', 'maxMessageKvs', 'maxValueBytes'], prefixes: ['snapshot'] },
+  {
+    title: 'Sessions (timeouts, frame limits, fall-behind)',
+    names: ['pingIntervalMs', 'pongTimeoutMs', 'handshakeTimeoutMs', 'writeTimeoutMs', 'sendHighWaterMarkBytes', 'maxFallBehindMs', 'newClientGracePeriodMs', 'maxBacklogBytes'],
+    prefixes: ['maxInbound', 'inbound'],
+  },
+  { title: 'Connection limit and rebalancing', names: ['connectionDropIntervalMs', 'connectionRebalancing', 'handshakeFailureLogIntervalMs'], prefixes: ['maxConnections', 'k8s'] },
+  { title: 'Shutdown', names: [], prefixes: ['shutdown'] },
+  { title: 'TLS on the sync port', names: [], prefixes: ['tls'] },
+];
+
+export function helpAreaOf(name: string): string {
+  const area = HELP_AREAS.find((a) => a.names.includes(name) || (a.prefixes ?? []).some((p) => name.startsWith(p)));
+  return area?.title ?? 'Other';
+}
+
+function valueHint(spec: OptionSpec): string {
+  const t = spec.type;
+  if (t.kind === 'enum') return t.values.join('|');
+  if (t.kind === 'list') return t.values === undefined ? 'a,b,...' : `comma-separated: ${t.values.join(',')}`;
+  return t.kind;
+}
+
+/** `--help` text: every option, grouped by area, with its flag, variable, choices and default. */
 export function helpText(): string {
-  const lines = ['Usage: cattail [options]', '', 'Every option can also be set with its CATTAIL_* variable; flags win.', ''];
-  for (const name of NAMES) {
-    const spec: OptionSpec = OPTIONS[name];
-    const def = Array.isArray(spec.default) ? spec.default.join(',') : String(spec.default);
-    const unit = spec.type.kind === 'duration' ? ' (duration: 500ms, 10s, 5m; bare numbers are ms)' : '';
-    lines.push(`  ${flagName(name)} <${spec.type.kind}>  (${envName(name)})`);
-    lines.push(`      ${spec.help}${unit} Default: ${def === '' ? '(empty)' : def}`);
+  const lines = [
+    'Usage: cattail [options]        (from a checkout: npm run cattail -- [options], on the pinned Node)',
+    '       cattail --help | --version',
+    '',
+    'Every option can also be set with its CATTAIL_* variable; flags win. Durations take 500ms, 10s,',
+    '5m or 1h; bare numbers are milliseconds.',
+  ];
+  const titles = [...HELP_AREAS.map((a) => a.title), 'Other'];
+  for (const title of titles) {
+    const names = NAMES.filter((n) => helpAreaOf(n) === title);
+    if (names.length === 0) continue;
+    lines.push('', `${title}:`);
+    for (const name of names) {
+      const spec: OptionSpec = OPTIONS[name];
+      const def = Array.isArray(spec.default) ? spec.default.join(',') : `${String(spec.default)}${spec.type.kind === 'duration' ? 'ms' : ''}`;
+      lines.push(`  ${flagName(name)} <${valueHint(spec)}>  (${envName(name)})`);
+      lines.push(`      ${spec.help} Default: ${def === '' ? '(empty)' : def}`);
+    }
   }
   return lines.join('\n');
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigError, helpText, OPTIONS, parseConfig, parseDurationMs, redactConfig } from '../../src/config/index.ts';
+import { ConfigError, HELP_AREAS, helpAreaOf, helpText, OPTIONS, parseConfig, parseDurationMs, redactConfig } from '../../src/config/index.ts';
 
 function parse(argv: string[], env: Record<string, string> = {}) {
   const r = parseConfig(argv, env);
@@ -89,11 +89,31 @@ describe('config', () => {
   });
 
   test('--help lists every option with its variable and default', () => {
-    assert.deepEqual(parseConfig(['--help'], {}), { help: true });
+    assert.deepEqual(parseConfig(['--help'], {}), { help: true, show: 'help' });
     const text = helpText();
     assert.match(text, /--sync-port <int> {2}\(CATTAIL_SYNC_PORT\)/);
     assert.match(text, /Default: 5473/);
-    assert.equal((text.match(/ {2}--/g) ?? []).length, Object.keys(OPTIONS).length);
+    assert.equal((text.match(/^ {2}--/gm) ?? []).length, Object.keys(OPTIONS).length);
+  });
+
+  test('--version and -v ask for the version, before any other argument is judged', () => {
+    assert.deepEqual(parseConfig(['--version'], {}), { help: true, show: 'version' });
+    assert.deepEqual(parseConfig(['-v', '--no-such-flag'], {}), { help: true, show: 'version' });
+  });
+
+  test('--help groups every option under an area and shows the choices of every enum and list', () => {
+    const text = helpText();
+    for (const name of Object.keys(OPTIONS)) assert.notEqual(helpAreaOf(name), 'Other', `${name} has an area in HELP_AREAS`);
+    const headings = [...text.matchAll(/^(\S[^:\n]*):$/gm)].map((m) => m[1]);
+    assert.deepEqual(headings, HELP_AREAS.map((a) => a.title), 'one heading per area, in order');
+    for (const [name, spec] of Object.entries(OPTIONS) as [string, (typeof OPTIONS)[keyof typeof OPTIONS]][]) {
+      const t = spec.type as { kind: string; values?: readonly string[] };
+      if (t.values === undefined) continue;
+      const line = text.split('\n').find((l) => l.startsWith(`  --${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} `)) ?? '';
+      for (const v of t.values) assert.ok(line.includes(v), `${name}: choice ${v} is listed (${line})`);
+    }
+    assert.match(text, /--datastore <file\|kubernetes>/);
+    assert.match(text, /--log-level <trace\|debug\|info\|warn\|error\|fatal>/);
   });
 
   test('the logged config masks the key file', () => {

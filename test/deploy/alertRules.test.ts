@@ -173,6 +173,27 @@ const CASES: Record<string, { fires: readonly Scenario[]; silent: readonly Scena
       },
     ],
   },
+  CattailInvalidValues: {
+    fires: [
+      {
+        when: 'for values withheld by the output filter when a replica starts',
+        series: { [sel('process_start_time_seconds', A)]: '0x30', [sel('cattail_updates_invalid_total', { ...A, syncer: 'felix', kind: 'WorkloadEndpoint' })]: '2x30', [sel('cattail_updates_invalid_total', { ...A, syncer: 'felix', kind: 'Profile' })]: '0x30' },
+        at: '5m', alerts: [{ job: 'cattail', syncer: 'felix', kind: 'WorkloadEndpoint' }],
+      },
+      {
+        when: 'when a value is withheld while running, its counter having started at 0',
+        series: { [sel('process_start_time_seconds', A)]: '0x60', [sel('cattail_updates_invalid_total', { ...A, syncer: 'bgp', kind: 'BGPPeer' })]: '0x30 1x30' },
+        at: '35m', alerts: [{ job: 'cattail', syncer: 'bgp', kind: 'BGPPeer' }],
+      },
+    ],
+    silent: [
+      {
+        when: 'once start-up is over and nothing new was withheld, even with another job just started on the same address',
+        series: { [sel('process_start_time_seconds', A)]: '0x60', [sel('process_start_time_seconds', { job: 'kubernetes-pods', instance: A.instance })]: '3000x60', [sel('cattail_updates_invalid_total', { ...A, syncer: 'felix', kind: 'Profile' })]: '4x60' },
+        at: '55m', alerts: [],
+      },
+    ],
+  },
 };
 
 const rules = loadRules();
