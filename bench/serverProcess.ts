@@ -50,7 +50,9 @@ export interface ModelDigest {
 
 async function main(): Promise<void> {
   const opts = JSON.parse(process.argv[2] ?? '{}') as ServerProcessOptions;
-  const flags = ['--sync-host', '127.0.0.1', '--sync-port', '0', '--ops-host', '127.0.0.1', '--ops-port', '0', '--syncer-types', 'felix', '--log-level', 'error'];
+  const flags = ['--sync-host', '127.0.0.1', '--sync-port', '0', '--ops-host', '127.0.0.1', '--ops-port', '0', '--syncer-types', 'felix', '--log-level', 'error',
+    // Every bench client connects from 127.0.0.1, one source.
+    '--max-connections-per-source', '0'];
   if (opts.datastore === 'kubernetes') flags.push('--datastore', 'kubernetes', '--kubeconfig', opts.kubeconfig ?? '');
   const parsed = parseConfig([...flags, ...(opts.flags ?? [])], {});
   if (parsed.help) throw new Error('unexpected --help');

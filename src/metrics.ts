@@ -36,6 +36,9 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
     connectionsActive: new Gauge({ name: 'cattail_connections_active', help: 'Open sync connections, including those still in handshake.', registers }),
     connectionsStreaming: new Gauge({ name: 'cattail_connections_streaming', help: 'Connections past their snapshot, receiving deltas.', labelNames: syncer, registers }),
     connectionsDropped: new Counter({ name: 'cattail_connections_dropped_total', help: 'Connections shed because the server was over its connection limit.', registers }),
+    connectionsRefused: new Counter({ name: 'cattail_connections_refused_total', help: 'WebSocket upgrades refused with an HTTP error, by reason.', labelNames: ['reason'] as const, registers }),
+    tlsHandshakeFailures: new Counter({ name: 'cattail_tls_handshake_failures_total', help: 'TLS handshakes on the sync port that failed, by reason.', labelNames: ['reason'] as const, registers }),
+    duplicateHellos: new Counter({ name: 'cattail_connections_duplicate_total', help: 'Hellos claiming a hostname and syncer type that a live session already claims.', labelNames: syncer, registers }),
     connectionsClosed: new Counter({ name: 'cattail_connections_closed_total', help: 'Connections ended, by reason.', labelNames: ['reason'] as const, registers }),
     backlogExceeded: new Counter({ name: 'cattail_connections_backlog_exceeded_total', help: 'Connections closed (4010) because the deltas waiting for them exceeded --max-backlog-bytes.', labelNames: syncer, registers }),
     graceUsed: new Counter({ name: 'cattail_connections_grace_used_total', help: 'Connections kept only because they were in their new-client grace period (counted once per connection).', labelNames: syncer, registers }),
@@ -68,7 +71,7 @@ export type Metrics = ReturnType<typeof createMetrics>;
  */
 export function initSyncerSeries(metrics: Metrics, syncer: string): void {
   const l = { syncer };
-  for (const c of [metrics.updatesTotal, metrics.updatesSkipped, metrics.snapshotsGenerated, metrics.snapshotsReused, metrics.graceUsed, metrics.backlogExceeded]) c.inc(l, 0);
+  for (const c of [metrics.updatesTotal, metrics.updatesSkipped, metrics.snapshotsGenerated, metrics.snapshotsReused, metrics.graceUsed, metrics.backlogExceeded, metrics.duplicateHellos]) c.inc(l, 0);
   metrics.connectionsStreaming.set(l, 0);
   metrics.syncerStatus.set(l, 0);
 }

@@ -18,6 +18,8 @@ export const CloseCode = {
   unknownSyncerType: 4003,
   /** No hello arrived within the handshake timeout. */
   handshakeTimeout: 4004,
+  /** The client sent frames faster than the inbound rate limit allows (a flood of pongs, pings or other messages). */
+  inboundRateExceeded: 4008,
   /** A frame exceeded the inbound size limit; it was rejected before being buffered. */
   frameTooLarge: 4009,
   /** The client fell further behind than the fall-behind limit allows. Reconnect for a fresh snapshot. */

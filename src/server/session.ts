@@ -7,6 +7,7 @@ import { type Codec, CloseCode, type ClientMessage, type HelloMessage, PROTOCOL_
 import type { Breadcrumb, SnapshotCache, SnapshotSource } from '../snapshot/index.ts';
 import type { SyncStatus } from '../syncer/types.ts';
 import { DeliveryTracker } from './deliveryTracker.ts';
+import { InboundRate } from './inboundRate.ts';
 
 export type SessionPhase = 'handshake' | 'snapshot' | 'awaiting-ack' | 'streaming' | 'closed';
 
@@ -18,7 +19,8 @@ export interface SyncerChannel {
 
 export type SessionConfig = Pick<Config,
   'pingIntervalMs' | 'pongTimeoutMs' | 'handshakeTimeoutMs' | 'writeTimeoutMs' | 'sendHighWaterMarkBytes' |
-  'maxFallBehindMs' | 'newClientGracePeriodMs' | 'maxBacklogBytes' | 'maxMessageKvs' | 'maxInboundFrameBytes'>;
+  'maxFallBehindMs' | 'newClientGracePeriodMs' | 'maxBacklogBytes' | 'maxMessageKvs' | 'maxInboundFrameBytes' |
+  'maxInboundFramesPerSecond' | 'inboundFrameBurst'>;
 
 export interface SessionDeps {
   readonly config: SessionConfig;
@@ -36,12 +38,14 @@ export interface SessionDeps {
   readonly codec: Codec;
   /** The three possible `status` frames, encoded once per server rather than per session. */
   readonly statusFrames: Readonly<Record<SyncStatus, Buffer>>;
+  /** Told when a session's hello has been accepted (the server flags duplicate identities). */
+  readonly onHello?: (session: Session) => void;
   /** Uniform in [0, 1): the ping interval's jitter (injected so tests can pin it). */
   readonly random: () => number;
 }
 
 /** Bounded vocabulary for `cattail_connections_closed_total{reason}` and logs. */
-export type CloseReason = 'client' | 'protocol' | 'handshake-timeout' | 'fell-behind' | 'write-timeout' | 'pong-timeout' | 'rebalance' | 'shutdown' | 'error';
+export type CloseReason = 'client' | 'protocol' | 'rate-limit' | 'handshake-timeout' | 'fell-behind' | 'write-timeout' | 'pong-timeout' | 'rebalance' | 'shutdown' | 'error';
 
 /**
  * One client connection: hello → serverHello → shared snapshot frames → snapshotEnd → ack →
@@ -52,6 +56,10 @@ export type CloseReason = 'client' | 'protocol' | 'handshake-timeout' | 'fell-be
 export class Session {
   readonly connId: string;
   readonly acceptedAt: number;
+  /** The peer's IP address (see connectionSources.ts). */
+  readonly source: string;
+  /** The peer, `address:port`, as logged on hello and close. */
+  readonly peer: string;
   #phase: SessionPhase = 'handshake';
   #hello: HelloMessage | undefined;
   /** The last breadcrumb whose deltas this session has sent (or its snapshot's): all it may hold. */
@@ -69,18 +77,26 @@ export class Session {
   readonly #ws: WebSocket;
   readonly #deps: SessionDeps;
   readonly #delivery: DeliveryTracker;
+  readonly #inbound: InboundRate;
   readonly #onEnd: (s: Session) => void;
 
-  constructor(ws: WebSocket, connId: string, deps: SessionDeps, onEnd: (s: Session) => void, acceptedAt = deps.clock.now()) {
+  constructor(ws: WebSocket, connId: string, deps: SessionDeps, onEnd: (s: Session) => void, acceptedAt = deps.clock.now(),
+    peer: { readonly source: string; readonly peer: string } = { source: 'unknown', peer: 'unknown' }) {
     this.#ws = ws;
     this.connId = connId;
+    this.source = peer.source;
+    this.peer = peer.peer;
     this.#deps = deps;
     this.#onEnd = onEnd;
     this.acceptedAt = acceptedAt;
     this.#delivery = new DeliveryTracker(ws, deps.clock, deps.metrics, deps.config.writeTimeoutMs, () =>
       this.terminate('write-timeout', `socket accepted no bytes for ${deps.config.writeTimeoutMs / 1000}s`));
+    this.#inbound = new InboundRate(deps.config.maxInboundFramesPerSecond, deps.config.inboundFrameBurst, () => deps.clock.now());
     this.#mapOversizeClose();
     ws.on('message', (data, isBinary) => this.#onFrame(data as Buffer, isBinary));
+    // WebSocket-level pings and pongs are frames the server handles too (ws answers each ping).
+    ws.on('ping', () => this.#countInbound());
+    ws.on('pong', () => this.#countInbound());
     ws.on('close', (code, reason) => this.#onSocketClosed(code, reason.toString()));
     ws.on('error', (err) => this.#log('debug', { err: err.message }, 'socket error'));
     // The handshake budget runs from TCP accept, so a slow TLS or HTTP upgrade eats into it.
@@ -108,7 +124,7 @@ export class Session {
   }
 
   /** Starts a graceful close with a code and reason; the socket is cut if the peer does not answer. */
-  close(code: number, reason: string, why: CloseReason): void {
+  close(code: number, reason: string, why: CloseReason, readingStopped = false): void {
     if (this.#phase === 'closed') return;
     this.#end(why);
     this.#log('info', { code, reason, why }, 'closing connection');
@@ -117,9 +133,40 @@ export class Session {
     } catch {
       this.#ws.terminate();
     }
-    // A peer that never answers the close frame must not keep the socket open.
-    const t = setTimeout(() => this.#ws.terminate(), 2000);
-    t.unref();
+    if (readingStopped) this.#ws.pause();
+    this.#lingerForClose(readingStopped);
+  }
+
+  /**
+   * Keeps the socket after a close frame while it still drains. A session closed as fallen
+   * behind can have up to the high-water mark queued in front of its close frame; cutting the
+   * socket at a fixed delay would show a slow reader 1006 instead of 4010. Nothing more is
+   * queued after the close frame, so waiting costs no memory, and the socket is cut at
+   * CLOSE_LINGER_MAX_MS at the latest. Progress cannot be judged from the buffered bytes: one
+   * queued frame of several MiB counts as buffered until the kernel has taken all of it, which
+   * at a slow reader's pace takes seconds. Once the close frame is in the kernel the peer gets
+   * it as it reads, and ws waits for its answer; cutting earlier would make the kernel answer
+   * the peer's next bytes (a pong) with a reset that discards the close frame. A session whose
+   * reading was stopped (a flood) cannot receive that answer, so its socket is cut once the
+   * close frame has been handed over and CLOSE_STALL_MS have passed.
+   */
+  #lingerForClose(readingStopped: boolean): void {
+    const ws = this.#ws;
+    const started = Date.now();
+    let buffered = ws.bufferedAmount;
+    let movedAt = started;
+    const check = () => {
+      if (ws.readyState === ws.CLOSED) return;
+      const now = Date.now();
+      if (ws.bufferedAmount < buffered) {
+        buffered = ws.bufferedAmount;
+        movedAt = now;
+      }
+      const stalled = readingStopped && buffered === 0 && now - movedAt >= CLOSE_STALL_MS;
+      if (stalled || now - started >= CLOSE_LINGER_MAX_MS) ws.terminate();
+      else setTimeout(check, CLOSE_STALL_MS / 4).unref();
+    };
+    setTimeout(check, CLOSE_STALL_MS / 4).unref();
   }
 
   /** Cuts the connection at once (the socket cannot even take a close frame). */
@@ -185,8 +232,21 @@ export class Session {
     ws.on('error', (err) => closeFraming(err.message.replace(/^Invalid WebSocket frame: /, '')));
   }
 
+  /**
+   * Spends one inbound token; false (and the session closed with 4008) when the client is over
+   * its rate. Checked before a frame is decoded, so a flood costs O(1) per frame until it trips
+   * the limit, and nothing after: reading stops once the session is closed.
+   */
+  #countInbound(): boolean {
+    if (this.#phase === 'closed') return false;
+    if (this.#inbound.take()) return true;
+    const { maxInboundFramesPerSecond: rate, inboundFrameBurst: burst } = this.#deps.config;
+    this.close(CloseCode.inboundRateExceeded, `more than ${rate} frames/s (burst ${burst}) from the client`, 'rate-limit', true);
+    return false;
+  }
+
   #onFrame(data: Buffer, isBinary: boolean): void {
-    if (this.#phase === 'closed') return;
+    if (!this.#countInbound()) return;
     try {
       if (!isBinary) throw new ProtocolError(CloseCode.badFrame, 'text frames are not allowed; send binary MessagePack');
       this.#dispatch(this.#deps.codec.decodeClient(data));
@@ -233,6 +293,7 @@ export class Session {
     this.#hello = hello;
     this.#channel = channel;
     this.#log('info', { hostname: hello.hostname, syncer: hello.syncerType, clientVersion: hello.clientVersion, clientConnId: hello.clientConnId }, 'client hello');
+    this.#deps.onHello?.(this);
     this.#send(this.#deps.codec.encode({
       type: 'serverHello', protocolVersion: PROTOCOL_VERSION, syncerType: hello.syncerType, serverVersion: this.#deps.serverVersion,
       serverInstanceId: this.#deps.serverInstanceId, connectionId: this.connId, compression: null,
@@ -424,7 +485,7 @@ export class Session {
    * would cost every idle connection its own bindings object.
    */
   #log(level: 'debug' | 'info' | 'warn' | 'error', fields: Record<string, unknown>, msg: string): void {
-    this.#deps.logger[level]({ connId: this.connId, hostname: this.hostname, ...fields }, msg);
+    this.#deps.logger[level]({ connId: this.connId, peer: this.peer, hostname: this.hostname, ...fields }, msg);
   }
 
   #fail(err: unknown): void {
@@ -434,6 +495,14 @@ export class Session {
 }
 
 const mib = (bytes: number) => (bytes / (1024 * 1024)).toFixed(1);
+
+/** A flooding client's socket is cut this long after its close frame has been handed to the kernel. */
+const CLOSE_STALL_MS = 2000;
+/**
+ * Cap on draining before a close frame: 4 MiB (the default high-water mark) at about 140 KiB/s.
+ * ws gives up on an unanswered close after the same 30 s.
+ */
+const CLOSE_LINGER_MAX_MS = 30_000;
 
 function truncateReason(reason: string): string {
   // A close reason must fit in a control frame (123 bytes of UTF-8).

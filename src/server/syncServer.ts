@@ -7,6 +7,10 @@ import { type Clock, jitter, type Timer } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { CloseCode, Codec, DEFAULT_SYNC_PATH } from '../protocol/index.ts';
+import { ConnectionSources, peerText, sourceOf } from './connectionSources.ts';
+import { DuplicateHellos } from './duplicateHellos.ts';
+import { HandshakeBudget } from './handshakeBudget.ts';
+import { RejectionLog } from './rejectionLog.ts';
 import { Session, type SessionConfig, type SessionDeps, type SyncerChannel } from './session.ts';
 import type { TlsSettings } from './tls.ts';
 
@@ -15,6 +19,8 @@ export type SyncServerConfig = SessionConfig & {
   readonly syncPort: number;
   readonly connectionDropIntervalMs: number;
   readonly maxConnectionsUpperLimit: number;
+  readonly maxConnectionsPerSource: number;
+  readonly handshakeFailureLogIntervalMs: number;
   readonly shutdownTimeoutMs: number;
   readonly shutdownMaxDropIntervalMs: number;
 };
@@ -33,6 +39,8 @@ export interface SyncServerDeps {
 /** Public view of a session for /status. */
 export interface SessionInfo {
   readonly connId: string;
+  /** The peer, `address:port`. */
+  readonly peer: string;
   readonly hostname: string | undefined;
   readonly syncerType: string | undefined;
   readonly phase: string;
@@ -41,8 +49,9 @@ export interface SessionInfo {
 
 /**
  * The sync listener: accepts WebSocket upgrades on `/sync`, runs one Session per socket, keeps
- * the connection count under a limit that can change at run time by shedding one random session
- * per (jittered) drop interval, and shuts down with paced disconnections.
+ * the connection count under a limit that can change at run time by shedding one session per
+ * (jittered) drop interval (from the sources over their share first), caps the connections of
+ * each source, and shuts down with paced disconnections.
  */
 export class SyncServer {
   readonly serverInstanceId = randomBytes(8).toString('hex');
@@ -52,6 +61,10 @@ export class SyncServer {
   readonly #http: http.Server;
   readonly #sessionDeps: SessionDeps;
   readonly #random: () => number;
+  readonly #sources = new ConnectionSources<Session>();
+  readonly #hellos = new DuplicateHellos<Session>();
+  readonly #budget: HandshakeBudget;
+  readonly #rejections: RejectionLog;
   #maxConnections: number;
   #connSeq: number;
   #governor: Timer | undefined;
@@ -63,6 +76,10 @@ export class SyncServer {
     this.#random = deps.random ?? Math.random;
     this.#maxConnections = deps.config.maxConnectionsUpperLimit;
     deps.metrics.maxConnections.set(this.#maxConnections);
+    for (const reason of REFUSAL_REASONS) deps.metrics.connectionsRefused.inc({ reason }, 0);
+    for (const reason of TLS_FAILURE_REASONS) deps.metrics.tlsHandshakeFailures.inc({ reason }, 0);
+    this.#budget = new HandshakeBudget(deps.config.handshakeTimeoutMs, deps.clock);
+    this.#rejections = new RejectionLog(deps.logger, deps.clock, deps.config.handshakeFailureLogIntervalMs);
     // Connection ids start at a random point so ids from different replicas and restarts differ.
     this.#connSeq = Math.floor(this.#random() * 0xffffff) * 1000;
     const codec = new Codec();
@@ -74,6 +91,7 @@ export class SyncServer {
     this.#sessionDeps = {
       config: deps.config, channels: deps.channels, clock: deps.clock, logger: deps.logger, metrics: deps.metrics,
       serverInstanceId: this.serverInstanceId, serverVersion: deps.serverVersion, codec, statusFrames, random: this.#random,
+      onHello: (s) => this.#onHello(s),
     };
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -90,7 +108,9 @@ export class SyncServer {
       res.writeHead(426, { 'content-type': 'text/plain' }).end(`Cattail sync: open a WebSocket on ${DEFAULT_SYNC_PATH}\n`);
     });
     this.#http.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
-    this.#http.on(deps.tls !== undefined ? 'secureConnection' : 'connection', (socket: Socket) => this.#onAccept(socket));
+    // 'connection' is the TCP accept, before any TLS: the handshake budget starts there.
+    this.#http.on('connection', (socket: Socket) => this.#budget.accepted(socket));
+    if (deps.tls !== undefined) this.#http.on('tlsClientError', (err: Error & { code?: string }, socket: Socket) => this.#onTlsFailure(err, socket));
     this.#http.on('clientError', (err, socket) => {
       deps.logger.debug({ err: err.message }, 'sync listener client error');
       socket.destroy();
@@ -130,18 +150,13 @@ export class SyncServer {
   }
 
   sessions(): SessionInfo[] {
-    return [...this.#sessions].map((s) => ({ connId: s.connId, hostname: s.hostname, syncerType: s.syncerType, phase: s.phase, lagMs: s.lagMs() }));
+    return [...this.#sessions].map((s) => ({ connId: s.connId, peer: s.peer, hostname: s.hostname, syncerType: s.syncerType, phase: s.phase, lagMs: s.lagMs() }));
   }
 
-  #onAccept(socket: Socket): void {
-    const { clock, config } = this.#deps;
-    (socket as SocketWithAccept)[ACCEPTED_AT] = clock.now();
-    // Until the upgrade, nothing but this timer bounds a silent TCP connection.
-    const timer = setTimeout(() => {
-      if ((socket as SocketWithAccept)[UPGRADED] !== true) socket.destroy();
-    }, config.handshakeTimeoutMs);
-    timer.unref();
-    socket.once('close', () => clearTimeout(timer));
+  #onTlsFailure(err: Error & { code?: string }, socket: Socket): void {
+    const reason = err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'timeout' : err.code === 'ECONNRESET' ? 'reset' : err.code?.startsWith('ERR_SSL_') === true ? 'protocol' : 'other';
+    this.#deps.metrics.tlsHandshakeFailures.inc({ reason });
+    this.#rejections.record({ kind: 'tls-handshake', peer: peerText(sourceOf(socket.remoteAddress), socket.remotePort), detail: err.message });
   }
 
   #onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -149,35 +164,57 @@ export class SyncServer {
     // resets the connection after a refused upgrade would be an unhandled 'error' event.
     socket.on('error', (err) => this.#deps.logger.debug({ err: err.message }, 'sync socket error'));
     const path = (req.url ?? '').split('?')[0];
-    if (this.#shuttingDown || this.#closed) {
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
-      return;
-    }
-    if (path !== DEFAULT_SYNC_PATH) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
-      return;
-    }
+    const source = sourceOf(req.socket.remoteAddress);
+    const peer = peerText(source, req.socket.remotePort);
+    if (this.#shuttingDown || this.#closed) return this.#refuse(socket, 503, 'Service Unavailable', 'server shutting down; connect to another replica', 'shutting-down');
+    if (path !== DEFAULT_SYNC_PATH) return this.#refuse(socket, 404, 'Not Found', `the sync endpoint is ${DEFAULT_SYNC_PATH}`, 'not-found');
     const rejected = this.#deps.tls?.rejectReason(socket);
     if (rejected !== undefined) {
-      this.#deps.logger.warn({ reason: rejected }, 'refused a client certificate');
-      socket.end(`HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${rejected}\n`);
-      return;
+      this.#rejections.record({ kind: 'certificate', peer, detail: rejected });
+      return this.#refuse(socket, 403, 'Forbidden', rejected, 'certificate');
     }
-    (socket as SocketWithAccept)[UPGRADED] = true;
-    const acceptedAt = (socket as SocketWithAccept)[ACCEPTED_AT] ?? this.#deps.clock.now();
-    this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => this.#onSocket(ws, acceptedAt));
+    const cap = this.#deps.config.maxConnectionsPerSource;
+    const held = this.#sources.count(source);
+    if (cap > 0 && held >= cap) {
+      const reason = `${held} connections from ${source} already; at most ${cap} per source`;
+      this.#rejections.record({ kind: 'per-source-limit', peer, detail: reason });
+      return this.#refuse(socket, 429, 'Too Many Requests', reason, 'per-source-limit');
+    }
+    const acceptedAt = this.#budget.upgraded(req.socket);
+    this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => this.#onSocket(ws, acceptedAt, source, peer));
   }
 
-  #onSocket(ws: WebSocket, acceptedAt: number): void {
+  /** Answers an upgrade with an HTTP error whose body is the reason, and counts it. */
+  #refuse(socket: Duplex, status: number, text: string, reason: string, why: RefusalReason): void {
+    this.#deps.metrics.connectionsRefused.inc({ reason: why });
+    const body = `${reason}\n`;
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  }
+
+  #onSocket(ws: WebSocket, acceptedAt: number, source: string, peer: string): void {
     const { metrics } = this.#deps;
     const connId = (this.#connSeq++).toString(16);
     metrics.connectionsAccepted.inc();
     // Connections are always accepted, even over the limit; the governor sheds them gradually.
     const session = new Session(ws, connId, this.#sessionDeps, (s) => {
+      this.#sources.remove(s);
+      this.#hellos.release(s);
       if (this.#sessions.delete(s)) metrics.connectionsActive.set(this.#sessions.size);
-    }, acceptedAt);
+    }, acceptedAt, { source, peer });
     this.#sessions.add(session);
+    this.#sources.add(session);
     metrics.connectionsActive.set(this.#sessions.size);
+  }
+
+  /** Flags a hello whose hostname and syncer type a live session already claims. */
+  #onHello(session: Session): void {
+    const others = this.#hellos.claim(session);
+    if (others.length === 0) return;
+    this.#deps.metrics.duplicateHellos.inc({ syncer: session.syncerType as string });
+    this.#deps.logger.warn({
+      connId: session.connId, peer: session.peer, hostname: session.hostname, syncer: session.syncerType,
+      others: others.map((o) => ({ connId: o.connId, peer: o.peer, phase: o.phase })),
+    }, 'two live sessions claim the same hostname and syncer type (a reconnect not yet detected, or two agents sharing a hostname)');
   }
 
   #scheduleGovernor(): void {
@@ -192,11 +229,15 @@ export class SyncServer {
   }
 
   #dropRandom(): void {
-    const all = [...this.#sessions];
-    const victim = all[Math.floor(this.#random() * all.length)];
+    // A node needs one connection per syncer type served: sources holding more are shed first.
+    const share = this.#deps.channels.size;
+    const victim = this.#sources.pickVictim(share, this.#random);
     if (victim === undefined) return;
     this.#deps.metrics.connectionsDropped.inc();
-    this.#deps.logger.info({ connId: victim.connId, hostname: victim.hostname, active: all.length, limit: this.#maxConnections }, 'over the connection limit; shedding one connection');
+    this.#deps.logger.info({
+      connId: victim.connId, peer: victim.peer, hostname: victim.hostname, sourceConnections: this.#sources.count(victim.source),
+      share, active: this.#sessions.size, limit: this.#maxConnections,
+    }, 'over the connection limit; shedding one connection');
     victim.close(CloseCode.rebalance, 'server over its connection limit; connect to another replica', 'rebalance');
   }
 
@@ -229,6 +270,7 @@ export class SyncServer {
     for (const s of [...this.#sessions]) s.close(CloseCode.shuttingDown, 'server shutting down', 'shutdown');
     this.#sessions.clear();
     this.#deps.metrics.connectionsActive.set(0);
+    this.#rejections.close();
     this.#deps.tls?.close();
     await this.#stopListening();
   }
@@ -242,6 +284,9 @@ export class SyncServer {
   }
 }
 
-const ACCEPTED_AT = Symbol('acceptedAt');
-const UPGRADED = Symbol('upgraded');
-type SocketWithAccept = Duplex & { [ACCEPTED_AT]?: number; [UPGRADED]?: boolean };
+/** Bounded vocabulary of `cattail_connections_refused_total{reason}`. */
+const REFUSAL_REASONS = ['shutting-down', 'not-found', 'certificate', 'per-source-limit'] as const;
+type RefusalReason = (typeof REFUSAL_REASONS)[number];
+
+/** Bounded vocabulary of `cattail_tls_handshake_failures_total{reason}`. */
+const TLS_FAILURE_REASONS = ['timeout', 'reset', 'protocol', 'other'] as const;

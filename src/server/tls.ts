@@ -7,16 +7,25 @@ import { certificateNamesMatch, commonNames, uriSans } from '../protocol/index.t
 
 /**
  * TLS for the sync listener: builds the HTTPS server, bounds each TLS handshake, checks the
- * client certificate's names against the allow-list, and reloads certificate files when they
- * change (rotation without restart).
+ * client certificate (chain and names) at the HTTP upgrade, and reloads certificate files when
+ * they change (rotation without restart).
+ *
+ * Why the certificate is checked at the upgrade and not in the TLS handshake: a TLS layer that
+ * rejects a certificate can only send an alert, and with TLS 1.3 the client has already
+ * finished its side of the handshake by then, so it sees "socket hang up" or a reset and
+ * cannot tell a refused certificate from a network fault. The handshake therefore requests a
+ * certificate without rejecting any, and the upgrade refuses an untrusted, missing or
+ * unlisted one with HTTP 403 and the reason. No request is served before that check: the only
+ * other answer the sync listener gives is its fixed 426 "open a WebSocket" text.
  */
 export interface TlsSettings {
   /**
-   * The HTTPS server. Each TLS handshake is bounded by `handshakeTimeoutMs`; Node runs
-   * handshakes concurrently, so a stalled one delays nobody else.
+   * The HTTPS server. Each TLS handshake is bounded by `handshakeTimeoutMs` (the server also
+   * bounds the whole handshake from TCP accept); Node runs handshakes concurrently, so a
+   * stalled one delays nobody else.
    */
   createServer(handshakeTimeoutMs: number): http.Server;
-  /** Why a connection's client certificate is not allowed, or undefined when it is. */
+  /** Why a connection's client certificate is refused (missing, untrusted, not listed), or undefined when it is allowed. */
   rejectReason(socket: unknown): string | undefined;
   close(): void;
 }
@@ -47,14 +56,15 @@ export function createTlsSettings(opts: TlsOptions): TlsSettings {
   };
   return {
     createServer: (handshakeTimeoutMs) => {
-      server = https.createServer({ ...read(), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', handshakeTimeout: handshakeTimeoutMs });
-      server.on('tlsClientError', (err: Error) => opts.logger.info({ err: err.message }, 'TLS handshake failed'));
+      server = https.createServer({ ...read(), requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2', handshakeTimeout: handshakeTimeoutMs });
       for (const f of files) watchFile(f, { interval: opts.reloadCheckMs ?? 5000, persistent: false }, onChange);
       return server;
     },
     rejectReason: (socket) => {
-      const cert = (socket as TLSSocket).getPeerCertificate?.();
+      const tlsSocket = socket as TLSSocket;
+      const cert = tlsSocket.getPeerCertificate?.();
       if (cert === undefined || Object.keys(cert).length === 0) return 'no client certificate';
+      if (tlsSocket.authorized !== true) return `client certificate not trusted (${String(tlsSocket.authorizationError ?? 'unverified')})`;
       if (certificateNamesMatch(cert, opts.allowedCommonNames, opts.allowedUriSans)) return undefined;
       return `client certificate (CN ${JSON.stringify(commonNames(cert))}, URI SANs ${JSON.stringify(uriSans(cert))}) is not on the allow-list`;
     },

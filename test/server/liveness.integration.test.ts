@@ -38,11 +38,12 @@ describe('pings, pongs and the ops endpoints', () => {
       assert.match(metrics, /^cattail_connections_streaming\{syncer="bgp"\} 1$/m);
       assert.match(metrics, /^cattail_syncer_status\{syncer="felix"\} 2$/m);
       assert.match(metrics, /^nodejs_eventloop_lag_seconds /m);
-      const status = await (await fetch(`${h.opsUrl}/status`)).json() as { syncers: Record<string, { status: string; seq: number; keys: number }>; sessions: Array<{ hostname: string; phase: string; syncerType: string; connId: string; lagMs: number }> };
+      const status = await (await fetch(`${h.opsUrl}/status`)).json() as { syncers: Record<string, { status: string; seq: number; keys: number }>; sessions: Array<{ hostname: string; phase: string; syncerType: string; connId: string; peer: string; lagMs: number }> };
       assert.equal(status.syncers.bgp!.status, 'in-sync');
       assert.ok(status.syncers.bgp!.keys >= 1);
       assert.equal(status.sessions.length, 1);
-      assert.deepEqual({ ...status.sessions[0], connId: undefined }, { hostname: 'node-7', phase: 'streaming', syncerType: 'bgp', lagMs: 0, connId: undefined });
+      assert.deepEqual({ ...status.sessions[0], connId: undefined, peer: undefined }, { hostname: 'node-7', phase: 'streaming', syncerType: 'bgp', lagMs: 0, connId: undefined, peer: undefined });
+      assert.match(status.sessions[0]!.peer, /^127\.0\.0\.1:\d+$/);
       c.close();
     } finally {
       await h.close();

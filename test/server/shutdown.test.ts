@@ -21,7 +21,7 @@ async function spawnCattail(shutdownTimeout: string): Promise<Running> {
   const dir = await mkdtemp(path.join(tmpdir(), 'cattail-shutdown-'));
   await writeFile(path.join(dir, 'pool.yaml'), 'apiVersion: crd.projectcalico.org/v1\nkind: IPPool\nmetadata: {name: p}\nspec: {cidr: 10.0.0.0/16}\n');
   const proc = spawn(process.execPath, ['src/main.ts', '--datastore', 'file', '--file-dir', dir, '--sync-host', '127.0.0.1', '--sync-port', '0',
-    '--ops-host', '127.0.0.1', '--ops-port', '0', '--shutdown-timeout-ms', shutdownTimeout], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--ops-host', '127.0.0.1', '--ops-port', '0', '--shutdown-timeout-ms', shutdownTimeout, '--max-connections-per-source', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exit = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   let out = '';
   const urls = await new Promise<{ sync: string; ops: string }>((resolve, reject) => {

@@ -46,7 +46,9 @@ export async function startCattail(options: HarnessOptions = {}): Promise<Harnes
   for (const [name, text] of Object.entries(options.files ?? {})) await writeFile(path.join(dir, name), text);
   const parsed = parseConfig([
     '--sync-host', '127.0.0.1', '--sync-port', '0', '--ops-host', '127.0.0.1', '--ops-port', '0',
-    '--datastore', 'file', '--file-dir', dir, '--file-debounce-ms', '20', ...(options.flags ?? []),
+    '--datastore', 'file', '--file-dir', dir, '--file-debounce-ms', '20',
+    // Every test client connects from 127.0.0.1, one source: tests of the per-source cap set it.
+    '--max-connections-per-source', '0', ...(options.flags ?? []),
   ], {});
   if (parsed.help) throw new Error('unexpected --help');
   const app = await startApp(parsed.config, {

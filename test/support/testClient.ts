@@ -13,6 +13,8 @@ export interface TestClientOptions {
   readonly mute?: boolean;
   /** Do not ack snapshotEnd. */
   readonly noAck?: boolean;
+  /** Local address to connect from, e.g. `127.0.0.2`: another source to the server (all of 127/8 is loopback). */
+  readonly localAddress?: string;
 }
 
 export class TestClient {
@@ -29,7 +31,7 @@ export class TestClient {
 
   constructor(url: string, options: TestClientOptions = {}) {
     this.options = options;
-    this.ws = new WebSocket(url, { perMessageDeflate: false });
+    this.ws = new WebSocket(url, { perMessageDeflate: false, ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {}) });
     this.ws.binaryType = 'nodebuffer';
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => resolve());
