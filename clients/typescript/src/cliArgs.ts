@@ -58,7 +58,7 @@ Timeouts:
 
   --help, --version
 
-Exit codes: 0 done; 1 internal error; 2 refused by the server (e.g. unknown syncer type);
+Exit codes: 0 done; 1 internal error; 2 refused by the server (unknown syncer type, or 403 for the certificate);
 3 no server reachable; 4 TLS failure; 5 --dump timed out before in-sync; 64 bad command line.`;
 
 /** Parses argv (without node and the script) and the environment. Pure: no I/O. */

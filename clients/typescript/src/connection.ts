@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
 import {
   Codec, CloseCode, FATAL_CLOSE_CODES, MOVE_ON_CLOSE_CODES, PROTOCOL_VERSION, ProtocolError,
@@ -46,6 +47,8 @@ type Phase = 'connecting' | 'hello' | 'snapshot' | 'streaming' | 'closed';
 
 /** Give the server this long to answer our close frame before dropping the socket. */
 const CLOSE_GRACE_MS = 1000;
+/** Most of a refused upgrade's body kept as its reason. */
+const MAX_REFUSAL_BYTES = 1024;
 /** RFC 6455 limits a close reason to 123 bytes. */
 const MAX_REASON_BYTES = 123;
 
@@ -105,6 +108,7 @@ export class Connection {
       ws.on('open', () => this.#onOpen());
       ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
       ws.on('ping', () => { this.#lastReadAt = Date.now(); });
+      ws.on('unexpected-response', (_req, res) => this.#onRefusedUpgrade(ws, res));
       ws.on('error', (err) => this.#onSocketError(err));
       ws.on('close', (code, reason) => {
         this.#phase = 'closed';
@@ -230,6 +234,35 @@ export class Connection {
     }, Math.max(1, delayMs));
   }
 
+  /**
+   * The server answered the upgrade with an HTTP error instead of 101: read its reason (the
+   * body, bounded) so the refusal is reported as what it is, then drop the attempt. 401/403
+   * (a client certificate the server does not accept) are refusals: retrying cannot help.
+   */
+  #onRefusedUpgrade(ws: WebSocket, res: IncomingMessage): void {
+    const url = this.#options.url;
+    const status = res.statusCode ?? 0;
+    let body = '';
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      const reason = body.trim().slice(0, MAX_REFUSAL_BYTES) || res.statusMessage || 'no reason given';
+      this.#error ??= status === 401 || status === 403
+        ? new CattailClientError('REFUSED', `${url} refused the connection (HTTP ${status}): ${reason}`, { address: url, httpStatus: status })
+        : new CattailClientError('CONNECT_FAILED', `${url}: upgrade refused with HTTP ${status}: ${reason}`, { address: url, httpStatus: status });
+      ws.terminate();
+    };
+    // A server that never finishes its body must not hold the attempt open.
+    const timer = setTimeout(finish, CLOSE_GRACE_MS);
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => { if (body.length < MAX_REFUSAL_BYTES) body += chunk; });
+    res.once('end', finish);
+    res.once('error', finish);
+    res.once('close', finish);
+  }
+
   #onSocketError(err: Error): void {
     if (this.#error !== undefined || this.#closedByUs) return;
     const url = this.#options.url;
@@ -291,7 +324,8 @@ export class Connection {
     return {
       url, code, reason, error: err, streamed: this.#streamed,
       fatal: err?.code === 'REFUSED',
-      moveOn: MOVE_ON_CLOSE_CODES.has(code) || err?.code === 'PROTOCOL' || err?.code === 'READ_TIMEOUT',
+      // 429 (this source is at the server's per-source cap) and 503 (shutting down): try another replica.
+      moveOn: MOVE_ON_CLOSE_CODES.has(code) || err?.code === 'PROTOCOL' || err?.code === 'READ_TIMEOUT' || err?.httpStatus === 429 || err?.httpStatus === 503,
     };
   }
 }

@@ -5,7 +5,11 @@
  * `code` is stable and meant for programs (alerts, exit codes); `message` is for people.
  */
 export type ClientErrorCode =
-  /** The server closed with a code from FATAL_CLOSE_CODES (unknown syncer type, wrong version). */
+  /**
+   * The server refused this client: a close code from FATAL_CLOSE_CODES (unknown syncer type,
+   * wrong version) or HTTP 401/403 at the upgrade (a client certificate the server does not
+   * accept). Retrying unchanged cannot help.
+   */
   | 'REFUSED'
   /** Every address of a round failed; the client keeps retrying with backoff. */
   | 'NO_SERVER_REACHABLE'
@@ -16,7 +20,7 @@ export type ClientErrorCode =
    * installed or fails to load. Retrying cannot help, so the client stops (`misconfigured`).
    */
   | 'DEPENDENCY_UNAVAILABLE'
-  /** TCP connect, HTTP upgrade or an unexpected socket error. */
+  /** TCP connect, HTTP upgrade (e.g. 429 at the per-source cap, 503 shutting down; see httpStatus) or an unexpected socket error. */
   | 'CONNECT_FAILED'
   /** The server's certificate is not signed by the configured CA (or is expired, self-signed, ...). */
   | 'TLS_UNTRUSTED'
@@ -45,13 +49,16 @@ export class CattailClientError extends Error {
   readonly address: string | undefined;
   /** The WebSocket close code involved, when there is one. */
   readonly closeCode: number | undefined;
+  /** The HTTP status of a refused upgrade, when there is one. */
+  readonly httpStatus: number | undefined;
 
-  constructor(code: ClientErrorCode, message: string, details: { address?: string; closeCode?: number; cause?: unknown } = {}) {
+  constructor(code: ClientErrorCode, message: string, details: { address?: string; closeCode?: number; httpStatus?: number; cause?: unknown } = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'CattailClientError';
     this.code = code;
     this.address = details.address;
     this.closeCode = details.closeCode;
+    this.httpStatus = details.httpStatus;
   }
 }
 

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +9,9 @@ import { promisify } from 'node:util';
 import { CloseCode } from '../../../src/protocol/index.ts';
 import { parseCli } from '../src/cliArgs.ts';
 import { EXIT, runCli } from '../src/cli.ts';
+import { SyncClient, type CattailClientError } from '../src/index.ts';
 import { FakeServer } from './support/fakeServer.ts';
+import { RecordingHost, waitFor } from './support/recordingHost.ts';
 
 const cliPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.ts');
 
@@ -59,6 +63,45 @@ describe('cattail-client CLI', () => {
     const { err, io } = capture();
     assert.equal(await runCli(['--server', server.url, '--syncer', 'bogus', '--dump'], io), EXIT.refused);
     assert.match(err.join('\n'), /refused by the server: .*unknown syncer type "bogus"/);
+  });
+
+  it('exits 2 with the server\'s reason when the upgrade is refused with 403, without retrying', async (t) => {
+    let upgrades = 0;
+    const server = http.createServer();
+    server.on('upgrade', (_req, socket) => {
+      upgrades++;
+      const body = 'client certificate (CN ["intruder"], URI SANs []) is not on the allow-list\n';
+      socket.end(`HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    t.after(() => server.close());
+    const { err, io } = capture();
+    const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    assert.equal(await runCli(['--server', url, '--dump'], io), EXIT.refused);
+    assert.match(err.join('\n'), /refused by the server: .*HTTP 403.*intruder.*not on the allow-list/);
+    assert.equal(upgrades, 1, 'a refusal is not retried');
+  });
+
+  it('keeps retrying, saying why, when the upgrade is refused with 429 at the per-source cap', async (t) => {
+    let upgrades = 0;
+    const server = http.createServer();
+    server.on('upgrade', (_req, socket) => {
+      upgrades++;
+      const body = '16 connections from 127.0.0.1 already; at most 16 per source\n';
+      socket.end(`HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    t.after(() => server.close());
+    const client = new SyncClient({ servers: [`ws://127.0.0.1:${(server.address() as AddressInfo).port}`], handler: new RecordingHost(), backoff: { initialDelayMs: 10, maxDelayMs: 20 } });
+    const errors: CattailClientError[] = [];
+    client.on('error', (e) => errors.push(e));
+    client.start();
+    await waitFor(() => upgrades >= 3, 'three attempts');
+    await client.close();
+    assert.equal((await client.stopped).reason, 'closed', 'a 429 never stops the client');
+    const refused = errors.find((e) => e.httpStatus === 429);
+    assert.equal(refused?.code, 'CONNECT_FAILED');
+    assert.match(refused?.message ?? '', /HTTP 429: 16 connections from 127\.0\.0\.1 already/);
   });
 
   it('exits 3 when no server is reachable', async () => {
