@@ -23,6 +23,19 @@ export function dns1123SubdomainProblem(value: string): string | undefined {
   return undefined;
 }
 
+/**
+ * `IsValidPortName` (IANA service names): at most 15 characters of lower-case letters, digits
+ * and `-`, at least one letter, no `--`, no `-` at either end.
+ */
+export function portNameProblem(value: string): string | undefined {
+  if (value.length > 15) return 'must be no more than 15 characters';
+  if (!/^[-a-z0-9]+$/.test(value)) return 'must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)';
+  if (!/[a-z]/.test(value)) return 'must contain at least one letter (a-z)';
+  if (value.includes('--')) return 'must not contain consecutive hyphens';
+  if (value.startsWith('-') || value.endsWith('-')) return 'must not begin or end with a hyphen';
+  return undefined;
+}
+
 /** `IsQualifiedName`: an optional DNS-subdomain prefix and `/`, then a name part of at most 63 bytes. */
 export function qualifiedNameProblem(value: string): string | undefined {
   const parts = value.split('/');

@@ -10,7 +10,7 @@
  * those tags check nothing and have no rule here. Each function returns the first failure.
  */
 import { isObject, type JsonObject } from './fields.ts';
-import { v1LabelsProblem } from './k8sNames.ts';
+import { portNameProblem, v1LabelsProblem } from './k8sNames.ts';
 import { validateSelector } from './selectors.ts';
 
 export interface RuleFailure {
@@ -53,7 +53,11 @@ export function protocolProblem(p: unknown, names: RegExp): string | undefined {
   return typeof p === 'string' && names.test(p) ? undefined : 'protocol name invalid';
 }
 
-/** `validatePort` on a marshalled numorstring.Port: `n`, `"min:max"` or a name. */
+/**
+ * `validatePort` on a marshalled numorstring.Port: `n`, `"min:max"` or a name. A name also meets
+ * the struct's `PortName` tag (`omitempty,portName`, Kubernetes `IsValidPortName`), which the
+ * validator checks on every port it dives into.
+ */
 function portProblem(port: unknown, v1Wording: boolean): string | undefined {
   let min: number;
   let max: number;
@@ -62,7 +66,11 @@ function portProblem(port: unknown, v1Wording: boolean): string | undefined {
     max = port;
   } else if (typeof port === 'string') {
     const range = /^(\d+):(\d+)$/.exec(port) ?? /^(\d+)$/.exec(port);
-    if (range === null) return port === '' ? 'port range invalid, port number must be between 1 and 65535' : undefined;
+    if (range === null) {
+      if (port === '') return 'port range invalid, port number must be between 1 and 65535';
+      const nameProblem = portNameProblem(port);
+      return nameProblem === undefined ? undefined : `port name ${JSON.stringify(port)} ${nameProblem}`;
+    }
     min = Number(range[1]);
     max = Number(range[2] ?? range[1]);
   } else {

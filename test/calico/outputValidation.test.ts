@@ -149,6 +149,15 @@ test('a v1 policy rule with port 0 fails validatePort (Go accepts 0 in the v3 in
   assert.equal(validateOutput(POLICY_KEY, { selector: '', inbound_rules: [{ action: 'allow', protocol: 'tcp', dst_ports: [1, '80:90', 'http'] }] }), undefined);
 });
 
+test('a named rule port must be a Kubernetes port name (numorstring.Port PortName tag portName → IsValidPortName)', () => {
+  const withPort = (port: string) => validateOutput(POLICY_KEY, { selector: '', inbound_rules: [{ action: 'allow', protocol: 'tcp', dst_ports: [port] }] })?.rule;
+  for (const good of ['http', 'metrics-2', 'a1', 'abcdefghijklmno']) assert.equal(withPort(good), undefined, good);
+  for (const bad of ['Http_Alt.1', 'HTTP', 'abcdefghijklmnop', '1234x5678901234567', 'web--ui', '-web', 'web-', 'web ui']) {
+    assert.equal(withPort(bad), 'validatePort', bad);
+  }
+  assert.equal(validateOutput(POLICY_KEY, { selector: '', inbound_rules: [{ action: 'allow', protocol: 'tcp', dst_ports: ['1234'] }] }), undefined, 'all digits is a port number, not a name');
+});
+
 test('a v1 rule with ports and an ICMP protocol fails validateBackendRule; protocol 6 by number supports ports', () => {
   assert.equal(validateOutput(POLICY_KEY, { selector: '', outbound_rules: [{ action: 'deny', protocol: 'icmp', src_ports: [53] }] })?.rule, 'validateBackendRule');
   assert.equal(validateOutput(POLICY_KEY, { selector: '', outbound_rules: [{ action: 'deny', protocol: 6, src_ports: [53] }] }), undefined);
