@@ -131,7 +131,9 @@ export class FileDatastore implements Datastore {
     this.#metrics = options.metrics;
     for (const limit of FILE_LIMITS) this.#metrics?.fileLimitExceeded.inc({ limit }, 0);
     this.#metrics?.fileBlockers.set(0);
-    this.#reader = new ManifestReader({ limits: this.#limits, clock: this.#clock });
+    // Parse and scan budgets are wall time of real work, on the system clock: a test's manual
+    // clock moving minutes ahead must not declare a read in flight overdue.
+    this.#reader = new ManifestReader({ limits: this.#limits, clock: systemClock });
     this.#tree = new ManifestTree({
       root: options.dir,
       scanner: new DirectoryScanner(options.dir, this.#limits, options.fileSystem ?? nodeScanFileSystem),
@@ -227,7 +229,7 @@ export class FileDatastore implements Datastore {
   async #scanOnce(suspects: ReadonlySet<string>): Promise<void> {
     // A scan that cannot finish (hung network filesystem, a parse at its timeout) must not
     // leave the syncers saying in-sync about data that is not moving.
-    const watchdog = this.#clock.setTimeout(() => {
+    const watchdog = systemClock.setTimeout(() => {
       const err = new FileLimitError('scanTime', `a scan of the manifest directory has taken longer than ${this.#limits.scanTimeoutMs} ms`);
       this.#metrics?.fileLimitExceeded.inc({ limit: 'scanTime' });
       this.#log.error({ err }, 'manifest directory scan is overdue; syncers are out of sync until it finishes');
@@ -254,7 +256,7 @@ export class FileDatastore implements Datastore {
       this.#updateBlockers();
       return;
     } finally {
-      this.#clock.clearTimeout(watchdog);
+      systemClock.clearTimeout(watchdog);
     }
     if (this.#state !== 'running') return;
     if (this.#treeProblem) this.#log.info({ file: this.#dir }, 'manifest directory is within its limits again');

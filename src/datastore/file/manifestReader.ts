@@ -109,6 +109,9 @@ export class ManifestReader {
         });
       }, this.#limits.parseTimeoutMs);
       this.#inFlight = { request, objects: [], resolve, timer };
+      // Referenced while a read is in flight: something awaits it, and an idle process with only
+      // this promise pending would otherwise exit under it. Unreferenced again when idle.
+      worker.ref();
       worker.postMessage(request);
     });
   }
@@ -118,7 +121,7 @@ export class ManifestReader {
     const worker = new Worker(WORKER_URL, {
       resourceLimits: { maxOldGenerationSizeMb: Math.max(16, Math.floor(this.#limits.parserHeapBytes / (1024 * 1024))) },
     });
-    // The datastore must not be what keeps a process alive.
+    // An idle parser must not be what keeps a process alive.
     worker.unref();
     worker.on('message', (reply: WorkerReply) => this.#onReply(reply));
     worker.on('error', (err: Error & { code?: string }) => {
@@ -171,6 +174,7 @@ export class ManifestReader {
     if (!current) return;
     this.#inFlight = undefined;
     this.#clock.clearTimeout(current.timer);
+    this.#worker?.unref();
     current.resolve(outcome);
   }
 }
