@@ -124,7 +124,7 @@ export class Session {
   }
 
   /** Starts a graceful close with a code and reason; the socket is cut if the peer does not answer. */
-  close(code: number, reason: string, why: CloseReason, readingStopped = false): void {
+  close(code: number, reason: string, why: CloseReason, hostile = false): void {
     if (this.#phase === 'closed') return;
     this.#end(why);
     this.#log('info', { code, reason, why }, 'closing connection');
@@ -133,8 +133,7 @@ export class Session {
     } catch {
       this.#ws.terminate();
     }
-    if (readingStopped) this.#ws.pause();
-    this.#lingerForClose(readingStopped);
+    this.#lingerForClose(hostile);
   }
 
   /**
@@ -146,11 +145,11 @@ export class Session {
    * queued frame of several MiB counts as buffered until the kernel has taken all of it, which
    * at a slow reader's pace takes seconds. Once the close frame is in the kernel the peer gets
    * it as it reads, and ws waits for its answer; cutting earlier would make the kernel answer
-   * the peer's next bytes (a pong) with a reset that discards the close frame. A session whose
-   * reading was stopped (a flood) cannot receive that answer, so its socket is cut once the
-   * close frame has been handed over and CLOSE_STALL_MS have passed.
+   * the peer's next bytes (a pong) with a reset that discards the close frame. A hostile
+   * session (a flood) gets no such patience: its socket is cut once the close frame has been
+   * handed over and CLOSE_STALL_MS have passed, answered or not.
    */
-  #lingerForClose(readingStopped: boolean): void {
+  #lingerForClose(hostile: boolean): void {
     const ws = this.#ws;
     const started = Date.now();
     let buffered = ws.bufferedAmount;
@@ -162,7 +161,7 @@ export class Session {
         buffered = ws.bufferedAmount;
         movedAt = now;
       }
-      const stalled = readingStopped && buffered === 0 && now - movedAt >= CLOSE_STALL_MS;
+      const stalled = hostile && buffered === 0 && now - movedAt >= CLOSE_STALL_MS;
       if (stalled || now - started >= CLOSE_LINGER_MAX_MS) ws.terminate();
       else setTimeout(check, CLOSE_STALL_MS / 4).unref();
     };
@@ -235,7 +234,9 @@ export class Session {
   /**
    * Spends one inbound token; false (and the session closed with 4008) when the client is over
    * its rate. Checked before a frame is decoded, so a flood costs O(1) per frame until it trips
-   * the limit, and nothing after: reading stops once the session is closed.
+   * the limit and after it: the frames of a closed session are dropped undecoded, and its
+   * socket is cut CLOSE_STALL_MS after the close frame has left. (Reading is not paused, so a
+   * client that answers the close frame is closed cleanly at once.)
    */
   #countInbound(): boolean {
     if (this.#phase === 'closed') return false;
@@ -496,7 +497,7 @@ export class Session {
 
 const mib = (bytes: number) => (bytes / (1024 * 1024)).toFixed(1);
 
-/** A flooding client's socket is cut this long after its close frame has been handed to the kernel. */
+/** A flooding client's socket is cut this long after its close frame has been handed to the kernel, answered or not. */
 const CLOSE_STALL_MS = 2000;
 /**
  * Cap on draining before a close frame: 4 MiB (the default high-water mark) at about 140 KiB/s.
