@@ -312,19 +312,24 @@ export class Session {
    */
   #follow(channel: SyncerChannel): void {
     this.#unfollow = channel.cache.current().onNext(() => {
+      // Called inside the cache's publish; either way the session looks once the whole flush
+      // has been minted, so a 100-breadcrumb flush costs it one wake, not a hundred.
       this.#unfollow = undefined;
-      // Called inside the cache's publish: look once the whole flush has been minted, so a
-      // 100-breadcrumb flush costs each session one wake, not a hundred.
-      queueMicrotask(() => this.#onMinted(channel));
+      const wake = this.#wakeStream;
+      if (wake === undefined) {
+        queueMicrotask(() => this.#onMinted(channel));
+        return;
+      }
+      // The delta loop was caught up (no backlog to judge): it resumes and follows again itself,
+      // which spares a caught-up session a second wake per breadcrumb.
+      this.#wakeStream = undefined;
+      wake();
     });
   }
 
   #onMinted(channel: SyncerChannel): void {
     if (this.#phase === 'closed' || !this.#withinBacklog(channel)) return;
-    this.#follow(channel);
-    const wake = this.#wakeStream;
-    this.#wakeStream = undefined;
-    wake?.();
+    if (this.#unfollow === undefined) this.#follow(channel);
   }
 
   /**
@@ -391,6 +396,7 @@ export class Session {
       }
       const next = crumb.next ?? (await this.#minted(crumb));
       if (this.#phase !== 'streaming' || next === undefined) return;
+      if (this.#unfollow === undefined) this.#follow(channel);
       if (!(await this.#writable())) return;
       if (!this.#checkFallBehind(channel, next)) return;
       // The deltas of this breadcrumb and of any already minted after it, in frames shared
@@ -404,7 +410,7 @@ export class Session {
     }
   }
 
-  /** The breadcrumb after `crumb` once #follow sees it minted; undefined if the session ends first. */
+  /** The breadcrumb after `crumb` once #follow sees it minted; undefined if the session ends first. The caller follows again. */
   #minted(crumb: Breadcrumb): Promise<Breadcrumb | undefined> {
     return new Promise((resolve) => {
       this.#wakeStream = () => resolve(crumb.next);
