@@ -219,7 +219,8 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
     process.exitCode = 1;
     return;
   }
-  const stopAnnouncing = announceWhenReady(app, logger);
+  // Signal handlers first: whoever reads the ready line may send SIGTERM at once.
+  let stopAnnouncing: () => void = () => undefined;
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -240,6 +241,7 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  stopAnnouncing = announceWhenReady(app, logger);
 }
 
 const READY_POLL_MS = 100;
@@ -257,7 +259,7 @@ function announceWhenReady(app: Cattail, logger: Logger): () => void {
   const started = Date.now();
   let remindedAt = started;
   const first = app.readiness();
-  if (!first.ready) logger.info({ ...where, waitingFor: first.reasons }, 'listening; not ready for agents until every syncer type is in sync with the datastore');
+  if (!first.ready) logger.info({ ...where, waitingFor: first.reasons }, 'listening; waiting for every syncer type to be in sync with the datastore (readiness is false until then)');
   const check = () => {
     const r = app.readiness();
     if (r.ready) {
@@ -265,7 +267,7 @@ function announceWhenReady(app: Cattail, logger: Logger): () => void {
       logger.info(where, `ready for agents: connect with  npm run -s client -- --server ${sync} --syncer felix --dump`);
     } else if (Date.now() - remindedAt >= STILL_WAITING_LOG_MS) {
       remindedAt = Date.now();
-      logger.warn({ waitingFor: r.reasons, waitedMs: remindedAt - started }, 'still not ready for agents');
+      logger.warn({ waitingFor: r.reasons, waitedMs: remindedAt - started }, 'still waiting for every syncer type to be in sync');
     }
   };
   const timer = setInterval(check, READY_POLL_MS);

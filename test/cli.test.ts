@@ -126,13 +126,13 @@ describe('the cattail command', () => {
     const dir = path.join(scratch, 'late');
     const app = new Running(['--file-dir', dir, '--file-dir-missing', 'wait', '--sync-port', '0', '--ops-port', '0'], ['--import', NO_KUBERNETES_CLIENT]);
     running.push(app);
-    await eventually(() => app.logs().some((l) => /not ready for agents/.test(l.msg)), 'the waiting line');
-    const waiting = app.logs().find((l) => /not ready for agents/.test(l.msg))!;
+    await eventually(() => app.logs().some((l) => /^listening; waiting for every syncer type to be in sync/.test(l.msg)), 'the waiting line');
+    const waiting = app.logs().find((l) => /^listening; waiting/.test(l.msg))!;
     assert.match(JSON.stringify(waiting.waitingFor), /syncer felix is wait-for-datastore/);
     assert.equal(waiting.level, 'info');
     assert.match(String(waiting.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'ISO time');
     await new Promise((r) => setTimeout(r, 500));
-    assert.ok(!app.logs().some((l) => /^ready for agents/.test(l.msg)), 'not ready while the directory is missing');
+    assert.ok(!app.logs().some((l) => /ready for agents/.test(l.msg)), 'no "ready for agents" while the directory is missing');
 
     cpSync(path.join(REPO, 'examples/cluster'), dir, { recursive: true });
     assert.ok(readdirSync(dir).length > 0);
