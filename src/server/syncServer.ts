@@ -62,6 +62,8 @@ export class SyncServer {
   readonly #sessionDeps: SessionDeps;
   readonly #random: () => number;
   readonly #sources = new ConnectionSources<Session>();
+  /** Every upgraded socket until it has closed, including those of sessions already closed and draining. */
+  readonly #sockets = new Set<WebSocket>();
   readonly #hellos = new DuplicateHellos<Session>();
   readonly #budget: HandshakeBudget;
   readonly #rejections: RejectionLog;
@@ -93,6 +95,11 @@ export class SyncServer {
       serverInstanceId: this.serverInstanceId, serverVersion: deps.serverVersion, codec, statusFrames, random: this.#random,
       onHello: (s) => this.#onHello(s),
     };
+    // ws cuts a socket (1006, no reason) once 60 of its automatic pongs are unwritten, which a
+    // burst of WebSocket pings reaches before the inbound rate bound (burst 100) can close it
+    // with 4008. One more than the burst lets the bound decide; past it nothing more is read.
+    // (A ws 8.18 option that @types/ws does not declare yet, hence the spread.)
+    const autoPongs = { maxPendingAutoPongs: Math.max(60, deps.config.inboundFrameBurst + 1) };
     this.#wss = new WebSocketServer({
       noServer: true,
       // Compression, if any, is done once per shared frame by the application, never per client.
@@ -101,6 +108,7 @@ export class SyncServer {
       // Any text frame is refused with 4001 whatever its bytes; validating its UTF-8 first would
       // turn some of them into ws's reason-less 1007 instead.
       skipUTF8Validation: true,
+      ...autoPongs,
       clientTracking: false,
     });
     this.#http = deps.tls !== undefined ? deps.tls.createServer(deps.config.handshakeTimeoutMs) : http.createServer();
@@ -203,6 +211,8 @@ export class SyncServer {
     }, acceptedAt, { source, peer });
     this.#sessions.add(session);
     this.#sources.add(session);
+    this.#sockets.add(ws);
+    ws.once('close', () => this.#sockets.delete(ws));
     metrics.connectionsActive.set(this.#sessions.size);
   }
 
@@ -270,6 +280,10 @@ export class SyncServer {
     for (const s of [...this.#sessions]) s.close(CloseCode.shuttingDown, 'server shutting down', 'shutdown');
     this.#sessions.clear();
     this.#deps.metrics.connectionsActive.set(0);
+    // A closed session keeps its socket while a slow reader drains (up to 30 s, see Session);
+    // stopping at once gives every socket, those included, 2 s for its close frame.
+    const cut = setTimeout(() => { for (const ws of this.#sockets) ws.terminate(); }, STOP_CLOSE_GRACE_MS);
+    cut.unref();
     this.#rejections.close();
     this.#deps.tls?.close();
     await this.#stopListening();
@@ -283,6 +297,9 @@ export class SyncServer {
     });
   }
 }
+
+/** On an immediate stop, sockets still open this long after their close frame are cut (as before draining closes existed). */
+const STOP_CLOSE_GRACE_MS = 2000;
 
 /** Bounded vocabulary of `cattail_connections_refused_total{reason}`. */
 const REFUSAL_REASONS = ['shutting-down', 'not-found', 'certificate', 'per-source-limit'] as const;

@@ -177,6 +177,32 @@ describe('traceability', () => {
   });
 });
 
+describe('closing with bytes queued', () => {
+  test('a session closed with a paused reader keeps its socket to drain, and stopping the server at once still cuts it within seconds', { timeout: 60_000 }, async () => {
+    const { h, ds } = await start(['--connection-drop-interval-ms', '20']);
+    try {
+      const c = await TestClient.connect(h.syncUrl);
+      await eventually(() => c.inSync, 'in sync');
+      const socket = (c.ws as unknown as { _socket: Socket })._socket;
+      socket.pause();
+      for (let i = 0; i < 40; i++) ds.upsert(KINDS.globalNetworkSets, blob(`big-${i}`, 1_000_000));
+      await sleep(1000);
+      h.app.server.setMaxConnections(0);
+      await eventually(() => h.app.server.sessionCount() === 0, 'the session is shed');
+      await sleep(2500);
+      assert.equal(c.ws.readyState, WebSocket.OPEN, 'the shed socket is kept while its bytes wait (no fixed 2 s cut)');
+      const started = Date.now();
+      await h.close();
+      const took = Date.now() - started;
+      assert.ok(took < 6000, `stopping took ${took} ms`);
+      socket.resume();
+      await eventually(() => c.closed !== undefined, 'client sees the end');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 /**
  * A TCP proxy that delivers the server's bytes to the client at `bytesPerSecond`: a real slow
  * reader, with TCP backpressure all the way back to the server's socket.
