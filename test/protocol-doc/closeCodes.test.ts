@@ -64,6 +64,8 @@ describe('docs/PROTOCOL.md §9.1: which close code, when', () => {
     { rule: '2 a binary frame over 64 KiB', bytes: frame(2, Buffer.alloc(64 * 1024 + 1, 0xc1)), code: 4009, reason: /^frame exceeds 65536 bytes$/ },
     { rule: '2 a text frame over 64 KiB is 4009, not 4001', bytes: frame(1, Buffer.alloc(70 * 1024, 0x61)), code: 4009, reason: /^frame exceeds 65536 bytes$/ },
     { rule: '2 a fragmented message whose total passes 64 KiB', bytes: Buffer.concat([frame(2, Buffer.alloc(40 * 1024), { fin: false }), frame(0, Buffer.alloc(40 * 1024))]), code: 4009, reason: /^frame exceeds 65536 bytes$/ },
+    // Rule 2, then rate: every message and WebSocket ping spends a token (burst 100) before it is read.
+    { rule: '2 then rate: a burst of WebSocket pings past the bucket, then a text frame', bytes: Buffer.concat([binary(hello()), ...Array.from({ length: 149 }, () => frame(9, Buffer.alloc(0))), frame(1, Buffer.from('x'))]), code: 4008, reason: /^more than 10 frames\/s \(burst 100\) from the client$/ },
     // Rule 3: a text frame, whatever its bytes.
     { rule: '3 a text frame of valid UTF-8', bytes: frame(1, Buffer.from(JSON.stringify(hello()))), code: 4001, reason: /^text frames are not allowed; send binary MessagePack$/ },
     { rule: '3 a text frame of invalid UTF-8 is 4001, never 1007', bytes: frame(1, Buffer.from([0xff, 0xfe, 0xc3])), code: 4001, reason: /^text frames are not allowed; send binary MessagePack$/ },
