@@ -91,6 +91,9 @@ export class ManifestReader {
     this.#finish({ outcome: 'failed', problem: { file: this.#inFlight?.request.file ?? '', reason: 'datastore closed' } });
     const worker = this.#worker;
     this.#worker = undefined;
+    // Referenced until it has exited: an idle process awaiting an unreferenced worker's exit
+    // would end with the promise still pending.
+    worker?.ref();
     await worker?.terminate();
   }
 
