@@ -71,6 +71,8 @@ const DEFAULT_RETRY_MS = 1_000;
  * a few hundred microseconds on a busy core, so a slice stays within about 10–40 ms of work.
  */
 const PUBLISH_SLICE = 100;
+/** How long close() waits for a scan in progress to notice it is closed. */
+const CLOSE_WAIT_MS = 2_000;
 /** Blockers named in a readiness reason or an error; the rest are counted. */
 const NAMED_BLOCKERS = 5;
 
@@ -182,7 +184,11 @@ export class FileDatastore implements Datastore {
     this.#stopTimer('poll');
     this.#watcher.close();
     await this.#reader.close();
-    await this.#scanChain;
+    // A scan stuck in file-system I/O (a hung network mount) must not hold shutdown; once
+    // closed, a scan that finishes late publishes nothing.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#scanChain, new Promise((resolve) => { timer = setTimeout(resolve, CLOSE_WAIT_MS); })]);
+    clearTimeout(timer);
   }
 
   /** Current problems in the directory, for diagnostics: broken paths, bad documents, duplicates. */

@@ -346,4 +346,21 @@ describe('FileDatastore safety', () => {
     assert.ok(ds.syncBlockers().some((b) => b.source === join(dir, 'a-slow.yaml') && /longer than 1500 ms/.test(b.reason)), JSON.stringify(ds.syncBlockers()));
     assert.equal(await limitCount('parseTime'), 1);
   });
+
+  it('closes even while a scan is stuck in file-system I/O', async () => {
+    const fs = await import('node:fs/promises');
+    const fileSystem: ScanFileSystem = {
+      readdir: async (path) => (path === join(dir, 'stuck') ? new Promise<never>(() => {}) : fs.readdir(path, { withFileTypes: true })),
+      stat: (path) => fs.stat(path),
+      realpath: (path) => fs.realpath(path),
+    };
+    const ds = await start({ fileSystem });
+    await mkdir(join(dir, 'stuck'));
+    void ds.rescan();
+    await eventually(() => pods.lastConnection() === 'up', 'started');
+    const began = Date.now();
+    await ds.close();
+    assert.ok(Date.now() - began < 30_000, 'close returned');
+    datastore = undefined;
+  });
 });
