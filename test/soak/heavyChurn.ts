@@ -54,7 +54,8 @@ const measure = () => {
   for (const c of clients) c.messages.length = 0;
   gc();
   const m = process.memoryUsage();
-  return { rss: m.rss / MiB, heap: m.heapUsed / MiB, external: (m.external + m.arrayBuffers) / MiB };
+  // `external` already includes `arrayBuffers` (the encoded deltas and frames live there).
+  return { rss: m.rss / MiB, heap: m.heapUsed / MiB, external: m.external / MiB };
 };
 const fmt = (m: ReturnType<typeof measure>) => `rss ${m.rss.toFixed(0)} MiB, heap ${m.heap.toFixed(0)} MiB, external ${m.external.toFixed(0)} MiB`;
 const start = measure();
