@@ -165,6 +165,13 @@ function classify(
   }
   const kind = findKind(checked.apiVersion, checked.kind);
   if (!kind) {
+    const known = KNOWN_UNREAD_KINDS[checked.apiVersion];
+    if (known !== undefined && !known.has(checked.kind)) {
+      // In an API group Cattail reads, a kind nobody defines is a typo of one it reads (a
+      // `GlobalNetworkPolicyy` would otherwise be ignored, and the policy it was deleted).
+      problems.push({ file, line, reason: `${prefix}${checked.kind} ${checked.metadata.name}: no kind ${checked.kind} in ${checked.apiVersion} (a typo?)` });
+      return;
+    }
     ignored.push({ line, apiVersion: checked.apiVersion, kind: checked.kind, name: checked.metadata.name });
     return;
   }
@@ -172,6 +179,25 @@ function classify(
   const fingerprint = createHash('sha256').update(JSON.stringify(object)).digest('base64');
   objects.push({ kind, key: objectKey(kind, object.metadata.namespace ?? '', object.metadata.name), line, object, fingerprint });
 }
+
+/**
+ * For the API groups Cattail reads, every other kind they define (Kubernetes 1.2x core and
+ * networking, Calico v3.20's projectcalico.org/v3 and its CRDs): a kind in one of these groups
+ * that is neither read nor listed here is reported as a problem, not ignored. Other groups
+ * (apps/v1, custom resources) are ignored whatever their kind.
+ */
+const CALICO_UNREAD = ['Profile', 'KubeControllersConfiguration', 'IPAMHandle', 'IPAMConfig', 'IPReservation', 'BGPFilter', 'Tier'];
+const KNOWN_UNREAD_KINDS: Readonly<Record<string, ReadonlySet<string>>> = {
+  v1: new Set([
+    'Service', 'Endpoints', 'ConfigMap', 'Secret', 'PersistentVolume', 'PersistentVolumeClaim', 'ReplicationController',
+    'LimitRange', 'ResourceQuota', 'Event', 'PodTemplate', 'Binding', 'ComponentStatus', 'Status',
+  ]),
+  'networking.k8s.io/v1': new Set(['Ingress', 'IngressClass']),
+  'discovery.k8s.io/v1': new Set(),
+  'discovery.k8s.io/v1beta1': new Set(),
+  'projectcalico.org/v3': new Set(CALICO_UNREAD),
+  'crd.projectcalico.org/v1': new Set(CALICO_UNREAD),
+};
 
 type CheckedObject = RawObject & { apiVersion: string; kind: string };
 

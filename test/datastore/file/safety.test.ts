@@ -83,11 +83,12 @@ describe('FileDatastore safety', () => {
     assert.deepEqual(ds.syncBlockers(), []);
   });
 
-  it('keeps a file\'s objects for any error in it: a kind typo, a numeric label, a missing name', async () => {
+  it('keeps a file\'s objects for any error in it: a kind typo, no apiVersion, a numeric label, a missing name', async () => {
     await writeFile(join(dir, 'a.yaml'), `${pod('p1')}---\n${pod('p2')}`);
     const ds = await start();
     const broken = [
-      `${pod('p1')}---\n${pod('p2').replace('kind: Pod', 'kind: Pdo')}`.replace('apiVersion: v1\nkind: Pdo', 'kind: Pdo'),
+      `${pod('p1')}---\n${pod('p2').replace('kind: Pod', 'kind: Pdo')}`,
+      `${pod('p1')}---\n${pod('p2').replace('apiVersion: v1\n', '')}`,
       `${pod('p1')}---\n${pod('p2').replace('labels: {}', 'labels: {app: 1}')}`,
       `${pod('p1')}---\n${pod('p2').replace('  name: p2\n', '')}`,
     ];
@@ -103,6 +104,15 @@ describe('FileDatastore safety', () => {
     await eventually(() => pods.names().length === 1, 'the fixed file applies, p2 deleted by the edit itself');
     assert.deepEqual(pods.state.get('ns/p1')?.metadata.labels, { fixed: 'yes' });
     assert.deepEqual(ds.problems(), []);
+  });
+
+  it('reports a kind typo in a Calico group as a problem instead of ignoring the document', async () => {
+    await writeFile(join(dir, 'policy.yaml'), policy('allow-dns'));
+    const ds = await start();
+    await writeFile(join(dir, 'policy.yaml'), policy('allow-dns').replace('kind: GlobalNetworkPolicy', 'kind: GlobalNetworkPolicyy'));
+    await eventually(() => ds.problems().length === 1, 'the typo is reported');
+    assert.match(ds.problems()[0]?.reason ?? '', /no kind GlobalNetworkPolicyy in projectcalico\.org\/v3/);
+    assert.deepEqual(policies.names(), ['allow-dns'], 'the policy stays');
   });
 
   it('treats a FIFO in place of a manifest as unreadable, keeping its objects', async () => {
