@@ -40,6 +40,7 @@ export async function fileStart(ctx: BenchContext): Promise<ScenarioResult> {
     }
     ctx.log(`file start: ${pods} pods written to ${dir}`);
     const parsed = parseConfig(['--sync-host', '127.0.0.1', '--sync-port', '0', '--ops-host', '127.0.0.1', '--ops-port', '0', '--datastore', 'file', '--file-dir', dir], {});
+    if (parsed.help) throw new Error('unexpected --help');
     const histogram = monitorEventLoopDelay({ resolution: 10 });
     histogram.enable();
     const started = performance.now();
