@@ -1,8 +1,8 @@
 /**
  * File-datastore start: the server starts on a directory of 60,000 pods (60 namespaces, one
  * file of 1,000 pods each) plus a policy, and we measure the time to readiness (every syncer
- * in sync) and the longest event-loop stall meanwhile, with a /liveness probe every 100 ms
- * timed as kubelet would see it. Before the parser worker and sliced publishing this start took
+ * in sync) and the longest event-loop stall meanwhile, with a /liveness probe every 100 ms from
+ * the moment the ops port listens, timed as kubelet would see it. Before the parser worker and sliced publishing this start took
  * 30–55 s with the event loop frozen for most of it (issue 11).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -14,9 +14,12 @@ import { parseConfig } from '../../src/config/index.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { startCattail } from '../../src/main.ts';
 import { type BenchContext, QUICK_SIZES } from '../context.ts';
+import { freePort } from '../freePort.ts';
 import { atMost, type ScenarioResult } from '../report.ts';
 
 const PODS_PER_FILE = 1000;
+/** kubelet's default liveness probe timeout. */
+const PROBE_TIMEOUT_MS = 1000;
 
 function podYaml(i: number, namespace: string): string {
   const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
@@ -39,22 +42,33 @@ export async function fileStart(ctx: BenchContext): Promise<ScenarioResult> {
       await writeFile(path.join(dir, `${namespace}.yaml`), docs.join('---\n'));
     }
     ctx.log(`file start: ${pods} pods written to ${dir}`);
-    const parsed = parseConfig(['--sync-host', '127.0.0.1', '--sync-port', '0', '--ops-host', '127.0.0.1', '--ops-port', '0', '--datastore', 'file', '--file-dir', dir], {});
+    // A fixed ops port, so probes can run while startCattail is still loading the directory
+    // (the ops listener starts before the datastore).
+    const opsPort = await freePort();
+    const parsed = parseConfig(['--sync-host', '127.0.0.1', '--sync-port', '0', '--ops-host', '127.0.0.1', '--ops-port', String(opsPort), '--datastore', 'file', '--file-dir', dir], {});
     if (parsed.help) throw new Error('unexpected --help');
     const histogram = monitorEventLoopDelay({ resolution: 10 });
     histogram.enable();
     const started = performance.now();
-    const app = await startCattail(parsed.config, { logger: silentLogger(), registry: new Registry() });
     let slowestProbeMs = 0;
+    let probes = 0;
+    let failedProbes = 0;
     let readyMs = Number.NaN;
+    let app: Awaited<ReturnType<typeof startCattail>> | undefined;
+    const starting = startCattail(parsed.config, { logger: silentLogger(), registry: new Registry() }).then((a) => { app = a; });
     try {
-      const url = `http://127.0.0.1:${app.opsAddress.port}/liveness`;
+      const url = `http://127.0.0.1:${opsPort}/liveness`;
       const deadline = started + 600_000;
       while (performance.now() < deadline) {
         const t0 = performance.now();
-        await fetch(url).then((r) => r.arrayBuffer());
-        slowestProbeMs = Math.max(slowestProbeMs, performance.now() - t0);
-        if (app.readiness().ready) {
+        const answered = await fetch(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) }).then((r) => r.arrayBuffer()).then(() => true, () => false);
+        // Before the first answer the ops port may not listen yet; after it, a failure counts.
+        if (answered || probes > 0) {
+          probes += 1;
+          if (!answered) failedProbes += 1;
+          slowestProbeMs = Math.max(slowestProbeMs, performance.now() - t0);
+        }
+        if (app?.readiness().ready) {
           readyMs = performance.now() - started;
           break;
         }
@@ -62,18 +76,20 @@ export async function fileStart(ctx: BenchContext): Promise<ScenarioResult> {
       }
     } finally {
       histogram.disable();
-      await app.close();
+      await starting;
+      await app?.close();
     }
     const stallMs = histogram.max / 1e6;
     return {
       scenario: 'file-start',
       title: `file datastore start, ${pods} pods`,
-      figures: { pods, readySeconds: Number((readyMs / 1000).toFixed(1)), longestStallMs: Math.round(stallMs), slowestLivenessMs: Math.round(slowestProbeMs) },
+      figures: { pods, readySeconds: Number((readyMs / 1000).toFixed(1)), longestStallMs: Math.round(stallMs), slowestLivenessMs: Math.round(slowestProbeMs), livenessProbes: probes, livenessFailures: failedProbes },
       targets: [
         atMost('longest event-loop stall', Math.round(stallMs), 1000, 'ms', '≤ 1 s (liveness never times out)'),
         atMost('slowest /liveness', Math.round(slowestProbeMs), 1000, 'ms', '≤ 1 s'),
+        atMost('failed /liveness probes', failedProbes, 0, '', '0 (kubelet timeout 1 s)'),
       ],
-      notes: ['in-process server; one file of 1,000 pods per namespace; parse in the worker thread, publish in slices of 100'],
+      notes: ['in-process server, so a stall also delays the probes themselves: the event-loop stall is the figure that counts (the code before the parser worker stalled for the whole load, 21–27 s here, and answered 2 probes)', 'one file of 1,000 pods per namespace; parse in the worker thread, publish in slices of 100'],
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
