@@ -73,8 +73,10 @@ const DEFAULT_RETRY_MS = 1_000;
 const PUBLISH_SLICE = 100;
 /** How long close() waits for a scan in progress to notice it is closed. */
 const CLOSE_WAIT_MS = 2_000;
-/** Blockers named in a readiness reason or an error; the rest are counted. */
+/** Blockers named in the error the syncers log; the rest are counted. */
 const NAMED_BLOCKERS = 5;
+/** Blockers listed by syncBlockers() (readiness, `/status`); the rest are counted in one entry. */
+const LISTED_BLOCKERS = 20;
 
 type ConnectionState = 'up' | 'down' | 'incomplete';
 
@@ -196,10 +198,20 @@ export class FileDatastore implements Datastore {
     return [...(this.#treeProblem ? [this.#treeProblem] : []), ...this.#tree.problems()].sort(compareProblems);
   }
 
-  /** Paths that hold every kind out of in-sync: broken and never read successfully in this process. */
+  /**
+   * Paths that hold every kind out of in-sync: broken and never read successfully in this
+   * process. At most LISTED_BLOCKERS, then one entry counting the rest, so readiness and
+   * `/status` stay small however many files are broken.
+   */
   syncBlockers(): readonly DatastoreBlocker[] {
-    const blockers = [...(this.#treeProblem ? [this.#treeProblem] : []), ...this.#tree.blockers()].sort(compareProblems);
-    return blockers.map((p) => ({ source: p.line === undefined ? p.file : `${p.file}:${p.line}`, reason: p.reason }));
+    const blockers = this.#allBlockers();
+    const listed = blockers.slice(0, LISTED_BLOCKERS).map((p) => ({ source: p.line === undefined ? p.file : `${p.file}:${p.line}`, reason: p.reason }));
+    if (blockers.length > LISTED_BLOCKERS) listed.push({ source: this.#dir, reason: `and ${blockers.length - LISTED_BLOCKERS} more broken paths` });
+    return listed;
+  }
+
+  #allBlockers(): ManifestProblem[] {
+    return [...(this.#treeProblem ? [this.#treeProblem] : []), ...this.#tree.blockers()].sort(compareProblems);
   }
 
   /** The revision of the latest change, as a decimal string. */
@@ -276,14 +288,14 @@ export class FileDatastore implements Datastore {
 
   /** Reports `incomplete` while any blocker exists, `up` otherwise. */
   #updateBlockers(): void {
-    const blockers = this.syncBlockers();
-    this.#metrics?.fileBlockers.set(blockers.length);
-    if (blockers.length === 0) {
+    const count = this.#allBlockers().length;
+    this.#metrics?.fileBlockers.set(count);
+    if (count === 0) {
       this.#setConnection('up');
       return;
     }
-    const named = blockers.slice(0, NAMED_BLOCKERS).map((b) => `${b.source}: ${b.reason}`);
-    const more = blockers.length > NAMED_BLOCKERS ? `; and ${blockers.length - NAMED_BLOCKERS} more` : '';
+    const named = this.syncBlockers().slice(0, NAMED_BLOCKERS).map((b) => `${b.source}: ${b.reason}`);
+    const more = count > NAMED_BLOCKERS ? `; and ${count - NAMED_BLOCKERS} more` : '';
     this.#setConnection('incomplete', new Error(`not read successfully yet: ${named.join('; ')}${more}`));
   }
 

@@ -373,4 +373,14 @@ describe('FileDatastore safety', () => {
     assert.ok(Date.now() - began < 30_000, 'close returned');
     datastore = undefined;
   });
+
+  it('lists at most 20 blockers and counts the rest, so readiness stays small', async () => {
+    for (let i = 0; i < 30; i += 1) await writeFile(join(dir, `bad-${String(i).padStart(2, '0')}.yaml`), 'a: [\n');
+    const ds = await start();
+    const blockers = ds.syncBlockers();
+    assert.equal(blockers.length, 21);
+    assert.equal(blockers.at(-1)?.reason, 'and 10 more broken paths');
+    const gauge = (await registry.getMetricsAsJSON()).find((m) => m.name === 'cattail_file_blockers');
+    assert.equal(gauge?.values[0]?.value, 30);
+  });
 });
