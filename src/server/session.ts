@@ -473,7 +473,16 @@ export class Session {
 const mib = (bytes: number) => (bytes / (1024 * 1024)).toFixed(1);
 
 function truncateReason(reason: string): string {
-  // A close reason must fit in a control frame (123 bytes of UTF-8).
-  const b = Buffer.from(reason);
-  return b.length <= 123 ? reason : b.subarray(0, 120).toString() + '...';
+  // A close reason must fit in a control frame (123 bytes of UTF-8). Cut between code points:
+  // a byte cut inside a multi-byte character would decode to U+FFFD (3 bytes), push the reason
+  // over 123 bytes and make ws refuse the close (the client then saw 1006 and no reason).
+  if (Buffer.byteLength(reason) <= 123) return reason;
+  let cut = '';
+  let bytes = 0;
+  for (const ch of reason) {
+    bytes += Buffer.byteLength(ch);
+    if (bytes > 120) break;
+    cut += ch;
+  }
+  return cut + '...';
 }

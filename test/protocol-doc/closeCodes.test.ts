@@ -86,6 +86,7 @@ describe('docs/PROTOCOL.md §9.1: which close code, when', () => {
     // Rule 6: hello content, version first.
     { rule: '6 an unsupported version', bytes: binary(hello({ protocolVersion: 2 })), code: 4002, reason: /^protocol version 2 is not supported; this server speaks 1$/ },
     { rule: '6 a syncer type not served', bytes: binary(hello({ syncerType: 'bogus' })), code: 4003, reason: /^syncer type "bogus" is not served; served: felix$/ },
+    { rule: '6 a syncer type of two-byte characters, whose reason is cut between characters', bytes: binary(hello({ syncerType: 'é'.repeat(60) })), code: 4003, reason: /^syncer type "é{53}\.\.\.$/ },
     { rule: '6 version before syncer type', bytes: binary(hello({ protocolVersion: 2, syncerType: 'bogus' })), code: 4002, reason: /^protocol version 2 is not supported/ },
     { rule: '6 shape before content: version 2 and no hostname', bytes: binary({ type: 'hello', protocolVersion: 2, syncerType: 'felix' }), code: 4001, reason: /^hello\.hostname must be a string$/ },
   ];
