@@ -74,8 +74,11 @@ export function parseManifest(file: string, text: string, limits: ParseLimits): 
   const lineAt = (offset: number): number => lineCounter.linePos(offset).line;
   // YAML 1.2 core schema, like sigs.k8s.io/yaml for everything a manifest normally holds, but
   // timestamps stay strings (as they are in the JSON Kubernetes serves). Duplicate keys are an
-  // error, checked by checkTree (linear) instead of yaml's uniqueKeys (quadratic).
-  const composer = new Composer({ lineCounter, uniqueKeys: false, merge: true, prettyErrors: false });
+  // error, checked by checkTree (linear) instead of yaml's uniqueKeys (quadratic). The YAML 1.1
+  // tags yaml resolves by default (!!set, !!omap, !!binary, !!timestamp) would yield a Set, Map,
+  // Buffer or Date, which pass for maps and serialise as `{}` (labels: !!set {a, b} silently
+  // became no labels); unresolved, each stays the map, list or string JSON would carry.
+  const composer = new Composer({ lineCounter, uniqueKeys: false, merge: true, prettyErrors: false, resolveKnownTags: false });
   const objects: ManifestObject[] = [];
   const problems: ManifestProblem[] = [];
   const ignored: IgnoredDocument[] = [];
@@ -83,6 +86,8 @@ export function parseManifest(file: string, text: string, limits: ParseLimits): 
   try {
     for (const document of composer.compose(new Parser(lineCounter.addNewLine).parse(text), false)) {
       const error = document.errors[0];
+      // yaml reports the stack overflow of a deeply nested collection as RESOURCE_EXHAUSTION.
+      if (error?.code === 'RESOURCE_EXHAUSTION') return { ok: false, problem: { file, line: lineAt(error.pos[0]), ...tooDeep(limits) } };
       if (error) return { ok: false, problem: { file, line: lineAt(error.pos[0]), reason: firstLine(error.message) } };
       if (document.contents === null) continue; // an empty document, e.g. a trailing `---`
       const line = lineAt(document.contents.range?.[0] ?? 0);
@@ -111,12 +116,14 @@ export function parseManifest(file: string, text: string, limits: ParseLimits): 
   } catch (err) {
     // The composer recurses per nesting level: a very deep flow collection overflows the stack
     // before checkTree sees it.
-    if (err instanceof RangeError) {
-      return { ok: false, problem: { file, limit: 'depth', reason: `nesting deeper than the parser can follow (limit ${limits.maxDepth})` } };
-    }
+    if (err instanceof RangeError) return { ok: false, problem: { file, ...tooDeep(limits) } };
     throw err;
   }
   return { ok: true, objects, problems, ignored };
+}
+
+function tooDeep(limits: ParseLimits): { limit: FileLimit; reason: string } {
+  return { limit: 'depth', reason: `nesting deeper than the parser can follow (limit ${limits.maxDepth})` };
 }
 
 /** Depth, keys per map and duplicate keys of one document's tree; the first problem, if any. */

@@ -233,6 +233,30 @@ describe('FileDatastore safety', () => {
     assert.deepEqual(pods.names(), []);
   });
 
+  it('counts a document nested deeper than the parser can follow (a flow sequence 200,000 deep) as a depth limit, with the limit in its reason', async () => {
+    await writeFile(join(dir, 'deep.yaml'), `apiVersion: v1\nkind: Pod\nmetadata: {name: d, namespace: ns}\nspec: ${'['.repeat(200_000)}${']'.repeat(200_000)}\n`);
+    await writeFile(join(dir, 'ok.yaml'), pod('ok'));
+    const ds = await start();
+    assert.deepEqual(pods.names(), ['ns/ok']);
+    assert.deepEqual(ds.problems().map((p) => [p.limit, p.reason]), [['depth', 'nesting deeper than the parser can follow (limit 64)']]);
+    assert.equal(await limitCount('depth'), 1);
+  });
+
+  it('reads YAML 1.1 tags (!!set, !!omap, !!timestamp, !!binary) as the JSON a manifest carries, so tagged labels are an error, never silently none', async () => {
+    await writeFile(join(dir, 'set.yaml'), 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: s\n  namespace: ns\n  labels: !!set {app, tier}\n');
+    await writeFile(join(dir, 'omap.yaml'), 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: o\n  namespace: ns\n  annotations: !!omap [a: b]\n');
+    await writeFile(join(dir, 'tagged.yaml'), 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: t\n  namespace: ns\n  creationTimestamp: !!timestamp 2001-12-14t21:59:43.10-05:00\n  labels: {k: !!binary aGVsbG8=}\n');
+    const ds = await start();
+    assert.deepEqual(ds.problems().map((p) => p.reason).sort(), [
+      'Pod o: metadata.annotations must be a map',
+      'Pod s: metadata.labels.app must be a string (quote it)',
+    ]);
+    assert.deepEqual(pods.names(), ['ns/t']);
+    const tagged = pods.state.get('ns/t');
+    assert.equal(tagged?.metadata.creationTimestamp, '2001-12-14t21:59:43.10-05:00');
+    assert.deepEqual(tagged?.metadata.labels, { k: 'aGVsbG8=' });
+  });
+
   it('a parser killed by its heap limit makes the file broken and the next file still parses', async () => {
     // A 3 MB block scalar repeated by aliases is cheap on disk and costly in the parser's heap.
     const line = 'x'.repeat(1000);
