@@ -49,6 +49,21 @@ describe('docs/OPERATIONS.md', () => {
     }
   });
 
+  test('names, in its row, every value of each metric\'s reason, limit and endpoint labels', async () => {
+    const registry = new Registry();
+    createMetrics(registry, { defaultMetrics: false });
+    const rows = new Map(tableRows().map((r) => [r[0], r]));
+    for (const metric of await registry.getMetricsAsJSON()) {
+      for (const value of metric.values) {
+        for (const label of ['reason', 'limit', 'endpoint']) {
+          const v = value.labels[label];
+          if (v === undefined) continue;
+          assert.ok((rows.get(`\`${metric.name}\``)?.[3] ?? '').includes(`\`${v}\``), `${metric.name}'s row names ${label} \`${v}\``);
+        }
+      }
+    }
+  });
+
   test('the connection-limit examples are what the code computes', () => {
     const header = lines.findIndex((l) => l.startsWith('| syncer types | nodes | replicas | limit |'));
     assert.ok(header > 0, 'the examples table exists');
