@@ -79,7 +79,9 @@ function parseValue(spec: OptionSpec, text: string): Parsed {
     }
     case 'duration': {
       const ms = parseDurationMs(text);
-      return ms === undefined ? { error: 'must be a duration such as 500ms, 10s, 5m or a number of milliseconds' } : ms;
+      if (ms === undefined) return { error: 'must be a duration such as 500ms, 10s, 5m or a number of milliseconds' };
+      // Node runs a timer longer than this after 1 ms: `--handshake-timeout-ms 1000h` cut every connection at once.
+      return ms > MAX_DURATION_MS ? { error: `must be at most ${MAX_DURATION_MS}ms (about 24 days)` } : ms;
     }
     case 'enum':
       return t.values.includes(text) ? text : { error: `must be one of ${t.values.join(', ')}` };
@@ -94,6 +96,9 @@ function parseValue(spec: OptionSpec, text: string): Parsed {
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** The longest timer Node can run (a signed 32-bit number of milliseconds). */
+const MAX_DURATION_MS = 2_147_483_647;
 
 /** `250ms`, `10s`, `1.5m`, `2h`, or a bare number of milliseconds. */
 export function parseDurationMs(text: string): number | undefined {
@@ -177,7 +182,7 @@ export function helpText(): string {
     '       cattail --help | --version',
     '',
     'Every option can also be set with its CATTAIL_* variable; flags win. Durations take 500ms, 10s,',
-    '5m or 1h; bare numbers are milliseconds.',
+    '5m or 1h (at most 2147483647ms, about 24 days); bare numbers are milliseconds.',
   ];
   const titles = [...HELP_AREAS.map((a) => a.title), 'Other'];
   for (const title of titles) {

@@ -63,6 +63,13 @@ describe('config', () => {
     assert.equal(parseDurationMs('ten seconds'), undefined);
   });
 
+  test('a duration longer than a Node timer can run (2^31 - 1 ms, about 24 days) is refused, not run after 1 ms', () => {
+    assert.equal(parse(['--write-timeout-ms', '2147483647']).writeTimeoutMs, 2_147_483_647);
+    const text = problems(['--handshake-timeout-ms', '1000h'], { CATTAIL_SHUTDOWN_TIMEOUT_MS: '2147483648' }).join('\n');
+    assert.match(text, /--handshake-timeout-ms="1000h": must be at most 2147483647ms/);
+    assert.match(text, /CATTAIL_SHUTDOWN_TIMEOUT_MS="2147483648": must be at most 2147483647ms/);
+  });
+
   test('every problem is reported at once, each naming its flag or variable', () => {
     const p = problems(['--sync-port', 'abc', '--bogus', '--syncer-types', 'felix,nope', '--max-connections-lower-limit', '20000'], {
       CATTAIL_LOG_LEVEL: 'loud', CATTAIL_WRITE_TIMEOUT_MS: 'soon',
