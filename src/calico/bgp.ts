@@ -50,6 +50,12 @@ function bgpConfigurationSpec(spec: JsonObject): JsonObject {
   set(out, 'serviceExternalIPs', copyList(spec.serviceExternalIPs, ['cidr'], 'spec.serviceExternalIPs'));
   set(out, 'serviceClusterIPs', copyList(spec.serviceClusterIPs, ['cidr'], 'spec.serviceClusterIPs'));
   set(out, 'communities', copyList(spec.communities, ['name', 'value'], 'spec.communities'));
+  // PrefixAdvertisement.Communities is `validate:"required"`, which for a Go slice means "not
+  // nil": `communities: []` passes and an absent list fails. Judged here, on the object, because
+  // the value omits an empty list (omitempty), where the output filter can no longer tell them apart.
+  for (const [i, pa] of (list(spec.prefixAdvertisements) ?? []).entries()) {
+    if (isObject(pa) && (pa.communities === undefined || pa.communities === null)) throw new ValidationError(`spec.prefixAdvertisements[${i}].communities is required`);
+  }
   set(out, 'prefixAdvertisements', copyList(spec.prefixAdvertisements, ['cidr', 'communities'], 'spec.prefixAdvertisements'));
   if (spec.listenPort !== undefined && spec.listenPort !== null) {
     const port = spec.listenPort;

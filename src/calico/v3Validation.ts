@@ -181,8 +181,8 @@ export const validateV3BGPConfiguration: ValueCheck = (v) => {
   if (adverts.length === 0 && communities.length > 0) return fail('validateBGPConfigurationSpec', 'communities are defined but not used in Spec.PrefixAdvertisement[]');
   for (const [i, pa] of adverts.entries()) {
     if (typeof pa.cidr !== 'string' || pa.cidr === '' || netProblem(pa.cidr)) return fail('validateIPNetwork', `spec.prefixAdvertisements[${i}].cidr ${JSON.stringify(pa.cidr)} is not a strictly masked CIDR`);
-    if (!Array.isArray(pa.communities)) return fail('required', `spec.prefixAdvertisements[${i}].communities is required`);
-    for (const c of pa.communities) {
+    // `required` (not nil) is judged by the conversion: an absent list here was `[]` (omitempty).
+    for (const c of Array.isArray(pa.communities) ? pa.communities : []) {
       const text = typeof c === 'string' ? c : '';
       const p = communityProblem(text);
       // A value in the right format but out of range fails outright; a name must be defined.

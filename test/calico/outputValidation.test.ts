@@ -131,6 +131,16 @@ test('BGPConfiguration communities: 16-bit standard and 32-bit large values pass
   assert.equal(validateOutput(key, conf('65001:100', ['undefined-name']))?.rule, 'validateBGPConfigurationSpec');
 });
 
+test('BGPConfiguration prefix advertisement communities are required as Go requires a slice (validate:"required" is "not nil"): an empty list passes and is published without it, an absent or null one is invalid', () => {
+  const bgpConfiguration = (advert: object) => convert(KINDS.bgpConfigurations, { metadata: { name: 'default' }, spec: { prefixAdvertisements: [{ cidr: '10.0.0.0/8', ...advert }] } });
+  const empty = bgpConfiguration({ communities: [] });
+  assert.deepEqual(empty.map((kv) => [kv.error, (kv.value as { spec?: unknown } | null)?.spec]), [[undefined, { prefixAdvertisements: [{ cidr: '10.0.0.0/8' }] }]]);
+  assert.deepEqual(Object.values(failures(empty)), [undefined]);
+  for (const advert of [{}, { communities: null }]) {
+    assert.deepEqual(bgpConfiguration(advert).map((kv) => [kv.value, kv.error]), [[null, 'spec.prefixAdvertisements[0].communities is required']], JSON.stringify(advert));
+  }
+});
+
 test('BGPConfiguration: communities without prefix advertisements, a log level in lower case, a host-bits CIDR each fail', () => {
   const key = `${V3}/bgpconfigurations/default`;
   assert.equal(validateOutput(key, v3('BGPConfiguration', 'default', { communities: [{ name: 'c', value: '1:1' }] }))?.rule, 'validateBGPConfigurationSpec');
