@@ -56,7 +56,9 @@ const clients: { name: string; command: () => string[] }[] = [
 ];
 
 for (const client of clients) {
-  describe(`the ${client.name} passes the conformance scenario`, () => {
+  // Scenarios mostly wait (pauses, backoff, read timeouts), so a few run side by side; each has
+  // its own server on its own port.
+  describe(`the ${client.name} passes the conformance scenario`, { concurrency: 4 }, () => {
     for (const scenario of scenarios) {
       test(`${scenario.name}: ${scenario.description}`, async () => {
         const result = await runScenario(scenario, client.command());

@@ -52,7 +52,8 @@ export async function runScenario(scenario: Scenario, adapter: readonly string[]
     }
   });
   child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close', not 'exit': only then has all of the adapter's stdout been read.
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   const problems: string[] = [];
   const stoppedForGood = (): boolean => events.some((e) => e.event === 'stopped' && e.reason !== 'closed');
   const lastStatus = (): string | undefined => events.filter((e) => e.event === 'status').at(-1)?.status;

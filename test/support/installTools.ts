@@ -8,6 +8,10 @@ import { ensureSystemTools, type SystemTool } from './systemPackages.ts';
 export const TEST_TOOLS: readonly SystemTool[] = [
   { command: 'prometheus', aptPackage: 'prometheus' },
   { command: 'promtool', aptPackage: 'prometheus' },
+  // The Go client (clients/go) is built and tested offline from Debian's packaged Go sources.
+  { command: 'go', aptPackage: 'golang-go' },
+  { command: 'gorilla/websocket', aptPackage: 'golang-github-gorilla-websocket-dev', file: '/usr/share/gocode/src/github.com/gorilla/websocket/go.mod' },
+  { command: 'vmihailenco/msgpack/v5', aptPackage: 'golang-github-vmihailenco-msgpack.v5-dev', file: '/usr/share/gocode/src/github.com/vmihailenco/msgpack/v5/go.mod' },
 ];
 
 const problems = ensureSystemTools(TEST_TOOLS);

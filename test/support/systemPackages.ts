@@ -4,7 +4,7 @@
  * Installing needs root; without it the caller gets the reason, never a silent skip.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
 
 export interface SystemTool {
@@ -12,6 +12,12 @@ export interface SystemTool {
   readonly command: string;
   /** The Debian package that provides it. */
   readonly aptPackage: string;
+  /** For a package without a command (a Go library's sources): the file whose presence means it is installed. */
+  readonly file?: string;
+}
+
+function isPresent(tool: SystemTool): boolean {
+  return tool.file === undefined ? findOnPath(tool.command) !== undefined : existsSync(tool.file);
 }
 
 /** Absolute path of `command` on PATH, or undefined. */
@@ -44,7 +50,7 @@ function aptGet(args: readonly string[]): { ok: boolean; output: string } {
  * Returns one line per tool that is still missing; empty means all are there.
  */
 export function ensureSystemTools(tools: readonly SystemTool[]): string[] {
-  const missing = tools.filter((t) => findOnPath(t.command) === undefined);
+  const missing = tools.filter((t) => !isPresent(t));
   if (missing.length === 0) return [];
   const packages = [...new Set(missing.map((t) => t.aptPackage))];
   if (process.getuid?.() !== 0) {
@@ -57,6 +63,6 @@ export function ensureSystemTools(tools: readonly SystemTool[]): string[] {
     result = aptGet(install);
   }
   return missing
-    .filter((t) => findOnPath(t.command) === undefined)
+    .filter((t) => !isPresent(t))
     .map((t) => `${t.command} is still missing after apt-get install ${t.aptPackage}: ${result.output.split('\n').slice(-3).join(' | ')}`);
 }

@@ -5,9 +5,9 @@
  * ({event: 'status'|'error'|'stopped', ...}); when stdin ends it closes the client and prints
  * {event: 'final', state, statuses} built from what the client delivered to its handler.
  */
-import { SyncClient } from '../../../clients/typescript/src/index.ts';
+import { SyncClient, type SyncerType } from '../../../clients/typescript/src/index.ts';
 
-const config = JSON.parse(process.argv[2] ?? '{}') as { url: string; syncerType?: string; readTimeoutMs?: number };
+const config = JSON.parse(process.argv[2] ?? '{}') as { url: string; syncerType?: SyncerType; readTimeoutMs?: number };
 const state: Record<string, unknown> = {};
 const statuses: string[] = [];
 const print = (o: unknown): void => { process.stdout.write(`${JSON.stringify(o)}\n`); };
