@@ -62,7 +62,12 @@ export async function startCattail(config: Config, deps: CattailDeps): Promise<C
     ? await import('./datastore/kubernetes/index.ts')
     : undefined;
   const kubeConfig = kube?.loadKubeConfig({ kubeconfigPath: config.kubeconfig === '' ? undefined : config.kubeconfig, env });
-  const datastore: Datastore = deps.datastore ?? (config.datastore === 'file' || kube === undefined || kubeConfig === undefined
+  const etcd = deps.datastore === undefined && config.datastore === 'etcdv3' ? await import('./datastore/etcd/index.ts') : undefined;
+  const datastore: Datastore = deps.datastore ?? (etcd !== undefined
+    ? new etcd.EtcdDatastore({
+      endpoints: config.etcdEndpoints, caFile: config.etcdCaFile, certFile: config.etcdCertFile, keyFile: config.etcdKeyFile, logger, clock,
+    })
+    : config.datastore === 'file' || kube === undefined || kubeConfig === undefined
     ? new FileDatastore({
       dir: config.fileDir, logger, clock, metrics, debounceMs: config.fileDebounceMs,
       limits: {
@@ -79,7 +84,7 @@ export async function startCattail(config: Config, deps: CattailDeps): Promise<C
     : undefined;
   const kubeClient = kubeDatastore?.client ?? ownKubeClient;
 
-  const specs = syncerSpecs();
+  const specs = syncerSpecs(config.datastore === 'etcdv3' ? 'etcdv3' : 'kubernetes');
   const caches = new Map<string, SnapshotCache>();
   const channels = new Map<string, SyncerChannel>();
   const syncers = new Map<string, Syncer>();

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry, collectDefaultMetrics } from 'prom-client';
-import { KINDS } from './datastore/kinds.ts';
+import { ETCD_KINDS, KINDS } from './datastore/kinds.ts';
 import type { CloseReason } from './server/session.ts';
 
 /**
@@ -60,6 +60,7 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
   // ones in initSyncerSeries, once the served syncer types are known).
   for (const reason of Object.keys(CLOSE_REASONS)) metrics.connectionsClosed.inc({ reason }, 0);
   for (const kind of Object.values(KINDS)) metrics.invalidObjects.inc({ kind: kind.id }, 0);
+  for (const kind of Object.values(ETCD_KINDS)) metrics.invalidObjects.inc({ kind: kind.id }, 0);
   return metrics;
 }
 

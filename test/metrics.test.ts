@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { KINDS } from '../src/datastore/kinds.ts';
+import { ETCD_KINDS, KINDS } from '../src/datastore/kinds.ts';
 import { startCattail } from './support/harness.ts';
 
 /** Sample lines of `/metrics` text, by metric name. */
@@ -35,7 +35,7 @@ describe('metrics at start-up', () => {
         assert.deepEqual(closed.filter((s) => s.labels === `{reason="${reason}"}`).map((s) => s.value), [0], `closed{reason="${reason}"} is 0`);
       }
       const invalid = series.get('cattail_datastore_invalid_objects_total') ?? [];
-      assert.deepEqual(invalid.map((s) => s.labels).sort(), Object.values(KINDS).map((k) => `{kind="${k.id}"}`).sort());
+      assert.deepEqual(invalid.map((s) => s.labels).sort(), [...Object.values(KINDS), ...Object.values(ETCD_KINDS)].map((k) => `{kind="${k.id}"}`).sort());
       assert.ok(invalid.every((s) => s.value === 0), 'no object was invalid');
     } finally {
       await h.close();

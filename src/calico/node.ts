@@ -145,7 +145,7 @@ function validateNode(v3: JsonObject): void {
   check(status.wireguardPublicKey, (s) => BASE64_KEY.test(s), 'status.wireguardPublicKey');
 }
 
-function nodeResourceKV(name: string, v3: JsonObject): ConvertedKV {
+export function nodeResourceKV(name: string, v3: JsonObject): ConvertedKV {
   const key = resourceKey('nodes', name);
   try {
     validateNode(v3);
@@ -189,9 +189,12 @@ function verbatim(value: unknown): string | undefined {
 
 /** All felix keys for one Kubernetes Node. */
 export function convertNodeForFelix(node: RawObject): ConvertedKV[] {
-  const name = objectName(node);
-  const v3 = k8sNodeToCalico(node);
-  const spec = v3.spec as JsonObject;
+  return felixNodeKVs(objectName(node), k8sNodeToCalico(node));
+}
+
+/** The felix keys of one v3 Node (`felixnodeprocessor.go`), however it was obtained. */
+export function felixNodeKVs(name: string, v3: JsonObject): ConvertedKV[] {
+  const spec = isObject(v3.spec) ? v3.spec : {};
   const bgp = isObject(spec.bgp) ? spec.bgp : {};
   const kvs: ConvertedKV[] = [];
   const ip = hostIP(v3);
@@ -207,7 +210,7 @@ export function convertNodeForFelix(node: RawObject): ConvertedKV[] {
   }
   kvs.push(nodeResourceKV(name, v3));
   const wgAddr = printedIP(isObject(spec.wireguard) ? spec.wireguard.interfaceIPv4Address : undefined);
-  const wgKey = str((v3.status as JsonObject).wireguardPublicKey);
+  const wgKey = str(isObject(v3.status) ? v3.status.wireguardPublicKey : undefined);
   if (wgAddr || wgKey) {
     const value: JsonObject = {};
     if (wgAddr) value.interfaceIPv4Addr = wgAddr;

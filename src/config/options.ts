@@ -29,7 +29,7 @@ const duration = { kind: 'duration' } as const;
 const str = { kind: 'string' } as const;
 
 export const OPTIONS = {
-  datastore: { type: { kind: 'enum', values: ['file', 'kubernetes'] }, default: 'file', help: 'Where objects come from: a directory of YAML manifests, or a Kubernetes API server.' },
+  datastore: { type: { kind: 'enum', values: ['file', 'kubernetes', 'etcdv3'] }, default: 'file', help: 'Where objects come from: a directory of YAML manifests, a Kubernetes API server, or etcd v3 in Calico\'s etcd layout.' },
   fileDir: { type: str, default: 'examples/cluster', help: 'Directory of YAML manifests read (recursively) and watched by the file datastore.' },
   fileDirMissing: { type: { kind: 'enum', values: ['fail', 'wait'] }, default: 'fail', help: 'When --file-dir does not exist at start-up: fail (exit 1 naming it) or wait for it to appear, not ready until then.' },
   fileDebounceMs: { type: duration, default: 100, help: 'Quiet time after a file change before the directory is re-read.' },
@@ -42,6 +42,10 @@ export const OPTIONS = {
   fileParseTimeoutMs: { type: duration, default: DEFAULT_FILE_LIMITS.parseTimeoutMs, help: 'A manifest file whose parse takes longer is broken and the parser worker is restarted.' },
   fileParserHeapBytes: { type: count(16 * 1024 * 1024, 64 * 1024 * 1024 * 1024), default: DEFAULT_FILE_LIMITS.parserHeapBytes, help: 'Heap of the manifest parser worker thread; a file needing more is broken, the process is unaffected.' },
   fileScanTimeoutMs: { type: duration, default: DEFAULT_FILE_LIMITS.scanTimeoutMs, help: 'A directory scan taking longer marks every kind stale (syncers out of sync) until it finishes.' },
+  etcdEndpoints: { type: { kind: 'list' }, default: ['http://127.0.0.1:2379'], help: 'Client URLs of the etcd members for the etcdv3 datastore (comma-separated, http:// or https://); a failed member is left for the next.' },
+  etcdCaFile: { type: str, default: '', help: 'CA bundle (PEM) that etcd\'s server certificate must chain to (https:// endpoints).' },
+  etcdCertFile: { type: str, default: '', help: 'Client certificate (PEM) presented to etcd.' },
+  etcdKeyFile: { type: str, default: '', help: 'Private key (PEM) of the etcd client certificate.', secret: true },
   kubeconfig: { type: str, default: '', help: 'Kubeconfig file for the kubernetes datastore; empty means in-cluster config, else KUBECONFIG.' },
   syncerTypes: { type: { kind: 'list', values: SYNCER_TYPES }, default: ['felix', 'bgp', 'tunnel-ip-allocation'], help: 'Syncer types served (comma-separated).' },
   logLevel: { type: { kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] }, default: 'info', help: 'Log level.' },

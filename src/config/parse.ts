@@ -121,6 +121,17 @@ function crossCheck(c: Config): string[] {
     if (c[name] <= 0) problems.push(`${f(name)} must be greater than 0`);
   }
   if (c.datastore === 'file' && c.fileDir === '') problems.push(`${f('fileDir')} must name a directory when ${f('datastore')} is file`);
+  if (c.datastore === 'etcdv3') {
+    if (c.etcdEndpoints.length === 0) problems.push(`${f('etcdEndpoints')} must name at least one etcd member when ${f('datastore')} is etcdv3`);
+    for (const e of c.etcdEndpoints) {
+      if (!/^https?:\/\/[^/]+\/?$/.test(e)) problems.push(`${f('etcdEndpoints')}: ${e} must be http://host:port or https://host:port`);
+    }
+    if ((c.etcdCertFile === '') !== (c.etcdKeyFile === '')) problems.push(`${f('etcdCertFile')} and ${f('etcdKeyFile')} must be set together`);
+    const tlsFiles = c.etcdCaFile !== '' || c.etcdCertFile !== '';
+    if (tlsFiles && c.etcdEndpoints.some((e) => e.startsWith('http://'))) {
+      problems.push(`${f('etcdCaFile')} / ${f('etcdCertFile')} need https:// ${f('etcdEndpoints')} (a certificate is never sent over plain HTTP)`);
+    }
+  }
   if (c.connectionRebalancing === 'kubernetes' && c.datastore !== 'kubernetes') {
     problems.push(`${f('connectionRebalancing')}=kubernetes needs ${f('datastore')}=kubernetes (it counts nodes from the felix syncer)`);
   }
@@ -150,7 +161,7 @@ export function redactConfig(c: Config): Record<string, unknown> {
  * against, so a new option gets an area).
  */
 export const HELP_AREAS: readonly { readonly title: string; readonly names: readonly string[]; readonly prefixes?: readonly string[] }[] = [
-  { title: 'Datastore', names: ['datastore', 'kubeconfig', 'syncerTypes', 'staleUpstreamMs'], prefixes: ['file'] },
+  { title: 'Datastore', names: ['datastore', 'kubeconfig', 'syncerTypes', 'staleUpstreamMs'], prefixes: ['file', 'etcd'] },
   { title: 'Listeners, ops port and logging', names: ['logLevel', 'statusAccess'], prefixes: ['sync', 'ops'] },
   { title: 'Breadcrumbs and snapshots', names: ['maxBatchSize', 'maxMessageKvs', 'maxValueBytes'], prefixes: ['snapshot'] },
   {

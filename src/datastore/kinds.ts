@@ -59,6 +59,18 @@ export const KINDS = {
   calicoNodeStatuses: calico('CalicoNodeStatus', 'caliconodestatuses'),
 } as const satisfies Record<string, KindInfo>;
 
+/**
+ * Kinds Calico stores only in etcd mode, as v3 resources under
+ * `/calico/resources/v3/projectcalico.org/<plural>/`: in KDD mode the same data comes from Pods,
+ * Namespaces, ServiceAccounts and Kubernetes Nodes. Not in {@link ALL_KINDS}: the Kubernetes and
+ * file datastores never read them.
+ */
+export const ETCD_KINDS = {
+  workloadEndpoints: { id: 'workloadendpoints.projectcalico.org', group: 'projectcalico.org', version: 'v3', kind: 'WorkloadEndpoint', plural: 'workloadendpoints', namespaced: true },
+  profiles: { id: 'profiles.projectcalico.org', group: 'projectcalico.org', version: 'v3', kind: 'Profile', plural: 'profiles', namespaced: false },
+  nodes: { id: 'nodes.projectcalico.org', group: 'projectcalico.org', version: 'v3', kind: 'Node', plural: 'nodes', namespaced: false },
+} as const satisfies Record<string, KindInfo>;
+
 export type KindKey = keyof typeof KINDS;
 export type KindId = (typeof KINDS)[KindKey]['id'];
 

@@ -119,7 +119,7 @@ describe('config', () => {
       const line = text.split('\n').find((l) => l.startsWith(`  --${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} `)) ?? '';
       for (const v of t.values) assert.ok(line.includes(v), `${name}: choice ${v} is listed (${line})`);
     }
-    assert.match(text, /--datastore <file\|kubernetes>/);
+    assert.match(text, /--datastore <file\|kubernetes\|etcdv3>/);
     assert.match(text, /--log-level <trace\|debug\|info\|warn\|error\|fatal>/);
   });
 

@@ -8,6 +8,8 @@ import { ensureSystemTools, type SystemTool } from './systemPackages.ts';
 export const TEST_TOOLS: readonly SystemTool[] = [
   { command: 'prometheus', aptPackage: 'prometheus' },
   { command: 'promtool', aptPackage: 'prometheus' },
+  // The etcd datastore's tests run a real etcd (3.4 in Debian).
+  { command: 'etcd', aptPackage: 'etcd-server' },
   // The Go client (clients/go) is built and tested offline from Debian's packaged Go sources.
   { command: 'go', aptPackage: 'golang-go' },
   { command: 'gorilla/websocket', aptPackage: 'golang-github-gorilla-websocket-dev', file: '/usr/share/gocode/src/github.com/gorilla/websocket/go.mod' },
