@@ -7,7 +7,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { SyncClient, type SyncerType } from '../../clients/typescript/src/index.ts';
+import { eventually } from '../support/eventually.ts';
+import { startCattail } from '../support/harness.ts';
 import { GO_MODULE_DIR, go, prepareGoWorkspace, type GoWorkspace } from './goToolchain.ts';
 import { loadScenarios } from './scenario.ts';
 import { runScenario } from './runScenario.ts';
@@ -67,3 +72,65 @@ for (const client of clients) {
     }
   });
 }
+
+/** Runs a command without blocking the event loop (the server under test runs in this process). */
+function runAsync(command: string, args: readonly string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => { stdout += c; });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** What the TypeScript client holds once in sync, as JSON (both sides decode independently). */
+async function typescriptModel(url: string, syncerType: SyncerType): Promise<unknown> {
+  let inSync!: () => void;
+  const done = new Promise<void>((r) => { inSync = r; });
+  const client = new SyncClient({
+    servers: [url], syncerType, hostname: 'e2e-ts',
+    handler: { onUpdates() {}, onStatus(s) { if (s === 'in-sync') inSync(); } },
+  });
+  client.start();
+  await done;
+  const entries = [...client.state].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  await client.close();
+  return JSON.parse(JSON.stringify(Object.fromEntries(entries)));
+}
+
+describe('the Go example agent against the real server on the demo cluster', () => {
+  const types: SyncerType[] = ['felix', 'bgp', 'tunnel-ip-allocation', 'node-status'];
+
+  test('prints the same model as the TypeScript client for every syncer type, and follows live edits', async (t) => {
+    const agent = path.join(goWorkspace().dir, 'bin', 'agent');
+    const dir = mkdtempSync(path.join(tmpdir(), 'cattail-go-e2e-'));
+    cpSync(path.join(import.meta.dirname, '..', '..', 'examples', 'cluster'), dir, { recursive: true });
+    // The demo cluster has no CalicoNodeStatus; one gives the node-status syncer something to send.
+    writeFileSync(path.join(dir, 'node-status.yaml'), 'apiVersion: projectcalico.org/v3\nkind: CalicoNodeStatus\nmetadata:\n  name: node-1-status\nspec:\n  node: node-1\n  classes: [Agent, BGP]\n  updatePeriodSeconds: 10\n');
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const server = await startCattail({ dir, flags: ['--syncer-types', types.join(',')] });
+    t.after(() => server.close());
+    for (const syncerType of types) {
+      const ts = await typescriptModel(server.syncUrl, syncerType);
+      const r = await runAsync(agent, ['-server', server.syncUrl, '-syncer', syncerType, '-dump']);
+      assert.equal(r.status, 0, `${syncerType}: agent exited ${r.status}: ${r.stderr}`);
+      const go = JSON.parse(r.stdout) as Record<string, unknown>;
+      assert.ok(Object.keys(go).length > 0, `${syncerType}: an empty model`);
+      assert.deepEqual(go, ts, `${syncerType}: the Go agent's model differs from the TypeScript client's`);
+    }
+
+    // Follow mode: a new GlobalNetworkSet appears, then its removal is a deletion.
+    const child = spawn(agent, ['-server', server.syncUrl, '-syncer', 'felix'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    t.after(() => { child.kill(); });
+    let log = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (c: string) => { log += c; });
+    await eventually(() => log.includes('status in-sync'), 'the following agent to be in sync', 60_000);
+    writeFileSync(path.join(dir, 'go-live.yaml'), 'apiVersion: crd.projectcalico.org/v1\nkind: GlobalNetworkSet\nmetadata:\n  name: go-live\n  labels: {role: test}\nspec:\n  nets: [192.0.2.0/24]\n');
+    await eventually(() => log.includes('new /calico/v1/netset/go-live'), 'the agent to receive the new network set', 60_000);
+    unlinkSync(path.join(dir, 'go-live.yaml'));
+    await eventually(() => log.includes('deleted /calico/v1/netset/go-live'), 'the agent to receive its deletion', 60_000);
+  });
+});
