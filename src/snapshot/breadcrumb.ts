@@ -74,14 +74,21 @@ export class Breadcrumb {
   }
 
   /**
-   * This breadcrumb's deltas, plus those of the breadcrumbs already minted after it up to
-   * `maxKVs`, as `kvs` frames of at most `maxKVs` entries. Computed once, by the first session
-   * that asks, and shared by every other session at the same point: nothing is assembled per
-   * client, and a lagging client catches up in fewer, larger frames. A later session that could have seen a longer chain coalesces a little
-   * less, which is still correct: it continues from `last`.
+   * This breadcrumb's deltas, plus those of the breadcrumbs already minted after it, added whole
+   * until the run holds at least `maxKVs` KVs, as `kvs` frames of at most `maxKVs` entries.
+   * Memoized on this breadcrumb and shared by every session whose next breadcrumb this is:
+   * nothing is assembled per client, and a lagging client catches up in few, large frames.
+   *
+   * Implementation: the memo is final once its run holds `maxKVs` KVs or nothing has been
+   * minted after its end; otherwise it is rebuilt over the longer chain and replaces the old
+   * one. A caught-up session asks the moment a breadcrumb is minted, when the run can only be
+   * that breadcrumb; keeping that first answer for good gave a session behind it one frame per
+   * breadcrumb. A rebuild happens only when someone asks after the chain grew, and each memo
+   * is one frame's worth of KVs that lives and dies with this breadcrumb.
    */
   coalescedFrames(maxKVs: number): Coalesced {
-    if (this.#coalesced !== undefined) return this.#coalesced;
+    const memo = this.#coalesced;
+    if (memo !== undefined && (memo.kvs >= maxKVs || memo.last.next === undefined)) return memo;
     let entries: readonly FrameEntry[] = this.deltas;
     let last: Breadcrumb = this;
     if (entries.length < maxKVs && this.#next !== undefined) {

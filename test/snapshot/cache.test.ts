@@ -118,6 +118,33 @@ describe('snapshot cache', () => {
     assert.equal(newest.coalescedFrames(25).last, newest, 'nothing after the newest breadcrumb');
   });
 
+  test('a session 50 breadcrumbs behind a caught-up one that asked first still catches up in few shared frames', () => {
+    const { cache } = setup(100);
+    const lagging = cache.current();
+    // A caught-up session asks for each breadcrumb's frames the moment it is minted.
+    const caughtUpFrames: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      cache.onUpdates([upd(`/k/${String(i).padStart(2, '0')}`, String(i))]);
+      cache.flush();
+      caughtUpFrames.push(cache.current().coalescedFrames(100).frames.length);
+    }
+    assert.deepEqual(caughtUpFrames, Array(50).fill(1), 'the caught-up session got one frame per breadcrumb');
+    const codec = new Codec();
+    let frames = 0;
+    let kvs = 0;
+    for (let at = lagging; at.next !== undefined;) {
+      const c = at.next.coalescedFrames(100);
+      frames += c.frames.length;
+      for (const f of c.frames) kvs += (codec.decodeServer(f) as unknown as { kvs: unknown[] }).kvs.length;
+      at = c.last;
+    }
+    assert.equal(kvs, 50, 'every delta exactly once');
+    assert.equal(frames, 1, 'the lagging session caught up in one frame, not 50');
+    const second = lagging.next!.coalescedFrames(100);
+    assert.equal(lagging.next!.coalescedFrames(100), second, 'a second session at the same point shares the frames');
+    assert.equal(second.last, cache.current());
+  });
+
   test('updates queued in one turn of the event loop are published on the next turn', async () => {
     const { cache } = setup();
     const start = cache.current();
