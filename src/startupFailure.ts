@@ -34,6 +34,7 @@ export function describeStartupFailure(err: unknown, config: Pick<Config, 'syncH
   if (!(err instanceof Error)) return undefined;
   // By name, not instanceof: importing the Kubernetes datastore's errors would load its client.
   if (err.name === 'KubeConfigError') return err.message;
+  if (err.name === 'EtcdError') return err.message;
   const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
   const why = e.code === 'EADDRINUSE' ? 'the port is already in use by another process'
     : e.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)'

@@ -95,9 +95,9 @@ export class EtcdClient {
       return url;
     });
     const tls: https.AgentOptions = {};
-    if (options.caFile) tls.ca = readFileSync(options.caFile);
-    if (options.certFile) tls.cert = readFileSync(options.certFile);
-    if (options.keyFile) tls.key = readFileSync(options.keyFile);
+    if (options.caFile) tls.ca = readPem(options.caFile, '--etcd-ca-file');
+    if (options.certFile) tls.cert = readPem(options.certFile, '--etcd-cert-file');
+    if (options.keyFile) tls.key = readPem(options.keyFile, '--etcd-key-file');
     this.#tls = tls;
     this.#agents = this.endpoints.map((u) => (u.protocol === 'https:' ? new https.Agent({ keepAlive: true, ...tls }) : new http.Agent({ keepAlive: true })));
     this.#requestTimeoutMs = options.requestTimeoutMs;
@@ -277,6 +277,14 @@ export class EtcdClient {
       });
       req.end(JSON.stringify(body));
     });
+  }
+}
+
+function readPem(file: string, flag: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new EtcdError('denied', `${flag} ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
 }
 

@@ -113,10 +113,10 @@ export class PrefixWatch {
           this.#markUp();
           backoff.reset();
         });
-        // etcd does not end watches by itself; a clean end is a member going away politely.
+        // etcd ends a watch only when its member shuts down or loses its leader (the stream
+        // requires one): a failure of this member, so the next attempt goes to the next one.
         this.#d.client.failover();
-        this.#log.info({ revision: this.#revision }, 'etcd ended the watch; watching again');
-        await sleep(clock, backoff.next(), signal).catch(() => undefined);
+        throw new EtcdError('unavailable', 'etcd ended the watch stream (member stopping or without a leader)');
       } catch (err) {
         if (signal.aborted) break;
         const e = err instanceof EtcdError ? err : new EtcdError('bad-response', (err as Error).message, { cause: err });
