@@ -21,6 +21,8 @@ type Client struct {
 	refused  map[string]*Error
 	connSeq  int
 	connBase string
+	// k8s is set when the replicas come from EndpointSlices.
+	k8s *k8sLister
 }
 
 // New checks the options and builds a Client; the only error it returns has CodeInvalidOptions
@@ -34,7 +36,14 @@ func New(o Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	var k8s *k8sLister
+	if r.Kubernetes != nil {
+		if k8s, err = newK8sLister(*r.Kubernetes, r.TLS != nil, r.Random); err != nil {
+			return nil, err
+		}
+	}
 	return &Client{
+		k8s:      k8s,
 		opts:     r,
 		tls:      tlsCfg,
 		view:     newHostView(),
@@ -56,7 +65,18 @@ func (c *Client) Run(ctx context.Context) (err error) {
 		}
 	}()
 	for ctx.Err() == nil {
-		addr := c.pickServer()
+		addrs, derr := c.addresses(ctx)
+		if derr != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			c.report(derr)
+			if !c.sleep(ctx, c.backoff.next()) {
+				return nil
+			}
+			continue
+		}
+		addr := c.pickServer(addrs)
 		if addr == "" {
 			var last *Error
 			for _, e := range c.refused {
@@ -80,25 +100,48 @@ func (c *Client) Run(ctx context.Context) (err error) {
 		if out.streamed {
 			c.backoff.reset()
 		}
-		delay := c.backoff.next()
-		c.opts.Logger.Log(LevelDebug, "reconnecting", "delayMs", delay.Milliseconds())
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !c.sleep(ctx, c.backoff.next()) {
 			return nil
-		case <-t.C:
 		}
 	}
 	return nil
 }
 
-// pickServer chooses the least-tried address that has not refused this client, ties broken at
-// random; "" when every address refused.
-func (c *Client) pickServer() string {
+// sleep waits d; false when ctx ended first.
+func (c *Client) sleep(ctx context.Context, d time.Duration) bool {
+	c.opts.Logger.Log(LevelDebug, "reconnecting", "delayMs", d.Milliseconds())
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// addresses is the static list, or the replicas discovered right now.
+func (c *Client) addresses(ctx context.Context) ([]string, *Error) {
+	if c.k8s == nil {
+		return c.opts.servers, nil
+	}
+	addrs, err := c.k8s.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(addrs) == 0 {
+		return nil, c.k8s.fail("no ready endpoint with port "+c.k8s.opts.PortName, nil)
+	}
+	return addrs, nil
+}
+
+// pickServer chooses the least-tried address that has not refused this client: for a static
+// list ties are broken at random, for a discovered list (same-node first, groups shuffled) the
+// first in its order wins. "" when every address refused.
+func (c *Client) pickServer(addrs []string) string {
 	best := ""
 	bestN, ties := 0, 0
-	for _, s := range c.opts.servers {
+	for _, s := range addrs {
 		if c.refused[s] != nil {
 			continue
 		}
@@ -106,7 +149,7 @@ func (c *Client) pickServer() string {
 		switch {
 		case best == "" || n < bestN:
 			best, bestN, ties = s, n, 1
-		case n == bestN:
+		case n == bestN && c.k8s == nil:
 			ties++
 			if c.opts.Random.Intn(ties) == 0 {
 				best = s

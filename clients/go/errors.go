@@ -15,6 +15,8 @@ const (
 	CodeRefused ErrorCode = "REFUSED"
 	// CodeUnavailable: the server refused the upgrade for now (HTTP 429/503, close 4020/4021).
 	CodeUnavailable ErrorCode = "UNAVAILABLE"
+	// CodeDiscoveryFailed: the EndpointSlices could not be listed, or listed no ready replica.
+	CodeDiscoveryFailed ErrorCode = "DISCOVERY_FAILED"
 	// CodeConnectFailed: TCP, TLS or the HTTP upgrade failed.
 	CodeConnectFailed ErrorCode = "CONNECT_FAILED"
 	// CodeTLSConfig: the TLS files could not be loaded.

@@ -16,8 +16,10 @@ const LargestServerFrameBytes = 2_162_705
 // Options configures a Client. Zero values take the defaults documented on each field.
 type Options struct {
 	// Servers is the static address list: "host:port", "ws://host:port" or "wss://host:port"
-	// (path /sync and port 5473 are added when missing). Required.
+	// (path /sync and port 5473 are added when missing). Exactly one of Servers and Kubernetes.
 	Servers []string
+	// Kubernetes discovers the replicas from a Service's EndpointSlices before every attempt.
+	Kubernetes *KubernetesDiscovery
 	// SyncerType is felix (default), bgp, tunnel-ip-allocation or node-status.
 	SyncerType string
 	// Hostname is sent in the hello; default os.Hostname().
@@ -59,8 +61,8 @@ type resolvedOptions struct {
 func resolveOptions(o Options) (resolvedOptions, error) {
 	var problems []string
 	r := resolvedOptions{Options: o}
-	if len(o.Servers) == 0 {
-		problems = append(problems, "Servers must list at least one address")
+	if (len(o.Servers) == 0) == (o.Kubernetes == nil) {
+		problems = append(problems, "set exactly one of Servers (at least one address) and Kubernetes")
 	}
 	for _, s := range o.Servers {
 		u, err := normaliseServer(s, o.TLS != nil)

@@ -13,6 +13,9 @@ import { tmpdir } from 'node:os';
 import { SyncClient, type SyncerType } from '../../clients/typescript/src/index.ts';
 import { eventually } from '../support/eventually.ts';
 import { startCattail } from '../support/harness.ts';
+import { K8sEmulator } from '../support/k8sEmulator.ts';
+import type { Scenario, Step } from './scenario.ts';
+import { ScenarioServer } from './scenarioServer.ts';
 import { GO_MODULE_DIR, go, prepareGoWorkspace, type GoWorkspace } from './goToolchain.ts';
 import { loadScenarios } from './scenario.ts';
 import { runScenario } from './runScenario.ts';
@@ -132,5 +135,56 @@ describe('the Go example agent against the real server on the demo cluster', () 
     await eventually(() => log.includes('new /calico/v1/netset/go-live'), 'the agent to receive the new network set', 60_000);
     unlinkSync(path.join(dir, 'go-live.yaml'));
     await eventually(() => log.includes('deleted /calico/v1/netset/go-live'), 'the agent to receive its deletion', 60_000);
+  });
+});
+
+describe('the Go client discovers replicas from EndpointSlices through the Kubernetes API', () => {
+  test('with the service-account token, same-node first, ready endpoints only, and a shed client moves to a replica it has not tried', async (t) => {
+    const agent = path.join(goWorkspace().dir, 'bin', 'agent');
+    const api = new K8sEmulator();
+    await api.start();
+    t.after(() => api.stop());
+    const session = (then: Step[]): Scenario => ({
+      name: 'replica', description: '', client: {},
+      connections: [{ instanceId: 'replica', steps: [
+        { recv: 'hello' }, { serverHello: {} }, { kvs: [['/calico/v1/Ready', 'true', '1', 1]] },
+        { snapshotEnd: { seq: 1, keys: 1 } }, { recv: 'ack' }, { status: 'in-sync' }, ...then,
+      ] }],
+      expect: { statuses: [], stopped: false, state: {}, connections: 1, errors: [] },
+    });
+    // The same-node replica sheds the client once it is in sync; its endpoint stays listed.
+    const local = new ScenarioServer(session([{ pauseMs: 300 }, { close: [4021, 'server shutting down; connect to another replica'] }]));
+    const remote = new ScenarioServer(session([]));
+    const notReady = new ScenarioServer(session([]));
+    t.after(() => Promise.all([local.close(), remote.close(), notReady.close()]));
+    const slice = async (name: string, server: ScenarioServer, nodeName: string, ready: boolean, service = 'cattail'): Promise<void> => {
+      api.create({
+        apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+        metadata: { name, namespace: 'kube-system', labels: { 'kubernetes.io/service-name': service } },
+        addressType: 'IPv4',
+        ports: [{ name: 'cattail', port: Number(new URL(await server.listening()).port), protocol: 'TCP' }],
+        endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready }, nodeName }],
+      } as never);
+    };
+    await slice('cattail-remote', remote, 'node-b', true);
+    await slice('cattail-local', local, 'node-a', true);
+    await slice('cattail-not-ready', notReady, 'node-a', false);
+    await slice('other-service', notReady, 'node-a', true, 'other');
+    const dir = mkdtempSync(path.join(tmpdir(), 'cattail-go-k8s-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(path.join(dir, 'token'), 'cattail-emulator-token\n');
+
+    const child = spawn(agent, ['-k8s-service', 'cattail', '-k8s-api', api.url, '-k8s-token-file', path.join(dir, 'token'), '-node', 'node-a', '-v'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    t.after(() => { child.kill(); });
+    let log = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (c: string) => { log += c; });
+    await eventually(() => local.allScriptsDone && remote.allScriptsDone, `both ready replicas to serve the agent in turn; log:\n${log}`, 60_000);
+    await eventually(() => (log.match(/status in-sync/g) ?? []).length === 2, 'the agent to be in sync again after the move', 60_000);
+    assert.equal(local.connections, 1, 'the same-node replica is tried first, once');
+    assert.equal(remote.connections, 1);
+    assert.equal(notReady.connections, 0, 'a not-ready endpoint (or another Service\'s) is never tried');
+    assert.deepEqual([...local.failures, ...remote.failures], []);
+    assert.ok(api.requests.some((r) => r.path.includes('/apis/discovery.k8s.io/v1/namespaces/kube-system/endpointslices') && r.status === 200), 'listed with the token');
   });
 });

@@ -67,6 +67,13 @@ func main() {
 	serverCN := flag.String("server-cn", "", "require this server certificate Common Name")
 	serverURISAN := flag.String("server-uri-san", "", "require this server certificate URI SAN")
 	verbose := flag.Bool("v", false, "log the client's debug records")
+	k8sService := flag.String("k8s-service", "", "discover the replicas from this Service's EndpointSlices (instead of -server)")
+	k8sNamespace := flag.String("k8s-namespace", "kube-system", "the Service's namespace")
+	k8sPort := flag.String("k8s-port-name", "cattail", "the Service port's name")
+	k8sAPI := flag.String("k8s-api", "", "Kubernetes API base URL (default: in-cluster)")
+	k8sToken := flag.String("k8s-token-file", "", "bearer token file (default: the service account's)")
+	k8sCA := flag.String("k8s-ca", "", "Kubernetes API CA file (default: the service account's)")
+	node := flag.String("node", os.Getenv("NODE_NAME"), "this node's name: same-node replicas are tried first")
 	flag.Parse()
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -77,6 +84,10 @@ func main() {
 		SyncerType: *syncer,
 		Callbacks:  a,
 		Logger:     cattail.StdLogger(log.New(os.Stderr, "cattail ", log.LstdFlags), levelFor(*verbose)),
+	}
+	if *k8sService != "" {
+		opts.Servers = nil
+		opts.Kubernetes = &cattail.KubernetesDiscovery{ServiceName: *k8sService, Namespace: *k8sNamespace, PortName: *k8sPort, NodeName: *node, APIServer: *k8sAPI, TokenFile: *k8sToken, CAFile: *k8sCA}
 	}
 	if *ca != "" || *cert != "" {
 		opts.TLS = &cattail.TLSOptions{CAFile: *ca, CertFile: *cert, KeyFile: *key, ServerCommonName: *serverCN, ServerURISAN: *serverURISAN}
