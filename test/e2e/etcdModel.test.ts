@@ -11,6 +11,7 @@ import { connectClients, httpStatus } from '../support/e2eServer.ts';
 import { expectedFromEtcd, putAll, startEtcdCattail, waitEtcdConverged, waitEtcdReady } from '../support/etcdE2e.ts';
 import { readManifests, toEtcdLayout } from '../support/etcdLayout.ts';
 import { EtcdCluster } from '../support/etcdProcess.ts';
+import { captureLogs } from '../support/logCapture.ts';
 import { eventually } from '../support/eventually.ts';
 import type { Harness } from '../support/harness.ts';
 import { TcpProxy } from '../support/tcpProxy.ts';
@@ -34,6 +35,7 @@ describe('the etcd datastore end to end (real etcd)', { concurrency: false }, ()
   let direct: EtcdClient;
   let h: Harness;
   let clients: TestClient[];
+  const logs = captureLogs('info');
 
   before(async () => {
     etcd = await EtcdCluster.start();
@@ -42,7 +44,7 @@ describe('the etcd datastore end to end (real etcd)', { concurrency: false }, ()
     await putAll(direct, toEtcdLayout(readManifests(EXAMPLES)));
     proxy = new TcpProxy(etcd.members[0]!.spec.clientPort);
     const port = await proxy.listen();
-    h = await startEtcdCattail([`http://127.0.0.1:${port}`], ['--stale-upstream-ms', '1500']);
+    h = await startEtcdCattail([`http://127.0.0.1:${port}`], ['--stale-upstream-ms', '1500'], logs.logger);
     clients = await connectClients(h.syncUrl, { felix: 2, bgp: 1, 'tunnel-ip-allocation': 1 });
   });
 
@@ -95,8 +97,11 @@ describe('the etcd datastore end to end (real etcd)', { concurrency: false }, ()
     const [newKey, newValue] = wep('node-3', 'frontend', 'after-compaction', '10.251.0.1');
     const rev = await direct.put(newKey, newValue);
     await direct.compact(rev);
+    const relistsBefore = logs.lines.filter((l) => l.msg === 'revision compacted; relisting').length;
     proxy.open();
     await waitEtcdConverged(direct, clients, 'after the compaction');
+    // Every prefix found its resume revision compacted and listed again (15 prefixes).
+    await eventually(() => logs.lines.filter((l) => l.msg === 'revision compacted; relisting').length - relistsBefore === 15, 'every prefix relisted');
     const kvs = felix.messages.slice(before).flatMap((m) => (m.type === 'kvs' ? m.kvs : []));
     const keys = kvs.map(([k]) => k);
     assert.ok(keys.includes('/calico/v1/host/node-3/workload/k8s/frontend%2fafter-compaction/endpoint/eth0'), 'the new endpoint was delivered');

@@ -7,6 +7,7 @@
 import { syncerSpecs } from '../../src/calico/index.ts';
 import { type EtcdClient, type EtcdKV, layoutOf } from '../../src/datastore/etcd/index.ts';
 import type { RawObject } from '../../src/datastore/types.ts';
+import type { Logger } from '../../src/logger.ts';
 import type { SyncerType } from '../../src/syncer/types.ts';
 import { modelDiff } from './e2eCluster.ts';
 import { SERVED, syncerTypeOf } from './e2eServer.ts';
@@ -15,8 +16,8 @@ import { expectedModel } from './expectedModel.ts';
 import { type Harness, startCattail } from './harness.ts';
 import type { TestClient } from './testClient.ts';
 
-export async function startEtcdCattail(endpoints: readonly string[], flags: readonly string[] = []): Promise<Harness> {
-  return startCattail({ flags: ['--datastore', 'etcdv3', '--etcd-endpoints', endpoints.join(','), ...flags] });
+export async function startEtcdCattail(endpoints: readonly string[], flags: readonly string[] = [], logger?: Logger): Promise<Harness> {
+  return startCattail({ flags: ['--datastore', 'etcdv3', '--etcd-endpoints', endpoints.join(','), ...flags], ...(logger ? { logger } : {}) });
 }
 
 /** Waits until etcd answers a range (a fresh member takes a moment to elect itself). */

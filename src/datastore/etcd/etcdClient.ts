@@ -56,7 +56,7 @@ export interface WatchHandlers {
 }
 
 export interface OpenWatch {
-  /** Settles when the stream ends: resolves on a clean end, rejects with an {@link EtcdError}. */
+  /** Rejects with an {@link EtcdError} when the stream ends, for whatever reason (it never resolves). */
   readonly done: Promise<void>;
   /** Characters received so far on the stream (the idle watchdog compares successive reads). */
   readonly bytesReceived: () => number;
@@ -158,7 +158,7 @@ export class EtcdClient {
     let received = 0;
     let cancelReason: EtcdError | undefined;
     let req: http.ClientRequest | undefined;
-    const done = new Promise<void>((resolve, reject) => {
+    const done = new Promise<void>((_resolve, reject) => {
       let settled = false;
       const fail = (err: EtcdError): void => {
         if (settled) return;
@@ -191,12 +191,9 @@ export class EtcdClient {
             }
           }
         });
-        res.on('end', () => {
-          if (settled) return;
-          if (cancelReason) fail(cancelReason);
-          settled = true;
-          resolve();
-        });
+        // etcd ends a watch only when its member shuts down or loses its leader (the stream
+        // requires one): a failure of this member, so the next attempt goes to the next one.
+        res.on('end', () => fail(cancelReason ?? new EtcdError('unavailable', `etcd ${url.origin} ended the watch stream (member stopping or without a leader)`)));
         res.on('error', (err) => fail(cancelReason ?? EtcdError.network(url, err)));
         res.on('aborted', () => fail(cancelReason ?? new EtcdError('unavailable', `etcd ${url.origin} ended the watch stream`)));
       });

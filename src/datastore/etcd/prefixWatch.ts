@@ -113,10 +113,8 @@ export class PrefixWatch {
           this.#markUp();
           backoff.reset();
         });
-        // etcd ends a watch only when its member shuts down or loses its leader (the stream
-        // requires one): a failure of this member, so the next attempt goes to the next one.
-        this.#d.client.failover();
-        throw new EtcdError('unavailable', 'etcd ended the watch stream (member stopping or without a leader)');
+        // Not reached: a watch only ends by rejecting (see EtcdClient.watch).
+        throw new EtcdError('unavailable', 'etcd watch ended');
       } catch (err) {
         if (signal.aborted) break;
         const e = err instanceof EtcdError ? err : new EtcdError('bad-response', (err as Error).message, { cause: err });
