@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { SyncClient, type SyncerType } from '../../clients/typescript/src/index.ts';
 import { eventually } from '../support/eventually.ts';
 import { startCattail } from '../support/harness.ts';
+import { createTestPki } from '../support/certs.ts';
 import { K8sEmulator } from '../support/k8sEmulator.ts';
 import type { Scenario, Step } from './scenario.ts';
 import { ScenarioServer } from './scenarioServer.ts';
@@ -186,5 +187,38 @@ describe('the Go client discovers replicas from EndpointSlices through the Kuber
     assert.equal(notReady.connections, 0, 'a not-ready endpoint (or another Service\'s) is never tried');
     assert.deepEqual([...local.failures, ...remote.failures], []);
     assert.ok(api.requests.some((r) => r.path.includes('/apis/discovery.k8s.io/v1/namespaces/kube-system/endpointslices') && r.status === 200), 'listed with the token');
+  });
+});
+
+describe('the Go client over TLS against the real server', () => {
+  test('with mTLS it checks the server certificate CN or URI SAN instead of the address, and an unlisted client certificate is refused for good', async (t) => {
+    const agent = path.join(goWorkspace().dir, 'bin', 'agent');
+    const pki = createTestPki();
+    t.after(() => rmSync(pki.dir, { recursive: true, force: true }));
+    // No IP SAN: a host-name check against 127.0.0.1 would fail, so only the CN / URI SAN check passes it.
+    const serverCert = pki.issue('server', { cn: 'cattail-server', uri: 'spiffe://cluster.local/ns/calico-system/sa/cattail' });
+    const client = pki.issue('client', { cn: 'felix-agent' });
+    const stranger = pki.issue('stranger', { cn: 'someone-else' });
+    const server = await startCattail({
+      dir: path.join(import.meta.dirname, '..', '..', 'examples', 'cluster'),
+      flags: ['--tls-cert-file', serverCert.certFile, '--tls-key-file', serverCert.keyFile, '--tls-ca-file', pki.ca.certFile, '--tls-client-common-names', 'felix-agent'],
+    });
+    t.after(() => server.close());
+    const url = server.syncUrl.replace('ws://', 'wss://');
+    const tlsArgs = (pair: { certFile: string; keyFile: string }, check: string[]): string[] =>
+      ['-server', url, '-ca', pki.ca.certFile, '-cert', pair.certFile, '-key', pair.keyFile, '-dump', '-dump-timeout', '60s', ...check];
+
+    for (const check of [['-server-cn', 'cattail-server'], ['-server-uri-san', 'spiffe://cluster.local/ns/calico-system/sa/cattail']]) {
+      const ok = await runAsync(agent, tlsArgs(client, check));
+      assert.equal(ok.status, 0, `${check.join(' ')}: ${ok.stderr}`);
+      // The agent printed at in-sync, so the server's model is complete by now (the file datastore is quiet).
+      assert.equal(Object.keys(JSON.parse(ok.stdout) as object).length, server.model('felix').size);
+    }
+    const wrongName = await runAsync(agent, tlsArgs(client, ['-server-cn', 'not-the-server', '-dump-timeout', '5s']));
+    assert.equal(wrongName.status, 5, wrongName.stderr);
+    assert.match(wrongName.stderr, /identity mismatch/);
+    const refused = await runAsync(agent, tlsArgs(stranger, ['-server-cn', 'cattail-server']));
+    assert.equal(refused.status, 2, refused.stderr);
+    assert.match(refused.stderr, /REFUSED .*\(403\).*not on the allow-list/);
   });
 });
