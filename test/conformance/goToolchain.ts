@@ -68,7 +68,12 @@ export function prepareGoWorkspace(): GoWorkspace {
     modules += `# ${mod} ${ver}\n## explicit; go ${goDirective(src)}\n${packagesUnder(src, mod).join('\n')}\n`;
   }
   writeFileSync(path.join(dir, 'vendor', 'modules.txt'), modules);
-  const env = { ...process.env, GOFLAGS: '-mod=vendor', GOPROXY: 'off', GOWORK: 'off', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' };
+  const env: NodeJS.ProcessEnv = { ...process.env, GOFLAGS: '-mod=vendor', GOPROXY: 'off', GOWORK: 'off', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' };
+  // go needs a build cache and a GOPATH; without HOME (a bare CI environment) it has neither.
+  if (env.HOME === undefined || env.HOME === '') {
+    env.GOCACHE ??= path.join(tmpdir(), 'cattail-go-cache');
+    env.GOPATH ??= path.join(tmpdir(), 'cattail-gopath');
+  }
   return { dir, env };
 }
 
