@@ -5,7 +5,7 @@
  * the run can prove the final state is exact.
  */
 import WebSocket from 'ws';
-import { Codec } from '../src/protocol/index.ts';
+import { Codec, DEFAULT_MAX_VALUE_BYTES, decompressFrame, isCompressedFrame, largestServerFrameBytes } from '../src/protocol/index.ts';
 import { forEachStamp, frameType, kvsCount } from './frameScan.ts';
 import type { LatencyHistogram } from './latencyHistogram.ts';
 import { modelDigest } from './modelDigest.ts';
@@ -15,6 +15,8 @@ export interface CattailConnectionOptions {
   readonly url: string;
   readonly hostname: string;
   readonly verify: boolean;
+  /** Offer zstd (PROTOCOL.md §7.1); compressed frames are decompressed before anything else. */
+  readonly compression: boolean;
   /** Where delta latencies go; undefined = count only. */
   readonly latency: LatencyHistogram | undefined;
   /** Called after every delta frame with the connection's running delta count. */
@@ -22,6 +24,8 @@ export interface CattailConnectionOptions {
   /** Called once per connection attempt when the snapshot is complete and the status is in-sync. */
   readonly onInSync: (conn: CattailConnection) => void;
 }
+
+const MAX_FRAME_BYTES = largestServerFrameBytes(DEFAULT_MAX_VALUE_BYTES);
 
 export class CattailConnection {
   readonly #opts: CattailConnectionOptions;
@@ -32,7 +36,9 @@ export class CattailConnection {
   #inSync = false;
   deltaKVs = 0;
   snapshotKVs = 0;
+  /** Snapshot bytes as received (compressed when negotiated) and as MessagePack (the model bytes). */
   snapshotBytes = 0;
+  snapshotPlainBytes = 0;
   bytes = 0;
   inSyncAt = 0;
   closeCode = 0;
@@ -51,6 +57,7 @@ export class CattailConnection {
     this.#inSync = false;
     this.snapshotKVs = 0;
     this.snapshotBytes = 0;
+    this.snapshotPlainBytes = 0;
     this.model.clear();
     const ws = new WebSocket(this.#opts.url, { perMessageDeflate: false });
     this.#ws = ws;
@@ -61,7 +68,8 @@ export class CattailConnection {
     });
     return new Promise((resolve, reject) => {
       ws.once('open', () => {
-        this.#send({ type: 'hello', protocolVersion: 1, syncerType: 'felix', hostname: this.#opts.hostname, clientVersion: 'bench', capabilities: {} });
+        this.#send({ type: 'hello', protocolVersion: 1, syncerType: 'felix', hostname: this.#opts.hostname, clientVersion: 'bench',
+          capabilities: this.#opts.compression ? { compression: ['zstd'] } : {} });
         resolve();
       });
       ws.once('error', reject);
@@ -86,9 +94,11 @@ export class CattailConnection {
     this.#ws?.send(this.#codec.encode(message as never));
   }
 
-  #onFrame(frame: Buffer): void {
-    this.bytes += frame.length;
-    if (!this.#snapshotDone) this.snapshotBytes += frame.length;
+  #onFrame(wire: Buffer): void {
+    this.bytes += wire.length;
+    if (!this.#snapshotDone) this.snapshotBytes += wire.length;
+    const frame = isCompressedFrame(wire) ? decompressFrame(wire, MAX_FRAME_BYTES) : wire;
+    if (!this.#snapshotDone) this.snapshotPlainBytes += frame.length;
     if (this.#opts.verify) this.#applyDecoded(frame);
     const type = frameType(frame);
     if (type === 'kvs') {

@@ -31,6 +31,7 @@ export class ClientFleet {
     return {
       lastInSyncAt: Math.max(...results.map((r) => r.lastInSyncAt)),
       snapshotBytes: results.reduce((s, r) => s + r.snapshotBytes, 0),
+      snapshotPlainBytes: results.reduce((s, r) => s + r.snapshotPlainBytes, 0),
       snapshotKVs: results.reduce((s, r) => s + r.snapshotKVs, 0),
     };
   }
@@ -73,6 +74,7 @@ export class ClientFleet {
     return {
       lastInSyncAt: Math.max(...results.map((r) => r.lastInSyncAt)),
       snapshotBytes: results.reduce((s, r) => s + r.snapshotBytes, 0),
+      snapshotPlainBytes: results.reduce((s, r) => s + r.snapshotPlainBytes, 0),
       snapshotKVs: results.reduce((s, r) => s + r.snapshotKVs, 0),
     };
   }

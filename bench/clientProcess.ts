@@ -33,11 +33,15 @@ export interface ConnectArgs {
   readonly latency?: boolean;
   /** Connections opened concurrently (Cattail). */
   readonly concurrency?: number;
+  /** Cattail: offer zstd compression. */
+  readonly compression?: boolean;
 }
 
 export interface ConnectResult {
   readonly lastInSyncAt: number;
   readonly snapshotBytes: number;
+  /** The snapshot bytes decompressed: the same as snapshotBytes without compression. */
+  readonly snapshotPlainBytes: number;
   readonly snapshotKVs: number;
 }
 
@@ -75,12 +79,13 @@ async function main(): Promise<void> {
 
   const countedOf = new Map<CattailConnection, Counted>();
   const openCattail = async (a: ConnectArgs): Promise<ConnectResult> => {
-    if (a.count === 0) return { lastInSyncAt: 0, snapshotBytes: 0, snapshotKVs: 0 };
+    if (a.count === 0) return { lastInSyncAt: 0, snapshotBytes: 0, snapshotPlainBytes: 0, snapshotKVs: 0 };
     const allSynced = syncBarrier(a.count);
     const fresh: CattailConnection[] = [];
     for (let i = 0; i < a.count; i++) {
       const conn = new CattailConnection({
         url: a.url as string, hostname: `bench-${opts.index}-${conns.length + i}`, verify: a.verify === true && conns.length + i === 0,
+        compression: a.compression === true,
         latency: a.latency === true ? histogram : undefined,
         onDeltas: () => progress(countedOf.get(conn) as Counted),
         onInSync: synced,
@@ -111,7 +116,7 @@ async function main(): Promise<void> {
           return box.agent;
         });
         await Promise.all(agents.map((g) => g.start()));
-        return { lastInSyncAt: wallClockMs(), snapshotBytes: 0, snapshotKVs: 0 };
+        return { lastInSyncAt: wallClockMs(), snapshotBytes: 0, snapshotPlainBytes: 0, snapshotKVs: 0 };
       }
       for (let i = 0; i < a.count; i++) {
         const c: { peer?: RedisSubscriber | EtcdWatcher } = {};
@@ -123,7 +128,7 @@ async function main(): Promise<void> {
         peers.push(c.peer);
         counted.push(entry);
       }
-      return { lastInSyncAt: wallClockMs(), snapshotBytes: 0, snapshotKVs: 0 };
+      return { lastInSyncAt: wallClockMs(), snapshotBytes: 0, snapshotPlainBytes: 0, snapshotKVs: 0 };
     },
     /** Zeroes the update counts and the latency histogram. */
     reset: () => {
@@ -144,7 +149,7 @@ async function main(): Promise<void> {
     /** Cuts every connection at once and reconnects them all; resolves when all are in sync again. */
     reconnect: async (a: { concurrency?: number }): Promise<ConnectResult> => {
       for (const c of conns) c.cut();
-      if (conns.length === 0) return { lastInSyncAt: 0, snapshotBytes: 0, snapshotKVs: 0 };
+      if (conns.length === 0) return { lastInSyncAt: 0, snapshotBytes: 0, snapshotPlainBytes: 0, snapshotKVs: 0 };
       const allSynced = syncBarrier(conns.length);
       await openAll(conns, a.concurrency ?? 500);
       await allSynced;
@@ -160,6 +165,7 @@ async function main(): Promise<void> {
     return {
       lastInSyncAt: Math.max(...list.map((c) => c.inSyncAt)),
       snapshotBytes: list.reduce((s, c) => s + c.snapshotBytes, 0),
+      snapshotPlainBytes: list.reduce((s, c) => s + c.snapshotPlainBytes, 0),
       snapshotKVs: list.reduce((s, c) => s + c.snapshotKVs, 0),
     };
   }

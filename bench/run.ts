@@ -10,22 +10,25 @@ import { parseArgs } from 'node:util';
 import { type BenchContext, DEFAULT_SIZES, QUICK_SIZES } from './context.ts';
 import { summarizeProfile } from './profileSummary.ts';
 import { machine, type ScenarioResult, textTable, writeResults } from './report.ts';
+import { compression } from './scenarios/compression.ts';
 import { datastoreLoad } from './scenarios/datastoreLoad.ts';
 import { deltaFanout } from './scenarios/deltaFanout.ts';
 import { fileStart } from './scenarios/fileStart.ts';
 import { idleCost } from './scenarios/idleCost.ts';
 import { pacedLatency } from './scenarios/pacedLatency.ts';
 import { reconnectStorm } from './scenarios/reconnectStorm.ts';
-import { snapshotFanout } from './scenarios/snapshotFanout.ts';
+import { snapshotFanout, snapshotFanoutZstd } from './scenarios/snapshotFanout.ts';
 
 const SCENARIOS: Readonly<Record<string, (ctx: BenchContext) => Promise<ScenarioResult>>> = {
   delta: deltaFanout,
   latency: pacedLatency,
   snapshot: snapshotFanout,
+  'snapshot-zstd': snapshotFanoutZstd,
   storm: reconnectStorm,
   idle: idleCost,
   datastore: datastoreLoad,
   'file-start': fileStart,
+  compression,
 };
 
 async function main(): Promise<void> {

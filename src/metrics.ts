@@ -31,6 +31,8 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
     snapshotsReused: new Counter({ name: 'cattail_snapshots_reused_total', help: 'Client snapshots served from an already encoded shared snapshot.', labelNames: syncer, registers }),
     snapshotRawBytes: new Gauge({ name: 'cattail_snapshot_raw_bytes', help: 'Encoded size of the newest shared snapshot.', labelNames: syncer, registers }),
     snapshotSendSeconds: new Histogram({ name: 'cattail_snapshot_send_seconds', help: 'Time from hello to snapshotEnd written, per client.', labelNames: syncer, buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300], registers }),
+    framePlainBytes: new Counter({ name: 'cattail_frame_plain_bytes_total', help: 'Plain bytes of shared frames compressed for clients that negotiated zstd, by syncer type and frame (snapshot, delta); counted once per frame, not per client.', labelNames: ['syncer', 'frame'] as const, registers }),
+    frameCompressedBytes: new Counter({ name: 'cattail_frame_compressed_bytes_total', help: 'What those frames became (a frame that zstd does not shrink counts its plain size): plain ÷ compressed is the compression ratio.', labelNames: ['syncer', 'frame'] as const, registers }),
     snapshotBuildSeconds: new Histogram({ name: 'cattail_snapshot_build_seconds', help: 'Time to encode one shared snapshot.', labelNames: syncer, buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 10], registers }),
     connectionsAccepted: new Counter({ name: 'cattail_connections_accepted_total', help: 'Connections accepted on the sync port.', registers }),
     connectionsActive: new Gauge({ name: 'cattail_connections_active', help: 'Open sync connections, including those still in handshake.', registers }),
@@ -75,4 +77,5 @@ export function initSyncerSeries(metrics: Metrics, syncer: string): void {
   for (const c of [metrics.updatesTotal, metrics.updatesSkipped, metrics.snapshotsGenerated, metrics.snapshotsReused, metrics.graceUsed, metrics.backlogExceeded, metrics.duplicateHellos]) c.inc(l, 0);
   metrics.connectionsStreaming.set(l, 0);
   metrics.syncerStatus.set(l, 0);
+  for (const frame of ['snapshot', 'delta']) for (const c of [metrics.framePlainBytes, metrics.frameCompressedBytes]) c.inc({ syncer, frame }, 0);
 }

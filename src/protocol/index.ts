@@ -20,6 +20,9 @@
 export { certificateNamesMatch, commonNames, uriSans } from './certificateNames.ts';
 export { CloseCode, FATAL_CLOSE_CODES, MOVE_ON_CLOSE_CODES, type CloseCodeName } from './closeCodes.ts';
 export { Codec, createPackr } from './codec.ts';
+export {
+  chooseCompression, compressFrame, decompressFrame, isCompressedFrame, MESSAGE_TOO_BIG, SUPPORTED_COMPRESSION, ZSTD, ZSTD_LEVEL, ZSTD_MAGIC, ZSTD_WINDOW_LOG,
+} from './compression.ts';
 export { ProtocolError } from './errors.ts';
 export { assembleKvsFrame, assembleKvsFrames, KVEncoder, sameValue, type EncodedKV, type FrameEntry } from './kvFrame.ts';
 export * from './messages.ts';

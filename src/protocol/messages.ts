@@ -15,7 +15,7 @@ export const WIRE_SYNC_STATUSES: readonly WireSyncStatus[] = ['wait-for-datastor
 // ---- client → server ----
 
 export interface ClientCapabilities {
-  /** Reserved for negotiated application-level compression; v1 servers choose none. */
+  /** Compression the client can decode, most preferred first (`zstd`; see compression.ts). */
   readonly compression?: readonly string[];
 }
 
@@ -55,7 +55,7 @@ export interface ServerHelloMessage {
   readonly serverInstanceId: string;
   /** The server's id for this connection, as it appears in the server's logs. */
   readonly connectionId: string;
-  /** Compression the server chose from the client's list; null when none. */
+  /** Compression the server chose from the client's list (the first it supports); null when none. */
   readonly compression: string | null;
 }
 

@@ -3,8 +3,8 @@ import type { Clock, Timer } from '../clock.ts';
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { type Codec, CloseCode, type ClientMessage, type HelloMessage, PROTOCOL_VERSION, ProtocolError } from '../protocol/index.ts';
-import type { Breadcrumb, SnapshotCache, SnapshotSource } from '../snapshot/index.ts';
+import { chooseCompression, type Codec, CloseCode, type ClientMessage, type HelloMessage, PROTOCOL_VERSION, ProtocolError } from '../protocol/index.ts';
+import type { Breadcrumb, SharedFrame, SnapshotCache, SnapshotSource } from '../snapshot/index.ts';
 import type { SyncStatus } from '../syncer/types.ts';
 import { DeliveryTracker } from './deliveryTracker.ts';
 import { lingerForClose } from './closeLinger.ts';
@@ -70,6 +70,8 @@ export class Session {
   /** Set while the delta loop waits for a breadcrumb to be minted. */
   #wakeStream: (() => void) | undefined;
   #channel: SyncerChannel | undefined;
+  /** The hello negotiated zstd: shared frames go out as their compressed bytes (SharedFrame). */
+  #compressed = false;
   #lastPongAt = 0;
   #graceEndsAt = Infinity;
   #graceUsed = false;
@@ -264,9 +266,11 @@ export class Session {
     this.#channel = channel;
     this.#log('info', { hostname: hello.hostname, syncer: hello.syncerType, clientVersion: hello.clientVersion, clientConnId: hello.clientConnId }, 'client hello');
     this.#deps.onHello?.(this);
+    const compression = chooseCompression(hello.capabilities.compression);
+    this.#compressed = compression !== null;
     this.#send(this.#deps.codec.encode({
       type: 'serverHello', protocolVersion: PROTOCOL_VERSION, syncerType: hello.syncerType, serverVersion: this.#deps.serverVersion,
-      serverInstanceId: this.#deps.serverInstanceId, connectionId: this.connId, compression: null,
+      serverInstanceId: this.#deps.serverInstanceId, connectionId: this.connId, compression,
     }));
     this.#phase = 'snapshot';
     void this.#sendSnapshot(channel).catch((err: unknown) => this.#fail(err));
@@ -328,7 +332,7 @@ export class Session {
       const frame = snap.frames[i];
       if (frame === undefined) break;
       if (!(await this.#writable())) return;
-      this.#send(frame);
+      this.#sendShared(frame);
       if (snap.done && i === snap.frames.length - 1) {
         // That was snapshotEnd: the ack may arrive before this function runs again.
         this.#phase = 'awaiting-ack';
@@ -372,7 +376,7 @@ export class Session {
       // with every other session at the same point: a caught-up session gets one breadcrumb's
       // frame, a lagging one catches up in fewer, larger frames, and nothing is per client.
       const c = next.coalescedFrames(config.maxMessageKvs);
-      for (const frame of c.frames) this.#send(frame);
+      for (const frame of c.frames) this.#sendShared(frame);
       if (c.kvs > 0) metrics.kvsPerMessage.observe({ syncer }, Math.min(c.kvs, config.maxMessageKvs));
       crumb = c.last;
       this.#crumb = crumb;
@@ -445,6 +449,11 @@ export class Session {
   #send(frame: Buffer): void {
     if (this.#phase === 'closed') return;
     this.#delivery.send(frame);
+  }
+
+  /** A shared frame as this session negotiated it: the same bytes for every session that did. */
+  #sendShared(frame: SharedFrame): void {
+    this.#send(this.#compressed ? frame.compressed : frame.plain);
   }
 
   #after(ms: number, fn: () => void): void {

@@ -1,10 +1,11 @@
 import { assembleKvsFrames, type EncodedKV, type FrameEntry } from '../protocol/index.ts';
 import type { SyncStatus } from '../syncer/types.ts';
 import type { BTree } from './btree.ts';
+import { type FrameCompressor, SharedFrame } from './sharedFrame.ts';
 
 /** Shared frames covering the deltas from one breadcrumb through `last`. */
 export interface Coalesced {
-  readonly frames: readonly Buffer[];
+  readonly frames: readonly SharedFrame[];
   readonly last: Breadcrumb;
   readonly kvs: number;
 }
@@ -38,9 +39,12 @@ export class Breadcrumb {
   #next: Breadcrumb | undefined;
   #waiters: Set<(next: Breadcrumb) => void> | undefined;
   #coalesced: Coalesced | undefined;
+  /** Compresses this syncer type's delta frames for the sessions that negotiated it (shared by the whole chain). */
+  readonly #compressor: FrameCompressor;
 
-  constructor(seq: number, timestamp: number, kvs: BTree<string, EncodedKV>, deltas: readonly FrameEntry[], status: SyncStatus, bytesBefore = 0) {
+  constructor(seq: number, timestamp: number, kvs: BTree<string, EncodedKV>, deltas: readonly FrameEntry[], status: SyncStatus, compressor: FrameCompressor, bytesBefore = 0) {
     this.seq = seq;
+    this.#compressor = compressor;
     this.timestamp = timestamp;
     this.kvs = kvs;
     this.deltas = deltas;
@@ -77,7 +81,7 @@ export class Breadcrumb {
    * This breadcrumb's deltas, plus those of the breadcrumbs already minted after it, added whole
    * until the run holds at least `maxKVs` KVs, as `kvs` frames of at most `maxKVs` entries.
    * Memoized on this breadcrumb and shared by every session whose next breadcrumb this is:
-   * nothing is assembled per client, and a lagging client catches up in few, large frames.
+   * nothing is assembled or compressed per client, and a lagging client catches up in few, large frames.
    *
    * Implementation: the memo is final once its run holds `maxKVs` KVs or nothing has been
    * minted after its end; otherwise it is rebuilt over the longer chain and replaces the old
@@ -99,7 +103,7 @@ export class Breadcrumb {
       }
       entries = more;
     }
-    const frames = assembleKvsFrames(entries, maxKVs);
+    const frames = assembleKvsFrames(entries, maxKVs).map((f) => new SharedFrame(f, this.#compressor));
     this.#coalesced = { frames, last, kvs: entries.length };
     return this.#coalesced;
   }

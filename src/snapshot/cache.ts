@@ -5,6 +5,7 @@ import { type EncodedKV, type FrameEntry, KVEncoder, sameValue } from '../protoc
 import type { SyncerSink, SyncStatus, Update } from '../syncer/types.ts';
 import { Breadcrumb } from './breadcrumb.ts';
 import { BTree } from './btree.ts';
+import { FrameCompressor } from './sharedFrame.ts';
 
 export interface SnapshotCacheOptions {
   readonly syncerType: string;
@@ -32,6 +33,7 @@ export class SnapshotCache implements SyncerSink {
   readonly #opts: SnapshotCacheOptions;
   readonly #encoder = new KVEncoder();
   readonly #store: BTree<string, EncodedKV> = new BTree<string, EncodedKV>();
+  readonly #deltaCompressor: FrameCompressor;
   #current: Breadcrumb;
   #pending: Update[] = [];
   #pendingStatus: SyncStatus | undefined;
@@ -41,7 +43,8 @@ export class SnapshotCache implements SyncerSink {
   constructor(opts: SnapshotCacheOptions) {
     this.#opts = opts;
     this.syncerType = opts.syncerType;
-    this.#current = new Breadcrumb(0, opts.clock.now(), this.#store.clone(), [], 'wait-for-datastore');
+    this.#deltaCompressor = new FrameCompressor(opts.metrics, opts.syncerType, 'delta');
+    this.#current = new Breadcrumb(0, opts.clock.now(), this.#store.clone(), [], 'wait-for-datastore', this.#deltaCompressor);
     opts.metrics.cacheSize.set({ syncer: this.syncerType }, 0);
     opts.metrics.breadcrumbSeq.set({ syncer: this.syncerType }, 0);
   }
@@ -135,7 +138,7 @@ export class SnapshotCache implements SyncerSink {
     const { metrics, clock } = this.#opts;
     const labels = { syncer: this.syncerType };
     const prev = this.#current;
-    const crumb = new Breadcrumb(prev.seq + 1, clock.now(), this.#store.clone(), deltas, status, prev.deltaBytesThrough);
+    const crumb = new Breadcrumb(prev.seq + 1, clock.now(), this.#store.clone(), deltas, status, this.#deltaCompressor, prev.deltaBytesThrough);
     this.#current = crumb;
     metrics.breadcrumbSize.observe(labels, deltas.length);
     metrics.breadcrumbSeq.set(labels, crumb.seq);

@@ -1,3 +1,4 @@
 export { Breadcrumb, type Coalesced } from './breadcrumb.ts';
 export { SnapshotCache, type SnapshotCacheOptions } from './cache.ts';
 export { SharedSnapshot, SnapshotSource, type SnapshotSourceOptions } from './sharedSnapshot.ts';
+export { FrameCompressor, SHARED_FRAME_KINDS, SharedFrame, type SharedFrameKind } from './sharedFrame.ts';

@@ -3,6 +3,7 @@ import type { Metrics } from '../metrics.ts';
 import { assembleKvsFrame, Codec, KVS_FRAME_TARGET_BYTES, type FrameEntry } from '../protocol/index.ts';
 import type { Breadcrumb } from './breadcrumb.ts';
 import type { SnapshotCache } from './cache.ts';
+import { FrameCompressor, SharedFrame } from './sharedFrame.ts';
 
 /**
  * Frames stop growing at this many bytes even below the KV count: big enough to amortise the
@@ -16,11 +17,12 @@ const MAX_FRAME_BYTES = KVS_FRAME_TARGET_BYTES;
  * a `snapshotEnd` frame, and shared by every client that joins while it is active. It is built in
  * chunks, one frame per turn of the event loop, so pings, health checks and other sessions keep
  * running during a large snapshot; readers stream the frames already built while the rest is
- * still being encoded (Typha's multi-reader buffer).
+ * still being encoded (Typha's multi-reader buffer). Each frame is compressed at most once, by
+ * the first session that negotiated compression to reach it (SharedFrame).
  */
 export class SharedSnapshot {
   readonly crumb: Breadcrumb;
-  readonly frames: Buffer[] = [];
+  readonly frames: SharedFrame[] = [];
   #done = false;
   #finishedAt = 0;
   #bytes = 0;
@@ -47,9 +49,9 @@ export class SharedSnapshot {
     while (index >= this.frames.length && !this.#done) await new Promise<void>((resolve) => this.#waiters.push(resolve));
   }
 
-  push(frame: Buffer): void {
+  push(frame: SharedFrame): void {
     this.frames.push(frame);
-    this.#bytes += frame.length;
+    this.#bytes += frame.plain.length;
     this.#wake();
   }
 
@@ -87,11 +89,13 @@ export class SnapshotSource {
   readonly #cache: SnapshotCache;
   readonly #opts: SnapshotSourceOptions;
   readonly #codec = new Codec();
+  readonly #compressor: FrameCompressor;
   #active: SharedSnapshot | undefined;
 
   constructor(cache: SnapshotCache, opts: SnapshotSourceOptions) {
     this.#cache = cache;
     this.#opts = opts;
+    this.#compressor = new FrameCompressor(opts.metrics, cache.syncerType, 'snapshot');
   }
 
   /**
@@ -125,15 +129,15 @@ export class SnapshotSource {
       size += kv.bytes.length + 1;
       keys++;
       if (entries.length >= frameKVs || size >= MAX_FRAME_BYTES) {
-        snap.push(assembleKvsFrame(entries));
+        snap.push(new SharedFrame(assembleKvsFrame(entries), this.#compressor));
         entries = [];
         size = 0;
         // Yield between frames: a 100,000-key snapshot must not block pings or health checks.
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
     }
-    if (entries.length > 0) snap.push(assembleKvsFrame(entries));
-    snap.push(this.#codec.encode({ type: 'snapshotEnd', seq: snap.crumb.seq, keys }));
+    if (entries.length > 0) snap.push(new SharedFrame(assembleKvsFrame(entries), this.#compressor));
+    snap.push(new SharedFrame(this.#codec.encode({ type: 'snapshotEnd', seq: snap.crumb.seq, keys }), this.#compressor));
     snap.finish(clock.now());
     this.#releaseWhenStale(snap);
     const labels = { syncer: this.#cache.syncerType };

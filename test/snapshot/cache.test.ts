@@ -112,7 +112,7 @@ describe('snapshot cache', () => {
     assert.equal(c.kvs, 30, 'breadcrumbs are added whole until at least 25 KVs');
     assert.equal(c.last.seq, first.seq + 2);
     const codec = new Codec();
-    assert.deepEqual(c.frames.map((f) => (codec.decodeServer(f) as unknown as { kvs: unknown[] }).kvs.length), [25, 5]);
+    assert.deepEqual(c.frames.map((f) => (codec.decodeServer(f.plain) as unknown as { kvs: unknown[] }).kvs.length), [25, 5]);
     assert.equal(first.coalescedFrames(25), c, 'computed once and shared');
     const newest = cache.current();
     assert.equal(newest.coalescedFrames(25).last, newest, 'nothing after the newest breadcrumb');
@@ -135,7 +135,7 @@ describe('snapshot cache', () => {
     for (let at = lagging; at.next !== undefined;) {
       const c = at.next.coalescedFrames(100);
       frames += c.frames.length;
-      for (const f of c.frames) kvs += (codec.decodeServer(f) as unknown as { kvs: unknown[] }).kvs.length;
+      for (const f of c.frames) kvs += (codec.decodeServer(f.plain) as unknown as { kvs: unknown[] }).kvs.length;
       at = c.last;
     }
     assert.equal(kvs, 50, 'every delta exactly once');
@@ -203,7 +203,7 @@ describe('shared snapshots', () => {
     const source = new SnapshotSource(cache, { frameKVs: 1, reuseMs: 1000, clock, metrics });
     const snap = await readAll(source);
     const codec = new Codec();
-    const msgs = snap.frames.map((f) => codec.decodeServer(f));
+    const msgs = snap.frames.map((f) => codec.decodeServer(f.plain));
     assert.deepEqual(msgs, [
       { type: 'kvs', kvs: [['/a', { v: 1 }, '3', 1]] },
       { type: 'kvs', kvs: [['/b', 'B', '7', 1]] },

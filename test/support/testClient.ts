@@ -4,7 +4,9 @@
  * assert on order and close codes. (The agent-facing library lives in clients/typescript.)
  */
 import WebSocket from 'ws';
-import { Codec, type ServerMessage, type WireSyncStatus } from '../../src/protocol/index.ts';
+import {
+  Codec, DEFAULT_MAX_VALUE_BYTES, decompressFrame, isCompressedFrame, largestServerFrameBytes, type ServerMessage, type WireSyncStatus,
+} from '../../src/protocol/index.ts';
 
 export interface TestClientOptions {
   readonly syncerType?: string;
@@ -15,6 +17,8 @@ export interface TestClientOptions {
   readonly noAck?: boolean;
   /** Local address to connect from, e.g. `127.0.0.2`: another source to the server (all of 127/8 is loopback). */
   readonly localAddress?: string;
+  /** Offered in hello.capabilities.compression (PROTOCOL.md §7.1); compressed frames are decoded. */
+  readonly compression?: readonly string[];
 }
 
 export class TestClient {
@@ -23,6 +27,9 @@ export class TestClient {
   status: WireSyncStatus | undefined;
   snapshotDone = false;
   closed: { code: number; reason: string } | undefined;
+  /** Frames that arrived compressed, and the bytes of every frame as received. */
+  compressedFrames = 0;
+  wireBytes = 0;
   readonly ws: WebSocket;
   readonly #codec = new Codec();
   readonly opened: Promise<void>;
@@ -52,7 +59,8 @@ export class TestClient {
   }
 
   hello(): void {
-    this.send({ type: 'hello', protocolVersion: 1, syncerType: this.options.syncerType ?? 'felix', hostname: this.options.hostname ?? 'test-node', clientVersion: 'test', clientInfo: 'integration test', clientConnId: 'x', capabilities: {} });
+    this.send({ type: 'hello', protocolVersion: 1, syncerType: this.options.syncerType ?? 'felix', hostname: this.options.hostname ?? 'test-node', clientVersion: 'test', clientInfo: 'integration test', clientConnId: 'x',
+      capabilities: this.options.compression === undefined ? {} : { compression: this.options.compression } });
   }
 
   send(message: object): void {
@@ -68,7 +76,10 @@ export class TestClient {
   }
 
   #onMessage(data: Buffer): void {
-    const msg = this.#codec.decodeServer(data);
+    this.wireBytes += data.length;
+    const compressed = isCompressedFrame(data);
+    if (compressed) this.compressedFrames++;
+    const msg = this.#codec.decodeServer(compressed ? decompressFrame(data, largestServerFrameBytes(DEFAULT_MAX_VALUE_BYTES)) : data);
     this.messages.push(msg);
     switch (msg.type) {
       case 'kvs':

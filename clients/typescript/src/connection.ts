@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
 import {
-  Codec, CloseCode, FATAL_CLOSE_CODES, MOVE_ON_CLOSE_CODES, PROTOCOL_VERSION, ProtocolError,
+  Codec, CloseCode, decompressFrame, FATAL_CLOSE_CODES, isCompressedFrame, MOVE_ON_CLOSE_CODES, PROTOCOL_VERSION, ProtocolError, SUPPORTED_COMPRESSION,
   type ClientMessage, type ServerMessage, type WireKV,
 } from '../../../src/protocol/index.ts';
 import { CattailClientError, asClientError } from './errors.ts';
@@ -31,7 +31,10 @@ export interface ConnectionOptions {
   readonly readTimeoutMs: number;
   /** A send that has not reached the kernel after this long means a stuck socket. */
   readonly writeTimeoutMs: number;
+  /** Largest server frame accepted, plain or once decompressed. */
   readonly maxFrameBytes: number;
+  /** Offer zstd in the hello (see options.ts). */
+  readonly compression: boolean;
   readonly tls: SocketTlsOptions | undefined;
 }
 
@@ -76,6 +79,8 @@ export class Connection {
   #handshakeTimer: NodeJS.Timeout | undefined;
   #killTimer: NodeJS.Timeout | undefined;
   #streamed = false;
+  /** The serverHello chose zstd: frames that start with its magic number are decompressed. */
+  #compressed = false;
 
   constructor(options: ConnectionOptions, listener: SessionListener) {
     this.#options = options;
@@ -135,7 +140,8 @@ export class Connection {
     }, o.handshakeTimeoutMs);
     this.#send({
       type: 'hello', protocolVersion: PROTOCOL_VERSION, syncerType: o.syncerType, hostname: o.hostname,
-      clientVersion: o.clientVersion, clientInfo: o.clientInfo, clientConnId: o.clientConnId, capabilities: {},
+      clientVersion: o.clientVersion, clientInfo: o.clientInfo, clientConnId: o.clientConnId,
+      capabilities: o.compression ? { compression: SUPPORTED_COMPRESSION } : {},
     });
   }
 
@@ -149,7 +155,8 @@ export class Connection {
     let msg: ServerMessage;
     try {
       const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-      msg = this.#codec.decodeServer(bytes);
+      if (isCompressedFrame(bytes) && !this.#compressed) throw new ProtocolError(CloseCode.badFrame, 'compressed frame on a connection that did not negotiate compression');
+      msg = this.#codec.decodeServer(this.#compressed && isCompressedFrame(bytes) ? decompressFrame(bytes, this.#options.maxFrameBytes) : bytes);
     } catch (err) {
       const code = err instanceof ProtocolError ? err.closeCode : CloseCode.badFrame;
       this.#protocolError(code, (err as Error).message, err);
@@ -176,11 +183,15 @@ export class Connection {
         if (served !== o.syncerType) {
           return this.#protocolError(CloseCode.protocolError, `server answered for syncer type ${JSON.stringify(served)}, client asked for ${JSON.stringify(o.syncerType)}`);
         }
+        if (msg.compression !== null && !(o.compression && SUPPORTED_COMPRESSION.includes(msg.compression))) {
+          return this.#protocolError(CloseCode.protocolError, `server chose compression ${JSON.stringify(msg.compression)}, which this client did not offer`);
+        }
         clearTimeout(this.#handshakeTimer);
         this.#phase = 'snapshot';
+        this.#compressed = msg.compression !== null;
         this.#listener.onServerHello({
           url: o.url, serverInstanceId: msg.serverInstanceId, serverVersion: msg.serverVersion,
-          connectionId: msg.connectionId, clientConnId: o.clientConnId, syncerType: served,
+          connectionId: msg.connectionId, clientConnId: o.clientConnId, syncerType: served, compression: msg.compression,
         });
         return;
       }

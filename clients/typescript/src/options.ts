@@ -44,6 +44,12 @@ export interface SyncClientOptions {
    * `--max-value-bytes` sends (`largestServerFrameBytes`, 2,162,705 bytes); raise it with that flag.
    */
   readonly maxFrameBytes?: number;
+  /**
+   * Offer zstd compression in the hello. Default true: a server that supports it sends its
+   * snapshot and delta frames compressed (decoded here within `maxFrameBytes`); false asks for
+   * plain frames.
+   */
+  readonly compression?: boolean;
   /** Most updates per `onUpdates` call. Default 100 (Typha's dedupe buffer). */
   readonly maxBatchSize?: number;
   readonly backoff?: Partial<BackoffOptions>;
@@ -64,6 +70,7 @@ export interface ResolvedOptions {
   readonly readTimeoutMs: number;
   readonly writeTimeoutMs: number;
   readonly maxFrameBytes: number;
+  readonly compression: boolean;
   readonly maxBatchSize: number;
   readonly backoff: BackoffOptions;
   readonly random: () => number;
@@ -77,6 +84,7 @@ export const DEFAULTS = Object.freeze({
   writeTimeoutMs: 10_000,
   // Exactly the largest frame a default server sends (docs/PROTOCOL.md, "Frame sizes").
   maxFrameBytes: largestServerFrameBytes(DEFAULT_MAX_VALUE_BYTES),
+  compression: true,
   maxBatchSize: 100,
 });
 
@@ -99,6 +107,8 @@ export function resolveOptions(options: SyncClientOptions): ResolvedOptions {
   const readTimeoutMs = positive('readTimeoutMs', options?.readTimeoutMs, DEFAULTS.readTimeoutMs);
   const writeTimeoutMs = positive('writeTimeoutMs', options?.writeTimeoutMs, DEFAULTS.writeTimeoutMs);
   const maxFrameBytes = positive('maxFrameBytes', options?.maxFrameBytes, DEFAULTS.maxFrameBytes);
+  const compression = options?.compression ?? DEFAULTS.compression;
+  if (typeof compression !== 'boolean') problems.push(`compression must be true or false, got ${String(compression)}`);
   const maxBatchSize = Math.floor(positive('maxBatchSize', options?.maxBatchSize, DEFAULTS.maxBatchSize));
   const backoff = { ...DEFAULT_BACKOFF, ...options?.backoff };
   if (!(backoff.initialDelayMs >= 0) || !(backoff.maxDelayMs >= backoff.initialDelayMs) || !(backoff.multiplier >= 1) || !(backoff.jitter >= 0 && backoff.jitter <= 1)) {
@@ -139,7 +149,7 @@ export function resolveOptions(options: SyncClientOptions): ResolvedOptions {
     handler: handler as SyncHandler, discovery, syncerType, hostname,
     clientVersion: CLIENT_VERSION,
     clientInfo: options.clientInfo ?? `@cattail/client ${CLIENT_VERSION} node ${process.versions.node}`,
-    tls: options.tls, connectTimeoutMs, handshakeTimeoutMs, readTimeoutMs, writeTimeoutMs, maxFrameBytes, maxBatchSize,
+    tls: options.tls, connectTimeoutMs, handshakeTimeoutMs, readTimeoutMs, writeTimeoutMs, maxFrameBytes, compression, maxBatchSize,
     backoff: Object.freeze(backoff), random,
   });
 }

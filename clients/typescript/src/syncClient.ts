@@ -207,7 +207,7 @@ export class SyncClient {
       url, syncerType: o.syncerType, hostname: o.hostname, clientVersion: o.clientVersion, clientInfo: o.clientInfo,
       clientConnId: `${this.#connIdPrefix}-${++this.#connCounter}`,
       connectTimeoutMs: o.connectTimeoutMs, handshakeTimeoutMs: o.handshakeTimeoutMs, readTimeoutMs: o.readTimeoutMs,
-      writeTimeoutMs: o.writeTimeoutMs, maxFrameBytes: o.maxFrameBytes, tls,
+      writeTimeoutMs: o.writeTimeoutMs, maxFrameBytes: o.maxFrameBytes, compression: o.compression, tls,
     }, listener);
     this.#connection = connection;
     const outcome = await connection.run();

@@ -58,6 +58,8 @@ export interface ConnectionInfo {
   /** The id this client sent in its hello, for grepping both sides' logs. */
   readonly clientConnId: string;
   readonly syncerType: string;
+  /** Compression the server chose for this connection (`zstd`), or null for plain frames. */
+  readonly compression: string | null;
 }
 
 export interface DisconnectInfo {

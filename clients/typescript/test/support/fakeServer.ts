@@ -19,6 +19,8 @@ export interface FakeServerOptions {
   readonly snapshotFrameSize?: number;
   /** Send pings every this many ms after the snapshot (0 = never). */
   readonly pingIntervalMs?: number;
+  /** What serverHello.compression says (default nil); frames are still sent as given. */
+  readonly compression?: string | null;
   /** Extra options for ws's server (e.g. an https server for TLS tests). */
   readonly server?: import('node:https').Server;
 }
@@ -165,7 +167,7 @@ export class FakeServer {
     }
     session.sendRaw(this.#codec.encode({
       type: 'serverHello', protocolVersion: 1, syncerType: hello.syncerType, serverVersion: 'fake',
-      serverInstanceId: this.instanceId, connectionId: `c${this.hellos.length}`, compression: null,
+      serverInstanceId: this.instanceId, connectionId: `c${this.hellos.length}`, compression: this.#options.compression ?? null,
     }));
     const size = this.#options.snapshotFrameSize ?? 500;
     let frame: FrameEntry[] = [];
