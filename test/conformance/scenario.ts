@@ -36,6 +36,8 @@ export type Step =
 export interface ScenarioConnection {
   /** serverHello.serverInstanceId on this connection (a new one models a restart or another replica). */
   readonly instanceId: string;
+  /** When set, this attempt's WebSocket upgrade is refused with this HTTP status and text body (PROTOCOL.md §9.2); no steps run. */
+  readonly httpRefusal?: readonly [number, string];
   readonly steps: readonly Step[];
 }
 
@@ -60,7 +62,7 @@ export interface Scenario {
     readonly state: Readonly<Record<string, unknown>>;
     /** When given, the final map has this many keys and `state` lists only some of them. */
     readonly keyCount?: number;
-    /** How many WebSocket connections the client opened in all. */
+    /** How many connection attempts (WebSocket upgrades, refused ones included) the client made in all. */
     readonly connections: number;
     /** Error codes the client must have reported (as the adapter prints them), in any order. */
     readonly errors: readonly string[];

@@ -6,6 +6,7 @@
  */
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import { Packr } from 'msgpackr';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Scenario, Step } from './scenario.ts';
 
@@ -16,6 +17,7 @@ const CLIENT_WAIT_MS = 60_000;
 
 export class ScenarioServer {
   readonly #scenario: Scenario;
+  readonly #http: http.Server;
   readonly #wss: WebSocketServer;
   readonly #sockets = new Set<WebSocket>();
   connections = 0;
@@ -25,20 +27,30 @@ export class ScenarioServer {
 
   constructor(scenario: Scenario) {
     this.#scenario = scenario;
-    this.#wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/sync', perMessageDeflate: false, maxPayload: 64 * 1024 });
-    this.#wss.on('connection', (ws) => {
+    this.#wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 });
+    this.#http = http.createServer((_req, res) => { res.writeHead(426).end('open a WebSocket on /sync\n'); });
+    this.#http.on('upgrade', (req, socket, head) => {
       const index = this.connections++;
-      this.#sockets.add(ws);
-      ws.on('close', () => this.#sockets.delete(ws));
       const script = this.#scenario.connections[index];
-      if (script === undefined) return; // more connections than scripted: no answer, counted
-      void this.#play(ws, index, script.instanceId, script.steps);
+      if (script?.httpRefusal !== undefined) {
+        const [status, body] = script.httpRefusal;
+        socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Refused'}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+        this.scriptsDone++;
+        return;
+      }
+      this.#wss.handleUpgrade(req, socket, head, (ws) => {
+        this.#sockets.add(ws);
+        ws.on('close', () => this.#sockets.delete(ws));
+        if (script === undefined) return; // more connections than scripted: no answer, counted
+        void this.#play(ws, index, script.instanceId, script.steps);
+      });
     });
+    this.#http.listen(0, '127.0.0.1');
   }
 
   async listening(): Promise<string> {
-    if (!this.#wss.address()) await new Promise((r) => this.#wss.once('listening', r));
-    return `ws://127.0.0.1:${(this.#wss.address() as AddressInfo).port}/sync`;
+    if (!this.#http.listening) await new Promise((r) => this.#http.once('listening', r));
+    return `ws://127.0.0.1:${(this.#http.address() as AddressInfo).port}/sync`;
   }
 
   get allScriptsDone(): boolean {
@@ -48,6 +60,8 @@ export class ScenarioServer {
   async close(): Promise<void> {
     for (const ws of this.#sockets) ws.terminate();
     await new Promise((r) => this.#wss.close(r));
+    this.#http.closeAllConnections();
+    await new Promise((r) => this.#http.close(r));
   }
 
   async #play(ws: WebSocket, index: number, instanceId: string, steps: readonly Step[]): Promise<void> {
