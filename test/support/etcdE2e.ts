@@ -34,7 +34,7 @@ export async function putAll(client: EtcdClient, kvs: ReadonlyMap<string, string
 }
 
 /** The model of every served syncer type, from one consistent read of etcd. */
-export async function expectedFromEtcd(client: EtcdClient): Promise<Map<SyncerType, Map<string, unknown>>> {
+export async function expectedFromEtcd(client: EtcdClient, types: readonly SyncerType[] = SERVED): Promise<Map<SyncerType, Map<string, unknown>>> {
   const all: EtcdKV[] = [];
   let fromKey: string | undefined;
   let revision: string | undefined;
@@ -48,7 +48,7 @@ export async function expectedFromEtcd(client: EtcdClient): Promise<Map<SyncerTy
   }
   const specs = syncerSpecs('etcdv3');
   const out = new Map<SyncerType, Map<string, unknown>>();
-  for (const type of SERVED) {
+  for (const type of types) {
     out.set(type, expectedModel(specs[type], (kind) => {
       const layout = layoutOf(kind);
       if (!layout) return [];

@@ -1,6 +1,6 @@
 /**
  * The long torture run: `npm run torture -- --seeds N --minutes M [--steps S] [--first-seed X]
- * [--seed X] [--replay file.json] [--no-shrink] [--verbose]`. Runs seeds until N are done or M
+ * [--seed X] [--replay file.json] [--no-shrink] [--verbose] [--datastore etcd]`. Runs seeds until N are done or M
  * minutes have passed (whichever first; either may be omitted), prints one line per seed and a
  * summary, and for a failing seed prints the seed, its failures and a shrunk schedule as JSON
  * that `--replay` (or a regression test) runs again. Exit code 1 when any seed failed.
@@ -17,13 +17,19 @@ const { values } = parseArgs({
     'first-seed': { type: 'string', default: '1' }, seed: { type: 'string' }, replay: { type: 'string' },
     'no-shrink': { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false },
     'shrink-budget': { type: 'string', default: '60' }, out: { type: 'string' },
+    datastore: { type: 'string', default: 'kubernetes' },
   },
 });
 const out = (line: string) => process.stdout.write(`${line}\n`);
+if (values.datastore !== 'kubernetes' && values.datastore !== 'etcd') {
+  process.stderr.write('--datastore is kubernetes (the emulator, the default) or etcd (a real etcd mirroring it)\n');
+  process.exit(64);
+}
+const datastore = values.datastore;
 
 if (values.replay !== undefined) {
   const schedule = JSON.parse(readFileSync(values.replay, 'utf8')) as Schedule;
-  const r = await runSchedule(schedule, { verbose: values.verbose });
+  const r = await runSchedule(schedule, { verbose: values.verbose, datastore });
   out(r.ok ? `replay passed in ${r.elapsedMs} ms` : `replay FAILED:\n${r.failures.join('\n')}`);
   process.exitCode = r.ok ? 0 : 1;
 } else {
@@ -43,7 +49,7 @@ if (values.replay !== undefined) {
   let seed = first;
   for (; seed < first + maxSeeds && Date.now() < deadline; seed++) {
     const schedule = generateSchedule(seed, { steps });
-    const r = await runSchedule(schedule, { verbose: values.verbose });
+    const r = await runSchedule(schedule, { verbose: values.verbose, datastore });
     deliveries += r.stats.deliveries;
     reconnects += r.stats.reconnects;
     out(`seed ${seed}: ${r.ok ? 'ok' : 'FAILED'} in ${r.elapsedMs} ms (${r.stats.keys} keys, ${r.stats.deliveries} host deliveries, ${r.stats.reconnects} reconnects)`);
@@ -55,7 +61,7 @@ if (values.replay !== undefined) {
     out(`seed ${seed} failures:\n${r.failures.map((f) => `  ${f}`).join('\n')}`);
     let final = schedule;
     if (!values['no-shrink']) {
-      const shrunk = await shrinkSchedule(schedule, (s) => runSchedule(s), { budget: Number(values['shrink-budget']), log: out });
+      const shrunk = await shrinkSchedule(schedule, (s) => runSchedule(s, { datastore }), { budget: Number(values['shrink-budget']), log: out });
       final = shrunk.schedule;
       out(`seed ${seed} shrunk to ${final.steps.length} of ${schedule.steps.length} steps in ${shrunk.runs} runs; last failure:\n${shrunk.lastFailure.map((f) => `  ${f}`).join('\n')}`);
     }

@@ -14,6 +14,7 @@ import { SyncClient, type SyncerType } from '../../clients/typescript/src/index.
 import { type Harness, startCattail } from '../support/harness.ts';
 import { K8sEmulator } from '../support/k8sEmulator.ts';
 import { diffModels, expectedModel } from '../support/expectedModel.ts';
+import { EtcdWorld } from './etcdWorld.ts';
 import { loadTemplates } from './objects.ts';
 import { TortureProxy } from './proxy.ts';
 import { RecordingHost } from './recorder.ts';
@@ -41,6 +42,11 @@ export interface RunOptions {
   readonly convergeTimeoutMs?: number;
   /** Print each step as it runs. */
   readonly verbose?: boolean;
+  /**
+   * `etcd`: Cattail reads a real etcd that mirrors the emulator's objects in Calico's etcd
+   * layout (see etcdWorld.ts); the emulator's faults become faults of the path to etcd.
+   */
+  readonly datastore?: 'kubernetes' | 'etcd';
 }
 
 export interface RunResult {
@@ -68,6 +74,9 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
   const api = new K8sEmulator();
   await api.start();
   for (const list of loadTemplates().values()) for (const t of list) api.apply(t);
+  const etcd = options.datastore === 'etcd' ? await EtcdWorld.start() : undefined;
+  await etcd?.mirror(api);
+  const flags = etcd ? [...TORTURE_FLAGS, '--datastore', 'etcdv3'] : TORTURE_FLAGS;
 
   const timers = new Set<NodeJS.Timeout>();
   const later = (ms: number, fn: () => void | Promise<void>): void => {
@@ -77,12 +86,12 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
     }, ms);
     timers.add(t);
   };
-  const newDatastore = () => new KubernetesDatastore({
+  const newDatastore = () => etcd?.datastore() ?? new KubernetesDatastore({
     kubeConfig: api.kubeConfig(), logger: silentLogger(),
     watchTimeoutMinMs: 2_000, watchTimeoutMaxMs: 4_000, watchIdleMarginMs: 1_000,
     backoffInitialMs: 20, backoffMaxMs: 250, minWatchMs: 0, requestTimeoutMs: 2_000,
   });
-  let app: Harness = await startCattail({ datastore: newDatastore(), flags: TORTURE_FLAGS });
+  let app: Harness = await startCattail({ datastore: newDatastore(), flags });
   const syncPort = () => app.app.syncAddress.port;
   let defaultLimit = app.app.server.maxConnections;
 
@@ -129,6 +138,19 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
   let restarting: Promise<void> | undefined;
   const runStep = async (step: Step): Promise<void> => {
     if (options.verbose) process.stderr.write(`  step ${describeStep(step)}\n`);
+    if (etcd) {
+      switch (step.op) {
+        case 'apply': case 'delete': case 'rename': applyDatastore(step); await etcd.mirror(api); return;
+        case 'burst': for (const s of step.steps) applyDatastore(s); await etcd.mirror(api); return;
+        case 'dropWatches': case 'expireWatches': case 'failNext': etcd.cut(); return;
+        case 'compact': await etcd.compact(); return;
+        case 'outage': case 'stall':
+          etcd.block();
+          later(step.ms, () => etcd.open());
+          return;
+        default: break;
+      }
+    }
     switch (step.op) {
       case 'apply': case 'delete': case 'rename': applyDatastore(step); return;
       case 'burst': for (const s of step.steps) applyDatastore(s); return;
@@ -185,7 +207,7 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
           // crash test/fuzz/regressions/refusedUpgradeReset.test.ts keeps fixed).
           await app.close();
           await sleep(step.downMs);
-          app = await startCattail({ datastore: newDatastore(), flags: TORTURE_FLAGS });
+          app = await startCattail({ datastore: newDatastore(), flags });
           defaultLimit = app.app.server.maxConnections;
           for (const a of agents) a.proxy.retarget(syncPort());
         })();
@@ -209,6 +231,7 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
     timers.clear();
     await api.outage(false);
     api.stallWatches(false);
+    etcd?.open();
     app.app.server.setMaxConnections(defaultLimit);
     for (const a of agents) {
       a.proxy.block(false);
@@ -217,8 +240,11 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
     }
 
     const expected = new Map<string, Map<string, unknown>>();
-    for (const type of new Set(schedule.clients)) {
-      expected.set(type, expectedModel(specs[type]!, (kind) => api.objects(kind)));
+    if (etcd) for (const [type, model] of await etcd.expected([...new Set(schedule.clients)] as SyncerType[])) expected.set(type, model);
+    else {
+      for (const type of new Set(schedule.clients)) {
+        expected.set(type, expectedModel(specs[type]!, (kind) => api.objects(kind)));
+      }
     }
     for (const m of expected.values()) expectedKeys += m.size;
     const deadline = Date.now() + (options.convergeTimeoutMs ?? 20_000);
@@ -266,6 +292,7 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
     await app.close();
     await api.outage(false);
     await api.stop();
+    await etcd?.stop();
   }
   let deliveries = 0;
   let reconnects = 0;
