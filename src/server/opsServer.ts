@@ -24,7 +24,17 @@ export interface OpsServerOptions {
   readonly cacheMs: number;
   /** `loopback`: `/status` answers only peers on the loopback interface. */
   readonly statusAccess: 'loopback' | 'any';
+  /** A connection that sends nothing for this long is closed (default {@link OPS_IDLE_TIMEOUT_MS}). */
+  readonly idleTimeoutMs?: number;
 }
+
+/**
+ * Node closes a connection whose request headers take over 60 s, but not one that sends nothing
+ * at all: 2,000 such sockets from one peer were all still open after 167 s. The ops port is on
+ * every node address, so without this any peer could hold file descriptors until probes fail.
+ * Probes and scrapes send their request at once; an idle keep-alive socket is simply reopened.
+ */
+export const OPS_IDLE_TIMEOUT_MS = 30_000;
 
 /**
  * The ops HTTP listener: probes, Prometheus metrics and a JSON status page. Plain HTTP on its
@@ -47,7 +57,7 @@ export class OpsServer {
     const metricsText = new IntervalCache(opts.cacheMs, opts.clock, () => opts.registry.metrics(), () => renders.inc({ endpoint: 'metrics' }));
     const statusPages = new IntervalCache(opts.cacheMs, opts.clock, () => new StatusPages(opts.status(), opts.clock.now()), () => renders.inc({ endpoint: 'status' }));
 
-    this.#app = Fastify({ logger: false });
+    this.#app = Fastify({ logger: false, connectionTimeout: opts.idleTimeoutMs ?? OPS_IDLE_TIMEOUT_MS });
     this.#app.get('/liveness', async () => ({ live: true }));
     this.#app.get('/readiness', async (_req, reply) => {
       const r = opts.readiness();

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { describe, test } from 'node:test';
 import { Registry } from 'prom-client';
 import { createMetrics } from '../../src/metrics.ts';
@@ -17,13 +18,14 @@ interface StatusBody {
 }
 
 /** An ops server on its own, with a manual clock and a status source that counts its calls. */
-async function opsWith(sessions: () => StatusSession[], cacheMs = 1000) {
+async function opsWith(sessions: () => StatusSession[], cacheMs = 1000, idleTimeoutMs?: number) {
   const clock = new ManualClock();
   const registry = new Registry();
   const metrics = createMetrics(registry, { defaultMetrics: false });
   let statusCalls = 0;
   const ops = new OpsServer({
     host: '127.0.0.1', port: 0, registry, metrics, clock, cacheMs, statusAccess: 'loopback',
+    ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}),
     readiness: () => ({ ready: true, reasons: [] }),
     status: (): StatusReport => {
       statusCalls++;
@@ -49,6 +51,24 @@ function counter(text: string, endpoint: string): number {
   assert.ok(m, `cattail_ops_renders_total{endpoint="${endpoint}"} is exported`);
   return Number(m[1]);
 }
+
+describe('the ops port against idle connections', () => {
+  test('closes a connection that sends nothing, and still answers a probe on a fresh one', async () => {
+    const o = await opsWith(() => [], 1000, 500);
+    const sockets: net.Socket[] = [];
+    try {
+      const port = Number(new URL(o.url).port);
+      sockets.push(...Array.from({ length: 50 }, () => net.connect(port, '127.0.0.1').on('error', () => {})));
+      let closed = 0;
+      for (const s of sockets) s.on('close', () => closed++);
+      await eventually(() => closed === sockets.length, 'every idle connection closed', 30_000);
+      assert.equal((await fetch(`${o.url}/liveness`)).status, 200);
+    } finally {
+      for (const s of sockets) s.destroy(); // else close() would wait for them
+      await o.ops.close();
+    }
+  });
+});
 
 describe('the ops endpoints under polling', () => {
   test('many concurrent pollers of /status and /metrics cause one computation of each per interval, and all get the same answer', async () => {
