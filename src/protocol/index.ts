@@ -15,7 +15,9 @@
  *   pong               ─────────►  (for every ping)
  *
  * Rules: unknown fields are ignored; a new message type is only sent to a peer that advertised
- * it; any protocol violation closes the connection with a code from `CloseCode`.
+ * it; any protocol violation closes the connection with a code from `CloseCode`. A client may
+ * negotiate zstd in hello/serverHello; a server frame is then plain or one zstd frame holding
+ * one plain message, told apart by its first byte (compression.ts).
  */
 export { certificateNamesMatch, commonNames, uriSans } from './certificateNames.ts';
 export { CloseCode, FATAL_CLOSE_CODES, MOVE_ON_CLOSE_CODES, type CloseCodeName } from './closeCodes.ts';
