@@ -55,12 +55,14 @@ export async function runScenario(scenario: Scenario, adapter: readonly string[]
   // 'close', not 'exit': only then has all of the adapter's stdout been read.
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   const problems: string[] = [];
-  const stoppedForGood = (): boolean => events.some((e) => e.event === 'stopped' && e.reason !== 'closed');
-  const lastStatus = (): string | undefined => events.filter((e) => e.event === 'status').at(-1)?.status;
   const { expect } = scenario;
+  const stoppedForGood = (): boolean => events.some((e) => e.event === 'stopped' && e.reason !== 'closed');
+  const statusesSoFar = (): string[] => events.filter((e) => e.event === 'status').map((e) => e.status!);
+  // The end: every status expected has been told, in order, and the last one is the final one.
+  const reachedEnd = (): boolean => isSubsequence(expect.statuses, statusesSoFar()) && statusesSoFar().at(-1) === expect.finalStatus;
   try {
     await eventually(
-      () => server.failures.length > 0 || (server.allScriptsDone && (expect.stopped ? stoppedForGood() : lastStatus() === expect.finalStatus)),
+      () => server.failures.length > 0 || (server.allScriptsDone && (expect.stopped ? stoppedForGood() : reachedEnd())),
       `scenario ${scenario.name} to reach its end`, SCENARIO_BOUND_MS,
     );
   } catch (err) {

@@ -49,6 +49,11 @@ export interface Scenario {
     readonly syncerType?: string;
     readonly readTimeoutMs?: number;
   };
+  /**
+   * After a connection's script ends, ping the client every `keepAlivePingMs` until it closes
+   * (for scenarios with a short client read timeout, so a finished scenario stays connected).
+   */
+  readonly server?: { readonly keepAlivePingMs?: number };
   /** Scripts for the 1st, 2nd, ... connection; a connection past the last script gets no answer. */
   readonly connections: readonly ScenarioConnection[];
   readonly expect: {

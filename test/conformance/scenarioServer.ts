@@ -131,6 +131,11 @@ export class ScenarioServer {
         }
       }
       this.scriptsDone++;
+      const every = this.#scenario.server?.keepAlivePingMs;
+      if (every !== undefined && !closed) {
+        const timer = setInterval(() => this.#send(ws, { type: 'ping', timestamp: Date.now() }), every);
+        ws.on('close', () => clearInterval(timer));
+      }
     } catch (err) {
       this.failures.push(`connection ${index + 1}: ${(err as Error).message}`);
     }
