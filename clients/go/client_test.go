@@ -156,10 +156,36 @@ func TestTLSChecksTheServerCommonNameInsteadOfTheAddress(t *testing.T) {
 	defer cancel()
 	select {
 	case e := <-errs:
-		if e.Code != CodeConnectFailed || !errors.Is(e, errServerIdentity) {
+		if e.Code != CodeTLSNameMismatch || !errors.Is(e, errServerIdentity) {
 			t.Fatalf("a wrong CN must fail the connection as an identity mismatch, got %v", e)
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("no error within 60 s")
+	}
+
+	// A CA that did not sign the server's certificate: untrusted, whatever the name.
+	otherKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	otherDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &otherKey.PublicKey, otherKey)
+	otherFile := filepath.Join(dir, "other-ca.pem")
+	if err := os.WriteFile(otherFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: otherDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, opts := range []*TLSOptions{{CAFile: otherFile, ServerCommonName: "cattail-server"}} {
+		untrusted := make(chan *Error, 10)
+		c, err := New(Options{Servers: []string{addr}, Callbacks: &recording{inSync: make(chan struct{})}, TLS: opts, OnError: func(e *Error) { untrusted <- e }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { _ = c.Run(ctx) }()
+		select {
+		case e := <-untrusted:
+			if e.Code != CodeTLSUntrusted {
+				t.Fatalf("a server certificate from another CA (CN check %q) must be TLS_UNTRUSTED, got %v", opts.ServerCommonName, e)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("no error within 60 s")
+		}
+		cancel()
 	}
 }

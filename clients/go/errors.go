@@ -19,6 +19,10 @@ const (
 	CodeDiscoveryFailed ErrorCode = "DISCOVERY_FAILED"
 	// CodeConnectFailed: TCP, TLS or the HTTP upgrade failed.
 	CodeConnectFailed ErrorCode = "CONNECT_FAILED"
+	// CodeTLSUntrusted: the server's certificate does not chain to the configured CA.
+	CodeTLSUntrusted ErrorCode = "TLS_UNTRUSTED"
+	// CodeTLSNameMismatch: the server's certificate lacks the required CN / URI SAN (or host name).
+	CodeTLSNameMismatch ErrorCode = "TLS_NAME_MISMATCH"
 	// CodeTLSConfig: the TLS files could not be loaded.
 	CodeTLSConfig ErrorCode = "TLS_CONFIG"
 	// CodeHandshakeTimeout: no serverHello within HandshakeTimeout.

@@ -2,6 +2,7 @@ package cattail
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -193,7 +194,16 @@ func dialError(addr string, resp *http.Response, err error) *Error {
 		}
 		return e
 	}
-	return &Error{Code: CodeConnectFailed, Server: addr, Err: err}
+	code := CodeConnectFailed
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	switch {
+	case errors.Is(err, errServerIdentity) || errors.As(err, &hostname):
+		code = CodeTLSNameMismatch
+	case errors.As(err, &unknownCA):
+		code = CodeTLSUntrusted
+	}
+	return &Error{Code: code, Server: addr, Err: err}
 }
 
 func readError(addr string, err error, gotHello bool) *Error {
