@@ -1,8 +1,10 @@
 /**
- * `npm run bench [-- --quick] [--only <scenario>[,<scenario>]] [--profile]`: runs the scenarios
- * of issue 6 against the physical limit and the peers, prints the table of targets and writes
- * the JSON to bench/results/. `--profile` writes V8 CPU profiles of the server process (delta
- * and snapshot fan-out) to bench/results/profiles/ and prints their top functions.
+ * `npm run bench [-- --quick] [--only <scenario>[,<scenario>]] [--profile] [--agent-processes <n>]`:
+ * runs the scenarios of issue 6 against the physical limit and the peers, prints the table of
+ * targets and writes the JSON to bench/results/. `--profile` writes V8 CPU profiles of the
+ * server process (delta and snapshot fan-out) to bench/results/profiles/ and prints their top
+ * functions. `--agent-processes` spreads the agents over that many processes (default 4, 2
+ * with --quick): fewer processes, fewer schedulable entities competing with the server.
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -35,15 +37,21 @@ async function main(): Promise<void> {
   // Exit through process.exit so peer daemons are killed by their exit hooks.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, profile: { type: 'boolean', default: false } },
+    options: {
+      quick: { type: 'boolean', default: false }, only: { type: 'string' }, profile: { type: 'boolean', default: false },
+      'agent-processes': { type: 'string' },
+    },
   });
   const names = values.only === undefined ? Object.keys(SCENARIOS) : values.only.split(',').map((s) => s.trim());
   for (const n of names) if (SCENARIOS[n] === undefined) throw new Error(`unknown scenario ${n}; known: ${Object.keys(SCENARIOS).join(', ')}`);
   const resultsDir = path.join(import.meta.dirname, 'results');
   const profileDir = values.profile ? path.join(resultsDir, 'profiles') : undefined;
   const started = performance.now();
+  const base = values.quick ? QUICK_SIZES : DEFAULT_SIZES;
+  const agentProcesses = values['agent-processes'] === undefined ? base.clientProcesses : Number(values['agent-processes']);
+  if (!Number.isInteger(agentProcesses) || agentProcesses < 1) throw new Error(`--agent-processes must be a positive integer, got ${values['agent-processes']}`);
   const ctx: BenchContext = {
-    sizes: values.quick ? QUICK_SIZES : DEFAULT_SIZES,
+    sizes: { ...base, clientProcesses: agentProcesses },
     profileDir,
     log: (m) => process.stderr.write(`[bench +${((performance.now() - started) / 1000).toFixed(0)}s] ${m}\n`),
   };
