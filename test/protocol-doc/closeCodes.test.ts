@@ -4,6 +4,7 @@
  * close code and reason against the real server. Every server close must carry a reason.
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Packr } from 'msgpackr';
 import { KINDS } from '../../src/datastore/kinds.ts';
@@ -130,6 +131,29 @@ describe('docs/PROTOCOL.md §9.1: which close code, when', () => {
     const closed = await s.closed;
     assert.equal(closed.code, 4004);
     assert.equal(closed.reason, 'no hello within the handshake timeout');
+  });
+
+  test('§9.2: a plain request gets 426, another path 404 with its reason, and a malformed upgrade 405 or 400 without being counted', async () => {
+    const server = await startCattail({ datastore: new MemoryDatastore(), specs: { felix: spec }, flags: ['--syncer-types', 'felix', '--ops-cache-ms', '0'] });
+    const answer = (request: string) => new Promise<string>((resolve) => {
+      const socket = net.connect(server.app.syncAddress.port, '127.0.0.1');
+      let text = '';
+      socket.on('data', (d) => (text += d.toString('latin1'))).on('error', () => {}).on('close', () => resolve(text));
+      socket.end(request);
+    });
+    const upgrade = 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n';
+    const key = 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+    const refused = async () => [...(await (await fetch(`${server.opsUrl}/metrics`)).text()).matchAll(/^cattail_connections_refused_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    try {
+      const before = await refused();
+      assert.match(await answer('GET /sync HTTP/1.1\r\nHost: x\r\n\r\n'), /^HTTP\/1\.1 426 [^]*open a WebSocket on \/sync/);
+      assert.match(await answer(`GET /other HTTP/1.1\r\nHost: x\r\n${upgrade}${key}\r\n`), /^HTTP\/1\.1 404 [^]*Connection: close[^]*\r\n\r\nthe sync endpoint is \/sync\n$/);
+      assert.match(await answer(`POST /sync HTTP/1.1\r\nHost: x\r\n${upgrade}${key}\r\n`), /^HTTP\/1\.1 405 /);
+      assert.match(await answer(`GET /sync HTTP/1.1\r\nHost: x\r\n${upgrade}Sec-WebSocket-Key: short\r\n\r\n`), /^HTTP\/1\.1 400 [^]*Sec-WebSocket-Key/);
+      assert.equal(await refused(), before + 1, 'only the 404 is counted');
+    } finally {
+      await server.close();
+    }
   });
 
   test('rule 10: shedding closes with 4020 and shutting down with 4021, each with its reason', async () => {
