@@ -65,7 +65,8 @@ export async function startCattail(config: Config, deps: CattailDeps): Promise<C
   const etcd = deps.datastore === undefined && config.datastore === 'etcdv3' ? await import('./datastore/etcd/index.ts') : undefined;
   const datastore: Datastore = deps.datastore ?? (etcd !== undefined
     ? new etcd.EtcdDatastore({
-      endpoints: config.etcdEndpoints, caFile: config.etcdCaFile, certFile: config.etcdCertFile, keyFile: config.etcdKeyFile, logger, clock,
+      endpoints: config.etcdEndpoints, caFile: config.etcdCaFile, certFile: config.etcdCertFile, keyFile: config.etcdKeyFile,
+      username: config.etcdUsername, password: config.etcdPassword, logger, clock,
     })
     : config.datastore === 'file' || kube === undefined || kubeConfig === undefined
     ? new FileDatastore({

@@ -46,6 +46,8 @@ export const OPTIONS = {
   etcdCaFile: { type: str, default: '', help: 'CA bundle (PEM) that etcd\'s server certificate must chain to (https:// endpoints).' },
   etcdCertFile: { type: str, default: '', help: 'Client certificate (PEM) presented to etcd.' },
   etcdKeyFile: { type: str, default: '', help: 'Private key (PEM) of the etcd client certificate.', secret: true },
+  etcdUsername: { type: str, default: '', help: 'etcd user (etcd auth enabled); its token is sent with every request. Empty: no etcd auth.' },
+  etcdPassword: { type: str, default: '', help: 'Password of --etcd-username; set it with the variable rather than the flag.', secret: true },
   kubeconfig: { type: str, default: '', help: 'Kubeconfig file for the kubernetes datastore; empty means in-cluster config, else KUBECONFIG.' },
   syncerTypes: { type: { kind: 'list', values: SYNCER_TYPES }, default: ['felix', 'bgp', 'tunnel-ip-allocation'], help: 'Syncer types served (comma-separated).' },
   logLevel: { type: { kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] }, default: 'info', help: 'Log level.' },

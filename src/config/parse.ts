@@ -127,6 +127,7 @@ function crossCheck(c: Config): string[] {
       if (!/^https?:\/\/[^/]+\/?$/.test(e)) problems.push(`${f('etcdEndpoints')}: ${e} must be http://host:port or https://host:port`);
     }
     if ((c.etcdCertFile === '') !== (c.etcdKeyFile === '')) problems.push(`${f('etcdCertFile')} and ${f('etcdKeyFile')} must be set together`);
+    if (c.etcdPassword !== '' && c.etcdUsername === '') problems.push(`${f('etcdPassword')} needs ${f('etcdUsername')}`);
     const tlsFiles = c.etcdCaFile !== '' || c.etcdCertFile !== '';
     if (tlsFiles && c.etcdEndpoints.some((e) => e.startsWith('http://'))) {
       problems.push(`${f('etcdCaFile')} / ${f('etcdCertFile')} need https:// ${f('etcdEndpoints')} (a certificate is never sent over plain HTTP)`);

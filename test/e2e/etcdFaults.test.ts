@@ -131,3 +131,55 @@ test('many agents cost etcd one watch per key prefix (counted on etcd\'s own met
     await etcd.stop();
   }
 });
+
+test('etcd auth: a user with the read-only Calico role syncs; a user without it gets nothing (kinds stale, readiness 503)', async () => {
+  const etcd = await EtcdCluster.start();
+  const url = etcd.endpoints[0]!;
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const call = async (path: string, body: unknown) => {
+    const res = await fetch(`${url}${path}`, { method: 'POST', body: JSON.stringify(body) });
+    assert.equal(res.status, 200, `${path}: ${await res.clone().text()}`);
+    await res.arrayBuffer();
+  };
+  const setup = new EtcdClient({ endpoints: etcd.endpoints, requestTimeoutMs: 10_000 });
+  await waitEtcdReady(setup);
+  setup.close();
+  await call('/v3/auth/user/add', { name: 'root', password: 'root-pw' });
+  await call('/v3/auth/role/add', { name: 'root' });
+  await call('/v3/auth/user/grant', { user: 'root', role: 'root' });
+  await call('/v3/auth/role/add', { name: 'cattail' });
+  for (const prefix of [`${V3}/`, '/calico/ipam/v2/assignment/', '/calico/ipam/v2/host/']) {
+    const end = Buffer.from(prefix);
+    end[end.length - 1]! += 1;
+    await call('/v3/auth/role/grant', { name: 'cattail', perm: { permType: 'READ', key: b64(prefix), range_end: end.toString('base64') } });
+  }
+  for (const [user, role] of [['cattail', 'cattail'], ['nobody', undefined]] as const) {
+    await call('/v3/auth/user/add', { name: user, password: `${user}-pw` });
+    if (role) await call('/v3/auth/user/grant', { user, role });
+  }
+  await call('/v3/auth/enable', {});
+  const root = new EtcdClient({ endpoints: etcd.endpoints, username: 'root', password: 'root-pw', requestTimeoutMs: 10_000 });
+  try {
+    await putAll(root, toEtcdLayout(readManifests(EXAMPLES)));
+    const denied = await startEtcdCattail(etcd.endpoints, ['--etcd-username', 'nobody', '--etcd-password', 'nobody-pw', '--stale-upstream-ms', '1000']);
+    try {
+      await eventually(async () => (await staleKinds(denied.opsUrl)).length === 13, 'every felix kind stale without the role', 60_000);
+      assert.equal(await httpStatus(`${denied.opsUrl}/readiness`), 503);
+    } finally {
+      await denied.close();
+    }
+    const h = await startEtcdCattail(etcd.endpoints, ['--etcd-username', 'cattail', '--etcd-password', 'cattail-pw']);
+    const clients = await connectClients(h.syncUrl, { felix: 1, bgp: 1, 'tunnel-ip-allocation': 1 });
+    try {
+      await waitEtcdConverged(root, clients, 'the demo cluster read as the cattail user');
+      await root.put(...policy('written-by-root', 3));
+      await waitEtcdConverged(root, clients, 'a change seen through the cattail user');
+    } finally {
+      for (const c of clients) c.close();
+      await h.close();
+    }
+  } finally {
+    root.close();
+    await etcd.stop();
+  }
+});

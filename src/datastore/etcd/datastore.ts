@@ -13,6 +13,9 @@ export interface EtcdDatastoreOptions {
   caFile?: string;
   certFile?: string;
   keyFile?: string;
+  /** etcd auth: user and password (see EtcdClientOptions). */
+  username?: string;
+  password?: string;
   logger: Logger;
   clock?: Clock;
   /** Uniform random in [0, 1) for backoff jitter. */
@@ -76,6 +79,7 @@ export class EtcdDatastore implements Datastore {
       ...(options.caFile ? { caFile: options.caFile } : {}),
       ...(options.certFile ? { certFile: options.certFile } : {}),
       ...(options.keyFile ? { keyFile: options.keyFile } : {}),
+      ...(options.username ? { username: options.username, password: options.password ?? '' } : {}),
       requestTimeoutMs: options.requestTimeoutMs ?? d.requestTimeoutMs,
     });
   }

@@ -39,6 +39,8 @@ export function classifyGatewayError(httpStatus: number, body: string): EtcdErro
   // gRPC codes: 14 unavailable, 4 deadline exceeded, 16 unauthenticated, 7 permission denied.
   if (grpcCode === 14 || /leader|unavailable|stopped/i.test(message)) return new EtcdError('unavailable', text);
   if (grpcCode === 4) return new EtcdError('timeout', text);
-  if (grpcCode === 16 || grpcCode === 7 || httpStatus === 401 || httpStatus === 403) return new EtcdError('denied', text);
+  if (grpcCode === 16 || grpcCode === 7 || httpStatus === 401 || httpStatus === 403 || /auth|permission denied|user name|password|CommonName/i.test(message)) {
+    return new EtcdError('denied', text);
+  }
   return new EtcdError('http', text);
 }

@@ -25,6 +25,13 @@ export interface EtcdClientOptions {
   readonly caFile?: string;
   readonly certFile?: string;
   readonly keyFile?: string;
+  /**
+   * etcd user and password (etcd's own auth, `etcdctl auth enable`): a token is fetched from
+   * `/v3/auth/authenticate` and sent with every request. The gateway ignores a client
+   * certificate's CN as the user name, so with the gateway this is the only way to be a user.
+   */
+  readonly username?: string;
+  readonly password?: string;
   /** One unary request (a page of a range, a put) may take this long. */
   readonly requestTimeoutMs: number;
 }
@@ -84,6 +91,8 @@ export class EtcdClient {
   readonly #tls: https.AgentOptions;
   readonly #agents: http.Agent[];
   readonly #requestTimeoutMs: number;
+  readonly #credentials: { readonly name: string; readonly password: string } | undefined;
+  #token: Promise<string> | undefined;
   #current = 0;
   #closed = false;
 
@@ -101,6 +110,7 @@ export class EtcdClient {
     this.#tls = tls;
     this.#agents = this.endpoints.map((u) => (u.protocol === 'https:' ? new https.Agent({ keepAlive: true, ...tls }) : new http.Agent({ keepAlive: true })));
     this.#requestTimeoutMs = options.requestTimeoutMs;
+    this.#credentials = options.username ? { name: options.username, password: options.password ?? '' } : undefined;
   }
 
   /** The endpoint requests currently go to. */
@@ -164,40 +174,51 @@ export class EtcdClient {
         if (settled) return;
         settled = true;
         if (err.code === 'unavailable' || err.code === 'timeout') this.#failoverFrom(url);
+        this.#forgetExpiredToken(err);
         reject(err);
         req?.destroy();
       };
-      req = this.#request(url, '/v3/watch', { agent: false, headers: { 'grpc-metadata-hasleader': 'true' } });
-      req.on('error', (err) => fail(cancelReason ?? EtcdError.network(url, err)));
-      req.on('response', (res) => {
-        if (res.statusCode !== 200) {
-          readAll(res).then((text) => fail(classifyGatewayError(res.statusCode ?? 0, text)), (err: Error) => fail(EtcdError.network(url, err)));
+      const open = (auth: Record<string, string>): void => {
+        req = this.#request(url, '/v3/watch', { agent: false, headers: { 'grpc-metadata-hasleader': 'true', ...auth } });
+        req.on('error', (err) => fail(cancelReason ?? EtcdError.network(url, err)));
+        req.on('response', (res) => {
+          if (res.statusCode !== 200) {
+            readAll(res).then((text) => fail(classifyGatewayError(res.statusCode ?? 0, text)), (err: Error) => fail(EtcdError.network(url, err)));
+            return;
+          }
+          let rest = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            received += chunk.length;
+            rest += chunk;
+            for (let nl = rest.indexOf('\n'); nl >= 0; nl = rest.indexOf('\n')) {
+              const line = rest.slice(0, nl).trim();
+              rest = rest.slice(nl + 1);
+              if (line === '') continue;
+              try {
+                handleWatchLine(line, handlers);
+              } catch (err) {
+                fail(err instanceof EtcdError ? err : new EtcdError('bad-response', `etcd watch: ${(err as Error).message}`));
+                return;
+              }
+            }
+          });
+          // etcd ends a watch only when its member shuts down or loses its leader (the stream
+          // requires one): a failure of this member, so the next attempt goes to the next one.
+          res.on('end', () => fail(cancelReason ?? new EtcdError('unavailable', `etcd ${url.origin} ended the watch stream (member stopping or without a leader)`)));
+          res.on('error', (err) => fail(cancelReason ?? EtcdError.network(url, err)));
+          res.on('aborted', () => fail(cancelReason ?? new EtcdError('unavailable', `etcd ${url.origin} ended the watch stream`)));
+        });
+        req.end(body);
+      };
+      // The token (when etcd auth is on) first; a cancel meanwhile wins.
+      void this.#authHeaders().then((auth) => {
+        if (cancelReason) {
+          fail(cancelReason);
           return;
         }
-        let rest = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          received += chunk.length;
-          rest += chunk;
-          for (let nl = rest.indexOf('\n'); nl >= 0; nl = rest.indexOf('\n')) {
-            const line = rest.slice(0, nl).trim();
-            rest = rest.slice(nl + 1);
-            if (line === '') continue;
-            try {
-              handleWatchLine(line, handlers);
-            } catch (err) {
-              fail(err instanceof EtcdError ? err : new EtcdError('bad-response', `etcd watch: ${(err as Error).message}`));
-              return;
-            }
-          }
-        });
-        // etcd ends a watch only when its member shuts down or loses its leader (the stream
-        // requires one): a failure of this member, so the next attempt goes to the next one.
-        res.on('end', () => fail(cancelReason ?? new EtcdError('unavailable', `etcd ${url.origin} ended the watch stream (member stopping or without a leader)`)));
-        res.on('error', (err) => fail(cancelReason ?? EtcdError.network(url, err)));
-        res.on('aborted', () => fail(cancelReason ?? new EtcdError('unavailable', `etcd ${url.origin} ended the watch stream`)));
-      });
-      req.end(body);
+        open(auth);
+      }, (err: unknown) => fail(err instanceof EtcdError ? err : EtcdError.network(url, err as Error)));
     });
     return {
       done,
@@ -231,12 +252,43 @@ export class EtcdClient {
     return http.request(options);
   }
 
-  #unary(path: string, body: unknown, signal?: AbortSignal): Promise<unknown> {
+  /** The Authorization header when etcd auth is configured (a token, fetched once and on expiry). */
+  async #authHeaders(): Promise<Record<string, string>> {
+    if (this.#credentials === undefined) return {};
+    this.#token ??= this.#send('/v3/auth/authenticate', this.#credentials, undefined, {}).then((r) => {
+      const token = (r as { token?: unknown }).token;
+      if (typeof token !== 'string' || token === '') throw new EtcdError('denied', 'etcd authenticate answered without a token');
+      return token;
+    });
+    try {
+      return { authorization: await this.#token };
+    } catch (err) {
+      this.#token = undefined;
+      throw err;
+    }
+  }
+
+  async #unary(path: string, body: unknown, signal?: AbortSignal): Promise<unknown> {
+    const auth = await this.#authHeaders();
+    try {
+      return await this.#send(path, body, signal, auth);
+    } catch (err) {
+      this.#forgetExpiredToken(err);
+      throw err;
+    }
+  }
+
+  /** An expired token (simple tokens live 5 min idle): the next request or watch authenticates again. */
+  #forgetExpiredToken(err: unknown): void {
+    if (err instanceof EtcdError && err.code === 'denied' && /auth token/i.test(err.message)) this.#token = undefined;
+  }
+
+  #send(path: string, body: unknown, signal: AbortSignal | undefined, auth: Record<string, string>): Promise<unknown> {
     if (this.#closed) return Promise.reject(new EtcdError('canceled', 'etcd client closed'));
     const index = this.#current;
     const url = this.endpoints[index]!;
     return new Promise((resolve, reject) => {
-      const req = this.#request(url, path, { agent: this.#agents[index]! });
+      const req = this.#request(url, path, { agent: this.#agents[index]!, headers: auth });
       const timer = setTimeout(() => req.destroy(new EtcdError('timeout', `etcd ${url.origin}${path} did not answer within ${this.#requestTimeoutMs} ms`)), this.#requestTimeoutMs);
       const onAbort = (): void => {
         req.destroy(new EtcdError('canceled', 'request aborted'));
