@@ -99,9 +99,18 @@ function tokenize(text: string): Token[] {
   }
 }
 
+/**
+ * Parentheses deeper than this are refused. Go's parser has no bound (its stack grows to 1 GB);
+ * here the JavaScript stack ran out somewhere between 5,000 and 20,000 levels depending on JIT
+ * state, so the same selector was valid or not from one run to the next. Real selectors nest a
+ * few levels.
+ */
+const MAX_SELECTOR_DEPTH = 1000;
+
 /** Go's recursive-descent parser over the token list (which always ends with `eof`). */
 class Parser {
   private pos = 0;
+  private depth = 0;
   private readonly text: string;
   private readonly tokens: readonly Token[];
   constructor(text: string) {
@@ -156,7 +165,9 @@ class Parser {
       case 'all': return { op: 'all' };
       case 'global': return { op: 'global' };
       case '(': {
+        if (++this.depth > MAX_SELECTOR_DEPTH) fail(this.text.slice(0, 100), `parentheses nested deeper than ${MAX_SELECTOR_DEPTH} levels`);
         const inner = this.parseOr();
+        this.depth--;
         if (this.peek().kind !== ')') fail(this.text, 'expected ")"');
         this.pos++;
         return inner;

@@ -118,3 +118,12 @@ test('a Kubernetes namespace selector whose only expression has an unknown opera
   assert.equal(k8sSelectorToCalico({ matchExpressions: [{ key: 'a', operator: 'Gt' }, { key: 'b', operator: 'Exists' }] }, 'pod'),
     "projectcalico.org/orchestrator == 'k8s' && has(b)");
 });
+
+test('parentheses nest up to 1,000 levels; deeper is refused with a clear reason, the same way every time (Go has no bound; the stack gave way at a JIT-dependent depth)', () => {
+  const nested = (n: number) => `${'('.repeat(n)}a == "b"${')'.repeat(n)}`;
+  assert.equal(printSelector(parseSelector(nested(1000))), 'a == "b"');
+  assert.equal(attachPrefix(nested(1000), 'p/'), 'p/a == "b"');
+  for (const n of [1001, 5000, 10_000, 20_000, 5000]) {
+    assert.throws(() => validateSelector(nested(n), 'spec.selector'), /^ValidationError: spec\.selector: invalid selector "\(+": parentheses nested deeper than 1000 levels$/, String(n));
+  }
+});
