@@ -13,6 +13,7 @@ import { putAll, startEtcdCattail, waitEtcdConverged, waitEtcdReady } from '../s
 import { readManifests, toEtcdLayout } from '../support/etcdLayout.ts';
 import { EtcdCluster } from '../support/etcdProcess.ts';
 import { eventually } from '../support/eventually.ts';
+import { TcpProxy } from '../support/tcpProxy.ts';
 
 const EXAMPLES = path.join(import.meta.dirname, '../../examples/cluster');
 const V3 = '/calico/resources/v3/projectcalico.org';
@@ -132,8 +133,9 @@ test('many agents cost etcd one watch per key prefix (counted on etcd\'s own met
   }
 });
 
-test('etcd auth: a user with the read-only Calico role syncs; a user without it gets nothing (kinds stale, readiness 503)', async () => {
-  const etcd = await EtcdCluster.start();
+test('etcd auth: a user with the read-only Calico role syncs; a user without it gets nothing (kinds stale, readiness 503); an expired token is replaced', async () => {
+  // Tokens expire after 2 s idle, so the watches resumed after the cut below present an expired one.
+  const etcd = await EtcdCluster.start({ extraArgs: ['--auth-token-ttl', '2'] });
   const url = etcd.endpoints[0]!;
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   const call = async (path: string, body: unknown) => {
@@ -168,15 +170,24 @@ test('etcd auth: a user with the read-only Calico role syncs; a user without it 
     } finally {
       await denied.close();
     }
-    const h = await startEtcdCattail(etcd.endpoints, ['--etcd-username', 'cattail', '--etcd-password', 'cattail-pw']);
+    const proxy = new TcpProxy(etcd.members[0]!.spec.clientPort);
+    const port = await proxy.listen();
+    const h = await startEtcdCattail([`http://127.0.0.1:${port}`], ['--etcd-username', 'cattail', '--etcd-password', 'cattail-pw']);
     const clients = await connectClients(h.syncUrl, { felix: 1, bgp: 1, 'tunnel-ip-allocation': 1 });
     try {
       await waitEtcdConverged(root, clients, 'the demo cluster read as the cattail user');
       await root.put(...policy('written-by-root', 3));
       await waitEtcdConverged(root, clients, 'a change seen through the cattail user');
+      await new Promise((r) => setTimeout(r, 4_000));
+      proxy.block();
+      // The test's own client's token has expired too: its first attempt is refused, the retry re-authenticates.
+      await eventually(async () => root.put(...policy('written-while-cut', 4)).then(() => true, () => false), 'a write as root');
+      proxy.open();
+      await waitEtcdConverged(root, clients, 'a change made while cut, read with a new token');
     } finally {
       for (const c of clients) c.close();
       await h.close();
+      await proxy.close();
     }
   } finally {
     root.close();

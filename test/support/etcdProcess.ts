@@ -45,14 +45,16 @@ export class EtcdMember {
   readonly dataDir: string;
   readonly #cluster: readonly EtcdMemberSpec[];
   readonly #tls: EtcdTls | undefined;
+  readonly #extraArgs: readonly string[];
   #proc: ChildProcess | undefined;
   #state: 'new' | 'existing' = 'new';
   readonly #killOnExit = (): void => {
     this.#proc?.kill('SIGKILL');
   };
 
-  constructor(spec: EtcdMemberSpec, cluster: readonly EtcdMemberSpec[], tls: EtcdTls | undefined, baseDir: string) {
+  constructor(spec: EtcdMemberSpec, cluster: readonly EtcdMemberSpec[], tls: EtcdTls | undefined, baseDir: string, extraArgs: readonly string[] = []) {
     this.spec = spec;
+    this.#extraArgs = extraArgs;
     this.#cluster = cluster;
     this.#tls = tls;
     this.dataDir = path.join(baseDir, spec.name);
@@ -78,6 +80,7 @@ export class EtcdMember {
       // Fast elections so a lost leader is replaced within a second or two on a busy machine.
       '--heartbeat-interval', '100', '--election-timeout', '1000',
     ];
+    args.push(...this.#extraArgs);
     if (this.#tls) args.push('--client-cert-auth', '--trusted-ca-file', this.#tls.caFile, '--cert-file', this.#tls.certFile, '--key-file', this.#tls.keyFile);
     this.#proc = spawn(etcdBinary(), args, { stdio: 'ignore' });
     this.#state = 'existing';
@@ -114,12 +117,13 @@ export class EtcdCluster {
     this.#baseDir = baseDir;
   }
 
-  static async start(options: { size?: number; tls?: EtcdTls } = {}): Promise<EtcdCluster> {
+  /** `extraArgs` go to every member, e.g. `['--auth-token-ttl', '2']`. */
+  static async start(options: { size?: number; tls?: EtcdTls; extraArgs?: readonly string[] } = {}): Promise<EtcdCluster> {
     const size = options.size ?? 1;
     const baseDir = mkdtempSync(path.join(tmpdir(), 'cattail-etcd-'));
     const specs: EtcdMemberSpec[] = [];
     for (let i = 0; i < size; i++) specs.push({ name: `m${i}`, clientPort: await freePort(), peerPort: await freePort() });
-    const cluster = new EtcdCluster(specs.map((s) => new EtcdMember(s, specs, options.tls, baseDir)), baseDir);
+    const cluster = new EtcdCluster(specs.map((s) => new EtcdMember(s, specs, options.tls, baseDir, options.extraArgs)), baseDir);
     for (const m of cluster.members) m.start();
     return cluster;
   }

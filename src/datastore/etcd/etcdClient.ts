@@ -280,7 +280,7 @@ export class EtcdClient {
 
   /** An expired token (simple tokens live 5 min idle): the next request or watch authenticates again. */
   #forgetExpiredToken(err: unknown): void {
-    if (err instanceof EtcdError && err.code === 'denied' && /auth token/i.test(err.message)) this.#token = undefined;
+    if (err instanceof EtcdError && /auth token/i.test(err.message)) this.#token = undefined;
   }
 
   #send(path: string, body: unknown, signal: AbortSignal | undefined, auth: Record<string, string>): Promise<unknown> {
@@ -348,7 +348,8 @@ function handleWatchLine(line: string, handlers: WatchHandlers): void {
   }
   if (r.canceled === true) {
     const reason = typeof r.cancel_reason === 'string' ? r.cancel_reason : 'no reason given';
-    throw new EtcdError(/leader/i.test(reason) ? 'unavailable' : 'canceled', `etcd canceled the watch: ${reason}`);
+    const code = /leader/i.test(reason) ? 'unavailable' : /auth|permission/i.test(reason) ? 'denied' : 'canceled';
+    throw new EtcdError(code, `etcd canceled the watch: ${reason}`);
   }
   if (r.created === true) handlers.onCreated();
   const header = r.header as { revision?: string } | undefined;
