@@ -100,10 +100,13 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
     agent.generation++;
     const host = new RecordingHost(`client ${index} (${agent.syncerType}) #${agent.generation}`);
     agent.proxy.onServerMessage = (m) => host.onWire(m);
+    agent.proxy.onUndecodable = (reason) => host.wireUndecodable(reason);
     const client = new SyncClient({
       servers: [agent.proxy.url], shuffleServers: false, syncerType: agent.syncerType, hostname: `torture-${index}`,
       handler: host, connectTimeoutMs: 2_000, handshakeTimeoutMs: 3_000, readTimeoutMs: 4_000, writeTimeoutMs: 4_000,
       backoff: { initialDelayMs: 20, maxDelayMs: 300 }, random: Math.random,
+      // Half the agents negotiate zstd, half take plain frames from the same cache.
+      compression: index % 2 === 0,
     });
     client.on('error', () => {});
     client.start();

@@ -6,13 +6,16 @@
  * hands every decoded frame to `onServerMessage`, in wire order, for ordering checks.
  */
 import net from 'node:net';
-import { Codec, type ServerMessage } from '../../src/protocol/index.ts';
+import { Codec, decompressFrame, isCompressedFrame, type ServerMessage } from '../../src/protocol/index.ts';
 import { afterHttpHead, takeFrame } from '../support/wsFrames.ts';
 
 interface Pair {
   readonly client: net.Socket;
   readonly server: net.Socket;
 }
+
+/** Generous: the tap only observes; the client under test enforces its own limit. */
+const TAP_MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
 export class TortureProxy {
   readonly #pairs = new Set<Pair>();
@@ -23,6 +26,8 @@ export class TortureProxy {
   #paused = false;
   /** Called for every server → client message of every connection, in order. */
   onServerMessage: (msg: ServerMessage) => void = () => {};
+  /** A server frame the tap could not decode: the ordering checks would silently miss it. */
+  onUndecodable: (reason: string) => void = () => {};
 
   constructor(targetPort: number) {
     this.#targetPort = targetPort;
@@ -95,8 +100,10 @@ export class TortureProxy {
     const tap = new FrameTap((payload) => {
       let msg: ServerMessage;
       try {
-        msg = this.#codec.decodeServer(payload);
-      } catch {
+        // Negotiated zstd frames are decompressed as a client would (PROTOCOL.md §7.1).
+        msg = this.#codec.decodeServer(isCompressedFrame(payload) ? decompressFrame(payload, TAP_MAX_FRAME_BYTES) : payload);
+      } catch (err) {
+        this.onUndecodable((err as Error).message);
         return;
       }
       this.onServerMessage(msg);

@@ -47,6 +47,11 @@ export class RecordingHost implements SyncHandler {
   }
 
   /** One server → client message as it crossed the wire. */
+  /** The wire tap saw a frame it could not decode, so the ordering check would be blind to it. */
+  wireUndecodable(reason: string): void {
+    this.#violate(`a server frame the wire tap could not decode: ${reason}`);
+  }
+
   onWire(msg: ServerMessage): void {
     this.#wireSeq++;
     if (msg.type === 'kvs') {
