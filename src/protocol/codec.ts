@@ -2,7 +2,7 @@ import { Packr } from 'msgpackr';
 import { badFrame } from './errors.ts';
 import {
   type AckMessage, type ClientMessage, type HelloMessage, type KvsMessage, type PingMessage, type PongMessage,
-  type ServerHelloMessage, type ServerMessage, type SnapshotEndMessage, type StatusMessage, type WireKV,
+  type ServerHelloMessage, type ServerMessage, type SnapshotEndMessage, type StatusMessage, type UnknownServerMessage, type WireKV,
   WIRE_SYNC_STATUSES, type WireSyncStatus,
 } from './messages.ts';
 
@@ -48,8 +48,11 @@ export class Codec {
     }
   }
 
-  /** Decodes and validates one server → client frame. Throws ProtocolError. */
-  decodeServer(bytes: Uint8Array): ServerMessage {
+  /**
+   * Decodes and validates one server → client frame. Throws ProtocolError. A map with a `type`
+   * string this version does not know decodes as `unknown` (ignored by clients, §7).
+   */
+  decodeServer(bytes: Uint8Array): ServerMessage | UnknownServerMessage {
     const msg = asMessage(this.decodeAny(bytes));
     switch (msg.type) {
       case 'serverHello': return validateServerHello(msg);
@@ -57,7 +60,9 @@ export class Codec {
       case 'status': return validateStatus(msg);
       case 'ping': return { type: 'ping', timestamp: num(msg, 'timestamp') } satisfies PingMessage;
       case 'snapshotEnd': return { type: 'snapshotEnd', seq: num(msg, 'seq'), keys: num(msg, 'keys') } satisfies SnapshotEndMessage;
-      default: throw badFrame(`unknown server message type ${JSON.stringify(msg.type)}`);
+      default:
+        if (typeof msg.type === 'string' && msg.type !== '') return { type: 'unknown', name: msg.type } satisfies UnknownServerMessage;
+        throw badFrame(`server message type ${JSON.stringify(msg.type)} is not a string`);
     }
   }
 }

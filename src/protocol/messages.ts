@@ -87,3 +87,14 @@ export interface SnapshotEndMessage {
 }
 
 export type ServerMessage = ServerHelloMessage | KvsMessage | StatusMessage | PingMessage | SnapshotEndMessage;
+
+/**
+ * A server → client map whose `type` this version does not know. PROTOCOL.md §7: a server sends
+ * a new message type only to a client that advertised it, so a client ignores one it did not ask
+ * for rather than dropping a working connection.
+ */
+export interface UnknownServerMessage {
+  readonly type: 'unknown';
+  /** The `type` string as received. */
+  readonly name: string;
+}

@@ -92,7 +92,8 @@ export class RawSocket {
         this.#socket.end();
       } else if (opcode === 0x2) {
         try {
-          this.messages.push(this.#codec.decodeServer(payload));
+          const msg = this.#codec.decodeServer(payload);
+          if (msg.type !== 'unknown') this.messages.push(msg);
         } catch {
           // Not our concern here.
         }

@@ -53,6 +53,13 @@ describe('protocol codec', () => {
     }
   });
 
+  test('a server map with an unknown type string decodes as unknown, to be ignored; a missing or non-string type is a bad frame', () => {
+    assert.deepEqual(codec.decodeServer(pack({ type: 'digestSummary', buckets: [1] })), { type: 'unknown', name: 'digestSummary' });
+    for (const value of [{ noType: 1 }, { type: 7 }, { type: '' }]) {
+      assert.equal(closeCodeOf(() => codec.decodeServer(pack(value))), CloseCode.badFrame, JSON.stringify(value));
+    }
+  });
+
   test('a kvs entry whose nil value disagrees with its update type is rejected by the client side', () => {
     const bad = pack({ type: 'kvs', kvs: [['/k', null, '1', 1]] });
     assert.equal(closeCodeOf(() => codec.decodeServer(bad)), CloseCode.badFrame);

@@ -80,6 +80,7 @@ export class TestClient {
     const compressed = isCompressedFrame(data);
     if (compressed) this.compressedFrames++;
     const msg = this.#codec.decodeServer(compressed ? decompressFrame(data, largestServerFrameBytes(DEFAULT_MAX_VALUE_BYTES)) : data);
+    if (msg.type === 'unknown') return; // ignored, as PROTOCOL.md §7 tells clients
     this.messages.push(msg);
     switch (msg.type) {
       case 'kvs':

@@ -101,7 +101,9 @@ export class TortureProxy {
       let msg: ServerMessage;
       try {
         // Negotiated zstd frames are decompressed as a client would (PROTOCOL.md §7.1).
-        msg = this.#codec.decodeServer(isCompressedFrame(payload) ? decompressFrame(payload, TAP_MAX_FRAME_BYTES) : payload);
+        const decoded = this.#codec.decodeServer(isCompressedFrame(payload) ? decompressFrame(payload, TAP_MAX_FRAME_BYTES) : payload);
+        if (decoded.type === 'unknown') throw new Error(`unknown message type ${JSON.stringify(decoded.name)}`);
+        msg = decoded;
       } catch (err) {
         this.onUndecodable((err as Error).message);
         return;

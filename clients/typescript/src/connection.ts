@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
 import {
   Codec, CloseCode, decompressFrame, FATAL_CLOSE_CODES, isCompressedFrame, MOVE_ON_CLOSE_CODES, PROTOCOL_VERSION, ProtocolError, SUPPORTED_COMPRESSION,
-  type ClientMessage, type ServerMessage, type WireKV,
+  type ClientMessage, type ServerMessage, type UnknownServerMessage, type WireKV,
 } from '../../../src/protocol/index.ts';
 import { CattailClientError, asClientError } from './errors.ts';
 import { classifyTlsError, type SocketTlsOptions } from './tls.ts';
@@ -152,7 +152,7 @@ export class Connection {
       this.#protocolError(CloseCode.badFrame, 'text frames are not part of the protocol');
       return;
     }
-    let msg: ServerMessage;
+    let msg: ServerMessage | UnknownServerMessage;
     try {
       const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
       if (isCompressedFrame(bytes) && !this.#compressed) throw new ProtocolError(CloseCode.badFrame, 'compressed frame on a connection that did not negotiate compression');
@@ -170,9 +170,12 @@ export class Connection {
     }
   }
 
-  #dispatch(msg: ServerMessage): void {
+  #dispatch(msg: ServerMessage | UnknownServerMessage): void {
     const o = this.#options;
     switch (msg.type) {
+      case 'unknown':
+        // PROTOCOL.md §7: a message type this client never advertised is ignored.
+        return;
       case 'serverHello': {
         if (this.#phase !== 'hello') return this.#protocolError(CloseCode.protocolError, 'second serverHello');
         if (msg.protocolVersion !== PROTOCOL_VERSION) {
