@@ -70,6 +70,7 @@ describe('cattail-client CLI', () => {
     const server = http.createServer();
     server.on('upgrade', (_req, socket) => {
       upgrades++;
+      socket.on('error', () => {}); // the client may reset first; that is not this test's concern
       const body = 'client certificate (CN ["intruder"], URI SANs []) is not on the allow-list\n';
       socket.end(`HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     });
@@ -87,6 +88,7 @@ describe('cattail-client CLI', () => {
     const server = http.createServer();
     server.on('upgrade', (_req, socket) => {
       upgrades++;
+      socket.on('error', () => {}); // the client may reset first; that is not this test's concern
       const body = '16 connections from 127.0.0.1 already; at most 16 per source\n';
       socket.end(`HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     });

@@ -139,7 +139,7 @@ describe('slow hosts, dead paths, refusals and hostile servers', () => {
       codec.encodeValue({ type: 'kvs', kvs: [[42, { a: 1 }, 'r', 1]] }),
       codec.encodeValue({ type: 'kvs', kvs: 'nope' }),
       codec.encodeValue({ type: 'status', status: 'maybe' }),
-      codec.encodeValue({ type: 'mystery' }),
+      codec.encodeValue({ type: 7 }),
       codec.encodeValue({ type: 'serverHello', protocolVersion: 1, syncerType: 'felix' }),
       codec.encodeValue({ type: 'snapshotEnd', seq: 1, keys: 0 }),
       'a text frame',
