@@ -56,7 +56,13 @@ export function syncerTypeOf(c: TestClient): SyncerType {
  * names the first differences of the first client that has not converged.
  */
 export async function waitConverged(api: K8sEmulator, clients: readonly TestClient[], what: string, timeoutMs = 60_000): Promise<void> {
-  const expected = new Map(SERVED.map((t) => [t, expectedModel(api, t)] as const));
+  await waitModelConverged(new Map(SERVED.map((t) => [t, expectedModel(api, t)] as const)), clients, what, timeoutMs);
+}
+
+/** Waits until every client is in sync and holds exactly `expected` for its syncer type. */
+export async function waitModelConverged(
+  expected: ReadonlyMap<SyncerType, ReadonlyMap<string, unknown>>, clients: readonly TestClient[], what: string, timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const lagging = clients.find((c) => !c.inSync || modelDiff(c.state, expected.get(syncerTypeOf(c))!, 1).length > 0);

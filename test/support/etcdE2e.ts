@@ -9,8 +9,7 @@ import { type EtcdClient, type EtcdKV, layoutOf } from '../../src/datastore/etcd
 import type { RawObject } from '../../src/datastore/types.ts';
 import type { Logger } from '../../src/logger.ts';
 import type { SyncerType } from '../../src/syncer/types.ts';
-import { modelDiff } from './e2eCluster.ts';
-import { SERVED, syncerTypeOf } from './e2eServer.ts';
+import { SERVED, waitModelConverged } from './e2eServer.ts';
 import { eventually } from './eventually.ts';
 import { expectedModel } from './expectedModel.ts';
 import { type Harness, startCattail } from './harness.ts';
@@ -62,16 +61,5 @@ export async function expectedFromEtcd(client: EtcdClient, types: readonly Synce
 
 /** Waits until every client is in sync and holds exactly the model of etcd's current keys. */
 export async function waitEtcdConverged(client: EtcdClient, clients: readonly TestClient[], what: string, timeoutMs = 60_000): Promise<void> {
-  const expected = await expectedFromEtcd(client);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const lagging = clients.find((c) => !c.inSync || modelDiff(c.state, expected.get(syncerTypeOf(c))!, 1).length > 0);
-    if (lagging === undefined) return;
-    if (Date.now() > deadline) {
-      const diff = modelDiff(lagging.state, expected.get(syncerTypeOf(lagging))!);
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${syncerTypeOf(lagging)} client ${lagging.options.hostname} ` +
-        `(inSync=${lagging.inSync}, status=${lagging.status}, ${lagging.state.size} keys):\n  ${diff.join('\n  ')}`);
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await waitModelConverged(await expectedFromEtcd(client), clients, what, timeoutMs);
 }
