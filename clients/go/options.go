@@ -45,6 +45,9 @@ type Options struct {
 	WriteTimeout time.Duration
 	// MaxFrameBytes is the largest server frame accepted; default LargestServerFrameBytes.
 	MaxFrameBytes int64
+	// DisableCompression stops the hello offering zstd (PROTOCOL.md §7.1), so every server
+	// frame arrives plain; by default the client offers it and decodes what the server sends.
+	DisableCompression bool
 	// MaxBatchSize is the most updates per OnUpdates call; default 100.
 	MaxBatchSize int
 	// Backoff is the delay between failed attempts; zero fields take its defaults.

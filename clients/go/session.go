@@ -64,7 +64,11 @@ func (c *Client) runSession(ctx context.Context, addr, connID string) (out sessi
 		}
 	}()
 
-	hello, err := encodeHello(c.opts.SyncerType, c.opts.Hostname, c.opts.ClientInfo, connID)
+	var offered []string
+	if !c.opts.DisableCompression {
+		offered = []string{compressionZstd}
+	}
+	hello, err := encodeHello(c.opts.SyncerType, c.opts.Hostname, c.opts.ClientInfo, connID, offered)
 	if err == nil {
 		err = write(hello)
 	}
@@ -80,6 +84,12 @@ func (c *Client) runSession(ctx context.Context, addr, connID string) (out sessi
 			c.deliverStatus(WaitForDatastore)
 		}
 	}()
+	// failClosing ends the session with a protocol error, closing with closeCode.
+	failClosing := func(closeCode int, reason string) sessionOutcome {
+		closeWith(closeCode, truncate(reason, 120))
+		out.err = &Error{Code: CodeProtocol, Server: addr, Reason: reason}
+		return out
+	}
 	fail := func(code ErrorCode, reason string, err error) sessionOutcome {
 		if code == CodeProtocol {
 			closeWith(websocket.CloseProtocolError, truncate(reason, 120))
@@ -87,6 +97,13 @@ func (c *Client) runSession(ctx context.Context, addr, connID string) (out sessi
 		out.err = &Error{Code: code, Server: addr, Reason: reason, Err: err}
 		return out
 	}
+	// decompressor is set once the serverHello chose zstd (§7.1).
+	var decompressor *frameDecompressor
+	defer func() {
+		if decompressor != nil {
+			decompressor.close()
+		}
+	}()
 	for {
 		timeout := c.opts.ReadTimeout
 		if !gotHello {
@@ -104,6 +121,16 @@ func (c *Client) runSession(ctx context.Context, addr, connID string) (out sessi
 		if kind != websocket.BinaryMessage {
 			return fail(CodeProtocol, "the server sent a text frame", nil)
 		}
+		if isCompressedFrame(frame) {
+			if decompressor == nil {
+				return failClosing(closeBadFrame, "a compressed frame on a connection that did not negotiate compression")
+			}
+			plain, ferr := decompressor.decompress(frame)
+			if ferr != nil {
+				return failClosing(ferr.closeCode, ferr.reason)
+			}
+			frame = plain
+		}
 		msg, err := decodeServerMessage(frame)
 		if err != nil {
 			return fail(CodeProtocol, "undecodable server frame: "+err.Error(), nil)
@@ -116,13 +143,18 @@ func (c *Client) runSession(ctx context.Context, addr, connID string) (out sessi
 				return fail(CodeProtocol, fmt.Sprintf("server speaks protocol version %d, this client %d", msg.ProtocolVersion, protocolVersion), nil)
 			}
 			if msg.Compression != "" {
-				return fail(CodeProtocol, "server chose compression "+msg.Compression+", which this client did not offer", nil)
+				if msg.Compression != compressionZstd || c.opts.DisableCompression {
+					return failClosing(closeNotOffered, "server chose compression "+msg.Compression+", which this client did not offer")
+				}
+				if decompressor, err = newFrameDecompressor(c.opts.MaxFrameBytes); err != nil {
+					return fail(CodeProtocol, "starting the zstd decoder", err)
+				}
 			}
 			if msg.SyncerType != c.opts.SyncerType {
 				return fail(CodeProtocol, "serverHello names syncer type "+msg.SyncerType+", not "+c.opts.SyncerType, nil)
 			}
 			gotHello = true
-			log.Log(LevelInfo, "server answered", "server", addr, "serverInstanceId", msg.ServerInstanceID, "serverVersion", msg.ServerVersion, "connectionId", msg.ConnectionID, "clientConnId", connID)
+			log.Log(LevelInfo, "server answered", "server", addr, "serverInstanceId", msg.ServerInstanceID, "serverVersion", msg.ServerVersion, "connectionId", msg.ConnectionID, "clientConnId", connID, "compression", compressionName(msg.Compression))
 			if c.view.connectionStarted() {
 				c.deliverStatus(ResyncInProgress)
 			}
@@ -229,6 +261,14 @@ func readError(addr string, err error, gotHello bool) *Error {
 		return &Error{Code: CodeProtocol, Server: addr, Reason: "server frame over MaxFrameBytes", Err: err}
 	}
 	return &Error{Code: CodeServerClosed, Server: addr, CloseCode: websocket.CloseAbnormalClosure, Err: err}
+}
+
+// compressionName is the serverHello's choice as logged: "none" for plain frames.
+func compressionName(chosen string) string {
+	if chosen == "" {
+		return "none"
+	}
+	return chosen
 }
 
 func truncate(s string, n int) string {

@@ -188,9 +188,13 @@ func decodeValue(raw []byte) (interface{}, error) {
 	return newDecoder(raw).DecodeInterfaceLoose()
 }
 
-func encodeHello(syncerType, hostname, clientInfo, connID string) ([]byte, error) {
-	// No compression capability is offered: capabilities are additive, and a server only uses
-	// one a client asked for.
+// encodeHello builds the hello; compression lists what the client decodes (§7.1), most
+// preferred first, and an empty list offers nothing.
+func encodeHello(syncerType, hostname, clientInfo, connID string, compression []string) ([]byte, error) {
+	capabilities := map[string]interface{}{}
+	if len(compression) > 0 {
+		capabilities["compression"] = compression
+	}
 	return msgpack.Marshal(map[string]interface{}{
 		"type":            "hello",
 		"protocolVersion": protocolVersion,
@@ -199,7 +203,7 @@ func encodeHello(syncerType, hostname, clientInfo, connID string) ([]byte, error
 		"clientVersion":   Version,
 		"clientInfo":      clientInfo,
 		"clientConnId":    connID,
-		"capabilities":    map[string]interface{}{},
+		"capabilities":    capabilities,
 	})
 }
 

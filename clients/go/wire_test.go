@@ -64,8 +64,9 @@ func TestAPongEchoesThePingTimestampUnchanged(t *testing.T) {
 	}
 }
 
-func TestTheHelloOffersNoCompression(t *testing.T) {
-	hello, err := encodeHello("bgp", "node-1", "info", "c1")
+func decodeHelloCapabilities(t *testing.T, compression []string) (map[string]interface{}, map[string]interface{}) {
+	t.Helper()
+	hello, err := encodeHello("bgp", "node-1", "info", "c1", compression)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,20 @@ func TestTheHelloOffersNoCompression(t *testing.T) {
 		t.Fatal(err)
 	}
 	caps, _ := back["capabilities"].(map[string]interface{})
-	if back["syncerType"] != "bgp" || len(caps) != 0 {
+	return back, caps
+}
+
+func TestTheHelloOffersTheCompressionsItIsGiven(t *testing.T) {
+	back, caps := decodeHelloCapabilities(t, []string{"zstd"})
+	list, _ := caps["compression"].([]interface{})
+	if back["syncerType"] != "bgp" || len(list) != 1 || list[0] != "zstd" {
+		t.Fatalf("%v", back)
+	}
+}
+
+func TestAHelloWithCompressionOffOffersNoCapability(t *testing.T) {
+	back, caps := decodeHelloCapabilities(t, nil)
+	if back["syncerType"] != "bgp" || caps == nil || len(caps) != 0 {
 		t.Fatalf("%v", back)
 	}
 }

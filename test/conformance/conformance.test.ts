@@ -107,7 +107,7 @@ async function typescriptModel(url: string, syncerType: SyncerType): Promise<unk
 describe('the Go example agent against the real server on the demo cluster', () => {
   const types: SyncerType[] = ['felix', 'bgp', 'tunnel-ip-allocation', 'node-status'];
 
-  test('prints the same model as the TypeScript client for every syncer type, and follows live edits', async (t) => {
+  test('prints the same model as the TypeScript client for every syncer type with zstd negotiated, and follows live edits', async (t) => {
     const agent = path.join(goWorkspace().dir, 'bin', 'agent');
     const dir = mkdtempSync(path.join(tmpdir(), 'cattail-go-e2e-'));
     cpSync(path.join(import.meta.dirname, '..', '..', 'examples', 'cluster'), dir, { recursive: true });
@@ -120,6 +120,8 @@ describe('the Go example agent against the real server on the demo cluster', () 
       const ts = await typescriptModel(server.syncUrl, syncerType);
       const r = await runAsync(agent, ['-server', server.syncUrl, '-syncer', syncerType, '-dump']);
       assert.equal(r.status, 0, `${syncerType}: agent exited ${r.status}: ${r.stderr}`);
+      // The agent offers zstd by default and the server chooses it, so its kvs frames arrive compressed (§7.1).
+      assert.match(r.stderr, /server answered .*"compression"="zstd"/, `${syncerType}: the serverHello did not choose zstd: ${r.stderr}`);
       const go = JSON.parse(r.stdout) as Record<string, unknown>;
       assert.ok(Object.keys(go).length > 0, `${syncerType}: an empty model`);
       assert.deepEqual(go, ts, `${syncerType}: the Go agent's model differs from the TypeScript client's`);

@@ -5,7 +5,7 @@
  * GOFLAGS=-mod=vendor and GOPROXY=off, so nothing is fetched and go.sum is not consulted.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -14,7 +14,15 @@ export const GO_MODULE_DIR = path.join(REPO, 'clients', 'go');
 const GOCODE = '/usr/share/gocode/src';
 
 /** The Debian packages that hold the Go client's dependencies (installTools installs them). */
-export const GO_DEPENDENCY_PACKAGES = ['golang-github-gorilla-websocket-dev', 'golang-github-vmihailenco-msgpack.v5-dev'];
+export const GO_DEPENDENCY_PACKAGES = ['golang-github-gorilla-websocket-dev', 'golang-github-vmihailenco-msgpack.v5-dev', 'golang-github-klauspost-compress-dev'];
+
+/**
+ * Modules Debian's packaged sources import although upstream's do not: Debian's
+ * klauspost/compress replaces its bundled xxhash with github.com/cespare/xxhash (the v2 sources,
+ * under the v1 import path). The workspace copy's go.mod requires them (Go 1.17+ wants every
+ * vendored module required); the committed go.mod, which upstream's go get resolves, does not.
+ */
+const DEBIAN_ONLY_MODULES = new Map([['github.com/cespare/xxhash', 'v2.1.1+incompatible']]);
 
 /** Module path → version, read from go.mod's require lines (the vendor tree must match them). */
 function requiredModules(): Map<string, string> {
@@ -66,6 +74,13 @@ export function prepareGoWorkspace(): GoWorkspace {
     }
     cpSync(src, path.join(dir, 'vendor', mod), { recursive: true, filter: (p) => !p.endsWith('_test.go') });
     modules += `# ${mod} ${ver}\n## explicit; go ${goDirective(src)}\n${packagesUnder(src, mod).join('\n')}\n`;
+  }
+  for (const [mod, ver] of DEBIAN_ONLY_MODULES) {
+    const src = path.join(GOCODE, mod);
+    if (!existsSync(src)) throw new Error(`${mod} is missing from ${GOCODE}; install it as root with: apt-get install -y ${GO_DEPENDENCY_PACKAGES.join(' ')}`);
+    cpSync(src, path.join(dir, 'vendor', mod), { recursive: true, filter: (p) => !p.endsWith('_test.go') });
+    modules += `# ${mod} ${ver}\n## explicit\n${packagesUnder(src, mod).join('\n')}\n`;
+    appendFileSync(path.join(dir, 'go.mod'), `\nrequire ${mod} ${ver} // indirect: Debian's packaged sources import it\n`);
   }
   writeFileSync(path.join(dir, 'vendor', 'modules.txt'), modules);
   const env: NodeJS.ProcessEnv = { ...process.env, GOFLAGS: '-mod=vendor', GOPROXY: 'off', GOWORK: 'off', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' };

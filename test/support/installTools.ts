@@ -14,6 +14,7 @@ export const TEST_TOOLS: readonly SystemTool[] = [
   { command: 'go', aptPackage: 'golang-go' },
   { command: 'gorilla/websocket', aptPackage: 'golang-github-gorilla-websocket-dev', file: '/usr/share/gocode/src/github.com/gorilla/websocket/go.mod' },
   { command: 'vmihailenco/msgpack/v5', aptPackage: 'golang-github-vmihailenco-msgpack.v5-dev', file: '/usr/share/gocode/src/github.com/vmihailenco/msgpack/v5/go.mod' },
+  { command: 'klauspost/compress', aptPackage: 'golang-github-klauspost-compress-dev', file: '/usr/share/gocode/src/github.com/klauspost/compress/go.mod' },
 ];
 
 const problems = ensureSystemTools(TEST_TOOLS);
