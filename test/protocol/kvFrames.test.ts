@@ -1,32 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { assembleKvsFrames, Codec, DEFAULT_MAX_VALUE_BYTES, KVEncoder, largestServerFrameBytes, type EncodedKV, type FrameEntry } from '../../src/protocol/index.ts';
-
-const encoder = new KVEncoder();
-
-/**
- * An encoded entry of exactly `bytes` bytes (its update-type byte not counted). Some sizes sit
- * in the gap where a string header grows; a key one character longer then closes it.
- */
-function entryOf(key: string, bytes: number): EncodedKV {
-  for (let k = key; ; k += 'x') {
-    let len = bytes;
-    for (let attempt = 0; attempt < 4; attempt++) {
-      const kv = encoder.encode(k, 'v'.repeat(Math.max(0, len)), '1');
-      if (kv.bytes.length === bytes) return kv;
-      len -= kv.bytes.length - bytes;
-    }
-  }
-}
+import { assembleKvsFrames, Codec, DEFAULT_MAX_VALUE_BYTES, largestServerFrameBytes, type EncodedKV, type FrameEntry } from '../../src/protocol/index.ts';
+import { entryOf, worstCaseFrames } from '../support/worstCaseFrame.ts';
 
 const asNew = (kv: EncodedKV): FrameEntry => ({ kv, updateType: 'new' });
 
 test('the worst-case frame (entries just under 64 KiB, then one entry at the bound) is exactly largestServerFrameBytes', () => {
-  const small = Array.from({ length: 15 }, (_, i) => entryOf(`/k${i}`, 40));
-  const used = small.reduce((n, kv) => n + kv.bytes.length + 1, 0);
-  const filler = entryOf('/filler', 65_535 - used - 1);
-  const biggest = entryOf('/biggest', DEFAULT_MAX_VALUE_BYTES);
-  const frames = assembleKvsFrames([...small, filler, biggest].map(asNew), 100_000);
+  const { frames } = worstCaseFrames('', DEFAULT_MAX_VALUE_BYTES);
   assert.equal(frames.length, 1);
   assert.equal(frames[0]?.length, largestServerFrameBytes(DEFAULT_MAX_VALUE_BYTES));
   assert.equal(largestServerFrameBytes(DEFAULT_MAX_VALUE_BYTES), 2_162_705);

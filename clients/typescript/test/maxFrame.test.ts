@@ -1,34 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SyncClient } from '../src/index.ts';
-import {
-  DEFAULT_MAX_VALUE_BYTES, KVEncoder, assembleKvsFrames, largestServerFrameBytes, type EncodedKV, type FrameEntry,
-} from '../../../src/protocol/index.ts';
+import { DEFAULT_MAX_VALUE_BYTES, largestServerFrameBytes } from '../../../src/protocol/index.ts';
+import { worstCaseFrames } from '../../../test/support/worstCaseFrame.ts';
 import { FakeServer } from './support/fakeServer.ts';
 import { RecordingHost, waitFor } from './support/recordingHost.ts';
 
-const encoder = new KVEncoder();
-
-/** An encoded entry of exactly `bytes` bytes; a longer key closes a string-header gap. */
-function entryOf(key: string, bytes: number): EncodedKV {
-  for (let k = key; ; k += 'x') {
-    let len = bytes;
-    for (let attempt = 0; attempt < 4; attempt++) {
-      const kv = encoder.encode(k, 'v'.repeat(Math.max(0, len)), '1');
-      if (kv.bytes.length === bytes) return kv;
-      len -= kv.bytes.length - bytes;
-    }
-  }
-}
-
 /** The largest frame a default server can send (PROTOCOL.md §1), or that plus `extra` bytes. */
 function worstCaseFrame(prefix: string, extra: number): { frame: Buffer; keys: string[] } {
-  const small = Array.from({ length: 15 }, (_, i) => entryOf(`/${prefix}/k${i}`, 40));
-  const used = small.reduce((n, kv) => n + kv.bytes.length + 1, 0);
-  const entries = [...small, entryOf(`/${prefix}/filler`, 65_535 - used - 1), entryOf(`/${prefix}/biggest`, DEFAULT_MAX_VALUE_BYTES + extra)];
-  const frames = assembleKvsFrames(entries.map((kv): FrameEntry => ({ kv, updateType: 'new' })), 100_000);
+  const { frames, keys } = worstCaseFrames(`${prefix}/`, DEFAULT_MAX_VALUE_BYTES, extra);
   assert.equal(frames.length, 1);
-  return { frame: frames[0] as Buffer, keys: entries.map((e) => e.key) };
+  return { frame: frames[0] as Buffer, keys };
 }
 
 test('with its default maxFrameBytes the client accepts the largest frame a default server sends, and refuses one byte more', async () => {
