@@ -19,6 +19,7 @@ import { fileStart } from './scenarios/fileStart.ts';
 import { idleCost } from './scenarios/idleCost.ts';
 import { pacedLatency } from './scenarios/pacedLatency.ts';
 import { reconnectStorm } from './scenarios/reconnectStorm.ts';
+import { scale } from './scenarios/scale.ts';
 import { snapshotFanout, snapshotFanoutZstd } from './scenarios/snapshotFanout.ts';
 
 const SCENARIOS: Readonly<Record<string, (ctx: BenchContext) => Promise<ScenarioResult>>> = {
@@ -31,6 +32,7 @@ const SCENARIOS: Readonly<Record<string, (ctx: BenchContext) => Promise<Scenario
   datastore: datastoreLoad,
   'file-start': fileStart,
   compression,
+  scale,
 };
 
 async function main(): Promise<void> {
