@@ -15,6 +15,7 @@ import { machine, type ScenarioResult, textTable, writeResults } from './report.
 import { compression } from './scenarios/compression.ts';
 import { datastoreLoad } from './scenarios/datastoreLoad.ts';
 import { deltaFanout } from './scenarios/deltaFanout.ts';
+import { failover } from './scenarios/failover.ts';
 import { fileStart } from './scenarios/fileStart.ts';
 import { idleCost } from './scenarios/idleCost.ts';
 import { pacedLatency } from './scenarios/pacedLatency.ts';
@@ -33,6 +34,7 @@ const SCENARIOS: Readonly<Record<string, (ctx: BenchContext) => Promise<Scenario
   'file-start': fileStart,
   compression,
   scale,
+  failover,
 };
 
 async function main(): Promise<void> {
