@@ -1,9 +1,12 @@
 /**
- * Parent side of the Cattail server process: starts it (optionally under `--cpu-prof`) and
- * wraps its IPC commands in typed methods.
+ * Parent side of the Cattail server process: starts it (optionally under `--cpu-prof`, optionally
+ * pinned to the server's CPUs) and wraps its IPC commands in typed methods.
  */
 import path from 'node:path';
+import { type CpuPinning, spawnPinned } from './cpuPinning.ts';
 import { ChildHandle } from './ipc.ts';
+import { LatencyHistogram } from './latencyHistogram.ts';
+import { SyscallCounter, type SyscallCounts } from './syscallCount.ts';
 import type { EventLoopDelay, ServerProcessOptions, ServerUsage } from './serverProcess.ts';
 
 const ENTRY = path.join(import.meta.dirname, 'serverProcess.ts');
@@ -16,12 +19,16 @@ export interface ServerCounters {
   readonly connectionsStreaming: number;
   readonly snapshotRawBytes: number;
   readonly graceUsed: number;
+  /** The felix cache's newest breadcrumb sequence number (breadcrumbs minted so far). */
+  readonly breadcrumbSeq: number;
 }
 
 export interface BenchServerOptions extends ServerProcessOptions {
   /** Directory for a V8 CPU profile of the whole server process life; none when undefined. */
   readonly cpuProfileDir?: string;
   readonly profileName?: string;
+  /** `--pin`: the server process runs on `pin.server`. */
+  readonly pin?: CpuPinning;
 }
 
 export class BenchServer {
@@ -35,8 +42,8 @@ export class BenchServer {
   static async start(opts: BenchServerOptions): Promise<BenchServer> {
     const execArgv = ['--expose-gc'];
     if (opts.cpuProfileDir !== undefined) execArgv.push('--cpu-prof', '--cpu-prof-dir', opts.cpuProfileDir, '--cpu-prof-name', `${opts.profileName ?? 'server'}.cpuprofile`);
-    const { cpuProfileDir: _d, profileName: _n, ...serverOpts } = opts;
-    const server = new BenchServer(new ChildHandle(ENTRY, [JSON.stringify(serverOpts)], { execArgv }));
+    const { cpuProfileDir: _d, profileName: _n, pin, ...serverOpts } = opts;
+    const server = new BenchServer(spawnPinned(pin, 'server', () => new ChildHandle(ENTRY, [JSON.stringify(serverOpts)], { execArgv })));
     server.url = (await server.#child.request<{ url: string }>('address')).url;
     return server;
   }
@@ -76,6 +83,19 @@ export class BenchServer {
   /** Starts sampling RSS (on) or stops and returns the peak (off). */
   rssWatch(on: boolean): Promise<number> {
     return this.#child.request('rssWatch', { on });
+  }
+
+  /** Update entered the cache → frame handed to the socket, per session (needs `sendStamps`); `reset` clears it after reading. */
+  async serverLatency(reset = false): Promise<LatencyHistogram> {
+    const h = new LatencyHistogram();
+    h.merge(await this.#child.request<{ counts: number[]; maxMs: number }>('serverLatency', { reset }));
+    return h;
+  }
+
+  /** Starts counting the server's syscalls (`--strace`); the returned function stops and reads the counts. */
+  async traceSyscalls(): Promise<() => Promise<SyscallCounts>> {
+    const counter = await SyscallCounter.attach(this.pid);
+    return () => counter.stop();
   }
 
   counters(): Promise<ServerCounters> {

@@ -1,9 +1,11 @@
 /**
  * Parent side of the agents: `processes` client processes sharing `count` connections of one
- * kind, with the results of every request merged across them.
+ * kind, with the results of every request merged across them. The agents count the bytes they
+ * receive, so a scenario can set its delivery rate beside the machine's byte rate.
  */
 import path from 'node:path';
 import type { ClientProcessOptions, ConnectArgs, ConnectResult } from './clientProcess.ts';
+import { type CpuPinning, spawnPinned } from './cpuPinning.ts';
 import { ChildHandle } from './ipc.ts';
 import { LatencyHistogram } from './latencyHistogram.ts';
 
@@ -13,10 +15,11 @@ export class ClientFleet {
   readonly #children: ChildHandle[];
   readonly #kind: ClientProcessOptions['kind'];
 
-  constructor(kind: ClientProcessOptions['kind'], processes: number) {
+  /** With `pin`, every agent process runs on `pin.agents`. */
+  constructor(kind: ClientProcessOptions['kind'], processes: number, pin?: CpuPinning) {
     this.#kind = kind;
-    this.#children = Array.from({ length: processes }, (_, index) =>
-      new ChildHandle(ENTRY, [JSON.stringify({ kind, index } satisfies ClientProcessOptions)]));
+    this.#children = Array.from({ length: processes }, (_, index) => spawnPinned(pin, 'agents', () =>
+      new ChildHandle(ENTRY, [JSON.stringify({ kind, index } satisfies ClientProcessOptions)])));
   }
 
   get kind(): ClientProcessOptions['kind'] {
@@ -55,6 +58,12 @@ export class ClientFleet {
 
   async received(): Promise<number> {
     const r = await Promise.all(this.#children.map((c) => c.request<number>('received')));
+    return r.reduce((s, n) => s + n, 0);
+  }
+
+  /** Bytes the agents received since the last reset (Cattail: WebSocket message payloads; Redis, etcd: socket bytes). */
+  async bytesReceived(): Promise<number> {
+    const r = await Promise.all(this.#children.map((c) => c.request<number>('bytesReceived')));
     return r.reduce((s, n) => s + n, 0);
   }
 

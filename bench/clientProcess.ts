@@ -47,6 +47,8 @@ export interface ConnectResult {
 
 interface Counted {
   readonly count: () => number;
+  /** Bytes read from the socket so far (0 where the agent does not count them). */
+  readonly bytes: () => number;
 }
 
 async function main(): Promise<void> {
@@ -55,6 +57,7 @@ async function main(): Promise<void> {
   const peers: Array<RedisSubscriber | EtcdWatcher | DirectAgent> = [];
   const counted: Counted[] = [];
   const baseline = new Map<Counted, number>();
+  const bytesBaseline = new Map<Counted, number>();
   const histogram = new LatencyHistogram();
   let target = Infinity;
   let pending = new Set<Counted>();
@@ -93,7 +96,7 @@ async function main(): Promise<void> {
       fresh.push(conn);
     }
     for (const conn of fresh) {
-      const c: Counted = { count: () => conn.deltaKVs };
+      const c: Counted = { count: () => conn.deltaKVs, bytes: () => conn.bytes };
       countedOf.set(conn, c);
       conns.push(conn);
       counted.push(c);
@@ -109,7 +112,7 @@ async function main(): Promise<void> {
       if (opts.kind === 'kube') {
         const agents = Array.from({ length: a.count }, () => {
           const box: { agent?: DirectAgent } = {};
-          const entry: Counted = { count: () => box.agent?.events ?? 0 };
+          const entry: Counted = { count: () => box.agent?.events ?? 0, bytes: () => 0 };
           box.agent = new DirectAgent(a.kubeconfig as string, () => progress(entry));
           counted.push(entry);
           peers.push(box.agent);
@@ -120,7 +123,10 @@ async function main(): Promise<void> {
       }
       for (let i = 0; i < a.count; i++) {
         const c: { peer?: RedisSubscriber | EtcdWatcher } = {};
-        const entry: Counted = { count: () => (c.peer instanceof RedisSubscriber ? c.peer.messages : c.peer instanceof EtcdWatcher ? c.peer.events : 0) };
+        const entry: Counted = {
+          count: () => (c.peer instanceof RedisSubscriber ? c.peer.messages : c.peer instanceof EtcdWatcher ? c.peer.events : 0),
+          bytes: () => c.peer?.bytes ?? 0,
+        };
         const onUpdate = () => progress(entry);
         c.peer = opts.kind === 'redis'
           ? await RedisSubscriber.connect(a.port as number, a.topic as string, onUpdate)
@@ -132,7 +138,10 @@ async function main(): Promise<void> {
     },
     /** Zeroes the update counts and the latency histogram. */
     reset: () => {
-      for (const c of counted) baseline.set(c, c.count());
+      for (const c of counted) {
+        baseline.set(c, c.count());
+        bytesBaseline.set(c, c.bytes());
+      }
       histogram.clear();
     },
     /** Resolves with the wall-clock time at which every connection had received `count` updates since the reset. */
@@ -144,6 +153,8 @@ async function main(): Promise<void> {
       if (counted.length === 0) resolve(wallClockMs());
     }),
     received: () => counted.reduce((s, c) => s + c.count() - (baseline.get(c) ?? 0), 0),
+    /** Bytes read from the sockets since the reset, every connection together. */
+    bytesReceived: () => counted.reduce((s, c) => s + c.bytes() - (bytesBaseline.get(c) ?? 0), 0),
     latency: () => histogram.toJSON(),
     digest: () => conns.find((c) => c.model.size > 0)?.digest() ?? { keys: 0, sha1: '' },
     /** Cuts every connection at once and reconnects them all; resolves when all are in sync again. */

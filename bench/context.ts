@@ -1,3 +1,5 @@
+import type { CpuPinning } from './cpuPinning.ts';
+
 /** What every scenario receives from the runner: its sizes, where to put files, and a logger. */
 export interface Sizes {
   readonly clientProcesses: number;
@@ -33,5 +35,11 @@ export interface BenchContext {
   readonly sizes: Sizes;
   /** Directory for CPU profiles, when profiling was asked for. */
   readonly profileDir: string | undefined;
+  /** `--pin`: server role and agent role on separate CPUs (cpuPinning.ts); undefined = shared. */
+  readonly pin: CpuPinning | undefined;
+  /** `--peers`: which peers the delta fan-out compares against (default both). */
+  readonly peers: ReadonlySet<'redis' | 'etcd'>;
+  /** `--strace`: count the server's syscalls over a scenario's measured part (slows the server: not a rate run). */
+  readonly strace: boolean;
   log(message: string): void;
 }

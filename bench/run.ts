@@ -1,15 +1,21 @@
 /**
- * `npm run bench [-- --quick] [--only <scenario>[,<scenario>]] [--profile] [--agent-processes <n>]`:
- * runs the scenarios of issue 6 against the physical limit and the peers, prints the table of
- * targets and writes the JSON to bench/results/. `--profile` writes V8 CPU profiles of the
- * server process (delta and snapshot fan-out) to bench/results/profiles/ and prints their top
- * functions. `--agent-processes` spreads the agents over that many processes (default 4, 2
- * with --quick): fewer processes, fewer schedulable entities competing with the server.
+ * `npm run bench [-- --quick] [--only <scenario>[,<scenario>]] [--profile] [--agent-processes <n>]
+ * [--pin] [--peers redis,etcd] [--strace]`: runs the scenarios of issue 6 against the physical
+ * limit and the peers, prints the table of targets and writes the JSON to bench/results/.
+ * `--profile` writes V8 CPU profiles of the server process (delta, paced latency and snapshot
+ * fan-out) to bench/results/profiles/ and prints their top functions. `--agent-processes`
+ * spreads the agents over that many processes (default 4, 2 with --quick): fewer processes,
+ * fewer schedulable entities competing with the server. `--pin` runs the server role (Cattail,
+ * redis-server, etcd, the raw stream's sender) on CPU 0 and the agent role (agents, peer
+ * subscribers, the raw stream's receiver, this process) on CPU 1. `--peers` limits the delta
+ * fan-out's comparisons. `--strace` counts the server's syscalls over the measured part of the
+ * delta and paced scenarios (tracing slows the server: such a run gives counts, not rates).
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { type BenchContext, DEFAULT_SIZES, QUICK_SIZES } from './context.ts';
+import { affinityOf, pinProcess, TWO_CORE_PINNING } from './cpuPinning.ts';
 import { summarizeProfile } from './profileSummary.ts';
 import { machine, type ScenarioResult, textTable, writeResults } from './report.ts';
 import { compression } from './scenarios/compression.ts';
@@ -43,7 +49,8 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false }, only: { type: 'string' }, profile: { type: 'boolean', default: false },
-      'agent-processes': { type: 'string' },
+      'agent-processes': { type: 'string' }, pin: { type: 'boolean', default: false }, peers: { type: 'string', default: 'redis,etcd' },
+      strace: { type: 'boolean', default: false },
     },
   });
   const names = values.only === undefined ? Object.keys(SCENARIOS) : values.only.split(',').map((s) => s.trim());
@@ -54,13 +61,21 @@ async function main(): Promise<void> {
   const base = values.quick ? QUICK_SIZES : DEFAULT_SIZES;
   const agentProcesses = values['agent-processes'] === undefined ? base.clientProcesses : Number(values['agent-processes']);
   if (!Number.isInteger(agentProcesses) || agentProcesses < 1) throw new Error(`--agent-processes must be a positive integer, got ${values['agent-processes']}`);
+  const peers = new Set(values.peers.split(',').map((p) => p.trim()).filter((p) => p !== '' && p !== 'none'));
+  for (const p of peers) if (p !== 'redis' && p !== 'etcd') throw new Error(`--peers takes redis, etcd or none, got ${p}`);
+  const pin = values.pin ? TWO_CORE_PINNING : undefined;
+  if (pin !== undefined) pinProcess(process.pid, pin.agents);
   const ctx: BenchContext = {
     sizes: { ...base, clientProcesses: agentProcesses },
     profileDir,
+    pin,
+    peers: peers as Set<'redis' | 'etcd'>,
+    strace: values.strace,
     log: (m) => process.stderr.write(`[bench +${((performance.now() - started) / 1000).toFixed(0)}s] ${m}\n`),
   };
   const m = machine();
   ctx.log(`machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}`);
+  if (pin !== undefined) ctx.log(`pinned: server role on CPU ${pin.server}, agent role on CPU ${pin.agents} (this process: ${affinityOf(process.pid).join(' / ')})`);
   const results: ScenarioResult[] = [];
   for (const name of names) {
     const run = SCENARIOS[name] as (ctx: BenchContext) => Promise<ScenarioResult>;

@@ -14,6 +14,7 @@ import { BenchDatastore } from './benchDatastore.ts';
 import { benchSyncerSpec } from './benchSyncer.ts';
 import { serveIpc } from './ipc.ts';
 import { modelDigest } from './modelDigest.ts';
+import { SendStamps } from './sendStamps.ts';
 
 export interface ServerProcessOptions {
   readonly datastore: 'bench' | 'kubernetes';
@@ -23,6 +24,8 @@ export interface ServerProcessOptions {
   readonly kubeconfig?: string;
   /** Extra Cattail flags. */
   readonly flags?: readonly string[];
+  /** Record the server's share of latency (sendStamps.ts), read with the `serverLatency` command. */
+  readonly sendStamps?: boolean;
 }
 
 export interface ServerUsage {
@@ -69,6 +72,8 @@ async function main(): Promise<void> {
   let rssPeak = 0;
   let rssTimer: NodeJS.Timeout | undefined;
   const codec = new Codec();
+  const sendStamps = new SendStamps();
+  if (opts.sendStamps === true) sendStamps.install();
   const cache = () => {
     const c = app.caches.get('felix');
     if (c === undefined) throw new Error('felix not served');
@@ -110,6 +115,13 @@ async function main(): Promise<void> {
       }, 20);
       return rssPeak;
     },
+    /** The server-side latency histogram (update entered the cache → frame handed to the socket), optionally cleared. */
+    serverLatency: (a: { reset?: boolean }) => {
+      const h = sendStamps.histogram.toJSON();
+      const copy = { counts: [...h.counts], maxMs: h.maxMs };
+      if (a.reset === true) sendStamps.histogram.clear();
+      return copy;
+    },
     counters: async () => ({
       snapshotsGenerated: await counter(app.metrics.snapshotsGenerated),
       snapshotsReused: await counter(app.metrics.snapshotsReused),
@@ -118,6 +130,7 @@ async function main(): Promise<void> {
       connectionsStreaming: await counter(app.metrics.connectionsStreaming),
       snapshotRawBytes: await counter(app.metrics.snapshotRawBytes),
       graceUsed: await counter(app.metrics.graceUsed),
+      breadcrumbSeq: cache().current().seq,
     }),
     model: (): ModelDigest => {
       const kvs = cache().current().kvs;

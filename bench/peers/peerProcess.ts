@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ensureSystemTools } from '../../test/support/systemPackages.ts';
+import { type CpuPinning, spawnPinned } from '../cpuPinning.ts';
 
 export interface PeerSpec {
   readonly name: string;
@@ -41,11 +42,15 @@ export class PeerProcess {
     process.once('exit', this.#killOnExit);
   }
 
-  /** Data lives on /dev/shm when present, so disk syncs do not dominate a fan-out measurement. */
-  static async start(spec: PeerSpec, port: number, extraPort: number): Promise<PeerProcess> {
+  /**
+   * Data lives on /dev/shm when present, so disk syncs do not dominate a fan-out measurement.
+   * With `pin` the daemon runs on the server's CPUs: it plays the server's part, and its
+   * subscribers the agents'.
+   */
+  static async start(spec: PeerSpec, port: number, extraPort: number, pin?: CpuPinning): Promise<PeerProcess> {
     const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
     const dataDir = await mkdtemp(path.join(base, `cattail-bench-${spec.name}-`));
-    const proc = spawn(spec.binary, spec.args(dataDir, port, extraPort), { stdio: 'ignore' });
+    const proc = spawnPinned(pin, 'server', () => spawn(spec.binary, spec.args(dataDir, port, extraPort), { stdio: 'ignore' }));
     const peer = new PeerProcess(proc, port, dataDir);
     const deadline = performance.now() + 20_000;
     while (!(await spec.ready(port).catch(() => false))) {

@@ -14,8 +14,8 @@ const MB = 1024 * 1024;
 export async function reconnectStorm(ctx: BenchContext): Promise<ScenarioResult> {
   const { keys, clients } = ctx.sizes.storm;
   ctx.log(`reconnect storm: ${keys} keys, ${clients} agents connect, are cut and reconnect`);
-  const server = await BenchServer.start({ datastore: 'bench', pods: keys, nodes: Math.max(1, keys / 100), namespaces: 100 });
-  const fleet = new ClientFleet('cattail', ctx.sizes.clientProcesses);
+  const server = await BenchServer.start({ datastore: 'bench', pods: keys, nodes: Math.max(1, keys / 100), namespaces: 100, pin: ctx.pin });
+  const fleet = new ClientFleet('cattail', ctx.sizes.clientProcesses, ctx.pin);
   try {
     await server.waitInSync();
     await fleet.connect(clients, { url: server.url, verify: true, concurrency: 64 });

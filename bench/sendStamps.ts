@@ -1,0 +1,62 @@
+/**
+ * The server's own share of change → receipt latency, measured inside the server process: for
+ * every `kvs` frame a session hands to its socket (`ws`'s `WebSocket#send`), the time since the
+ * bench datastore stamped each entry. The datastore hands an update to the syncer, and the
+ * syncer to the cache's queue, synchronously at the moment it stamps it, so each sample is
+ * "update entered the cache → frame handed to the socket": the cache's flush turn, the wake of
+ * every session and the sends before this one in the same fan-out. What follows (the kernel,
+ * the loopback, an agent process waiting for a CPU) is the agents' share.
+ *
+ * `ws` writes a frame to the socket synchronously inside `send` (header and payload corked into
+ * one `writev`) unless the socket is already backed up, so the call is the hand-over. The hook
+ * wraps the prototype's `send` of the one `ws` module the server imports; it is a bench probe,
+ * installed only in the bench's server process and only when asked for. Entries' stamps are read
+ * once per shared frame (a WeakMap keyed by the Buffer every session receives) and recorded once
+ * per session that sends it, so the histogram counts what agents count.
+ */
+import { WebSocket } from 'ws';
+import { forEachStamp, isKvsFrame } from './frameScan.ts';
+import { LatencyHistogram } from './latencyHistogram.ts';
+import { wallClockMs } from './workload.ts';
+
+export class SendStamps {
+  readonly histogram = new LatencyHistogram();
+  readonly #stamps = new WeakMap<Buffer, Float64Array>();
+  #restore: (() => void) | undefined;
+
+  /** Starts recording every kvs frame any session sends from now on. */
+  install(): void {
+    if (this.#restore !== undefined) return;
+    const proto = WebSocket.prototype as unknown as { send: (data: unknown, ...rest: unknown[]) => void };
+    const original = proto.send;
+    const record = (frame: Buffer) => this.#record(frame);
+    proto.send = function send(this: WebSocket, data: unknown, ...rest: unknown[]): void {
+      if (Buffer.isBuffer(data)) record(data);
+      original.call(this, data, ...rest);
+    };
+    this.#restore = () => {
+      proto.send = original;
+    };
+  }
+
+  uninstall(): void {
+    this.#restore?.();
+    this.#restore = undefined;
+  }
+
+  #record(frame: Buffer): void {
+    let stamps = this.#stamps.get(frame);
+    if (stamps === undefined) {
+      if (!isKvsFrame(frame)) return;
+      const list: number[] = [];
+      forEachStamp(frame, (s) => {
+        if (!Number.isNaN(s)) list.push(s);
+      });
+      stamps = Float64Array.from(list);
+      this.#stamps.set(frame, stamps);
+    }
+    if (stamps.length === 0) return;
+    const now = wallClockMs();
+    for (const s of stamps) this.histogram.record(now - s);
+  }
+}
