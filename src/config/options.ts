@@ -12,12 +12,13 @@ export type OptionType =
   | { kind: 'int'; min: number; max: number }
   | { kind: 'duration' }
   | { kind: 'string' }
+  | { kind: 'bool' }
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'list'; values?: readonly string[] };
 
 export interface OptionSpec {
   readonly type: OptionType;
-  readonly default: number | string | readonly string[];
+  readonly default: number | string | boolean | readonly string[];
   readonly help: string;
   /** Never logged in full (paths to keys are fine; nothing here holds key material itself). */
   readonly secret?: boolean;
@@ -27,6 +28,7 @@ const port = { kind: 'int', min: 0, max: 65535 } as const;
 const count = (min: number, max = 1_000_000_000) => ({ kind: 'int', min, max }) as const;
 const duration = { kind: 'duration' } as const;
 const str = { kind: 'string' } as const;
+const bool = { kind: 'bool' } as const;
 
 export const OPTIONS = {
   datastore: { type: { kind: 'enum', values: ['file', 'kubernetes', 'etcdv3'] }, default: 'file', help: 'Where objects come from: a directory of YAML manifests, a Kubernetes API server, or etcd v3 in Calico\'s etcd layout.' },
@@ -76,6 +78,9 @@ export const OPTIONS = {
 
   maxFallBehindMs: { type: duration, default: 300_000, help: 'A client further behind than this (between breadcrumb timestamps) is disconnected.' },
   newClientGracePeriodMs: { type: duration, default: 300_000, help: 'After a client acknowledges its snapshot, fall-behind is tolerated for this long (once per connection).' },
+  resumeRetentionMs: { type: duration, default: 300_000, help: 'Breadcrumbs superseded less than this long ago stay retained, so a client that reconnects to this replica within it resumes with only the deltas it missed (no snapshot). 0 disables resume.' },
+  resumeRetentionBytes: { type: count(0), default: 32 * 1024 * 1024, help: 'Most encoded bytes of deltas retained for resume (the history behind the newest breadcrumb); at most --max-backlog-bytes. 0 disables resume.' },
+  digestCatchup: { type: bool, default: true, help: 'Answer a client that uploads bucket digests with only the buckets that differ (digest catch-up on any replica); false: such clients get a full snapshot.' },
   maxBacklogBytes: { type: count(1024), default: 64 * 1024 * 1024, help: 'A client with more than this many encoded bytes of deltas minted but not yet sent to it is disconnected (4010), in any phase and even in its grace period: it bounds the history one session keeps alive.' },
 
   maxConnectionsUpperLimit: { type: count(1), default: 10_000, help: 'Connection limit with one replica, on lookup errors, and the clamp ceiling.' },
@@ -103,6 +108,7 @@ export const OPTIONS = {
 export type OptionName = keyof typeof OPTIONS;
 
 type ValueOf<T extends OptionType> = T extends { kind: 'int' | 'duration' } ? number
+  : T extends { kind: 'bool' } ? boolean
   : T extends { kind: 'list' } ? readonly string[]
   : T extends { kind: 'enum'; values: readonly (infer V)[] } ? V
   : string;

@@ -66,7 +66,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   return { help: false, config: Object.freeze(values) as Config };
 }
 
-type Parsed = number | string | readonly string[] | { error: string };
+type Parsed = number | string | boolean | readonly string[] | { error: string };
 
 function parseValue(spec: OptionSpec, text: string): Parsed {
   const t = spec.type;
@@ -90,6 +90,8 @@ function parseValue(spec: OptionSpec, text: string): Parsed {
       const bad = t.values === undefined ? [] : items.filter((i) => !t.values!.includes(i));
       return bad.length > 0 ? { error: `unknown ${bad.join(', ')}; allowed: ${t.values!.join(', ')}` } : [...new Set(items)];
     }
+    case 'bool':
+      return text === 'true' ? true : text === 'false' ? false : { error: 'must be true or false' };
     case 'string':
       return text;
   }
@@ -119,6 +121,9 @@ function crossCheck(c: Config): string[] {
   }
   for (const name of ['pingIntervalMs', 'handshakeTimeoutMs', 'writeTimeoutMs', 'connectionDropIntervalMs', 'k8sPollIntervalMs'] as const) {
     if (c[name] <= 0) problems.push(`${f(name)} must be greater than 0`);
+  }
+  if (c.resumeRetentionBytes > c.maxBacklogBytes) {
+    problems.push(`${f('resumeRetentionBytes')} (${c.resumeRetentionBytes}) must not exceed ${f('maxBacklogBytes')} (${c.maxBacklogBytes}): a resumed client would be closed (4010) for the deltas it was resumed to receive`);
   }
   if (c.datastore === 'file' && c.fileDir === '') problems.push(`${f('fileDir')} must name a directory when ${f('datastore')} is file`);
   if (c.datastore === 'etcdv3') {
@@ -165,6 +170,7 @@ export const HELP_AREAS: readonly { readonly title: string; readonly names: read
   { title: 'Datastore', names: ['datastore', 'kubeconfig', 'syncerTypes', 'staleUpstreamMs'], prefixes: ['file', 'etcd'] },
   { title: 'Listeners, ops port and logging', names: ['logLevel', 'statusAccess'], prefixes: ['sync', 'ops'] },
   { title: 'Breadcrumbs and snapshots', names: ['maxBatchSize', 'maxMessageKvs', 'maxValueBytes'], prefixes: ['snapshot'] },
+  { title: 'Catch-up (resume and digest)', names: ['digestCatchup'], prefixes: ['resumeRetention'] },
   {
     title: 'Sessions (timeouts, frame limits, fall-behind)',
     names: ['pingIntervalMs', 'pongTimeoutMs', 'handshakeTimeoutMs', 'writeTimeoutMs', 'sendHighWaterMarkBytes', 'maxFallBehindMs', 'newClientGracePeriodMs', 'maxBacklogBytes'],
@@ -183,6 +189,7 @@ export function helpAreaOf(name: string): string {
 function valueHint(spec: OptionSpec): string {
   const t = spec.type;
   if (t.kind === 'enum') return t.values.join('|');
+  if (t.kind === 'bool') return 'true|false';
   if (t.kind === 'list') return t.values === undefined ? 'a,b,...' : `comma-separated: ${t.values.join(',')}`;
   return t.kind;
 }

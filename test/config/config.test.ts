@@ -91,6 +91,35 @@ describe('config', () => {
     assert.deepEqual(c.tlsClientCommonNames, ['typha-client', 'felix']);
   });
 
+  test('catch-up defaults to a 300 s, 32 MiB resume retention and digest catch-up on', () => {
+    const c = parse([]);
+    assert.equal(c.resumeRetentionMs, 300_000);
+    assert.equal(c.resumeRetentionBytes, 32 * 1024 * 1024);
+    assert.equal(c.digestCatchup, true);
+  });
+
+  test('catch-up options are set by flags and by their CATTAIL_ variables, and 0 retention is allowed (resume off)', () => {
+    const c = parse(['--resume-retention-ms', '2m', '--digest-catchup', 'false'], { CATTAIL_RESUME_RETENTION_BYTES: '0', CATTAIL_DIGEST_CATCHUP: 'true' });
+    assert.equal(c.resumeRetentionMs, 120_000);
+    assert.equal(c.resumeRetentionBytes, 0);
+    assert.equal(c.digestCatchup, false);
+    assert.equal(parse([], { CATTAIL_DIGEST_CATCHUP: 'false', CATTAIL_RESUME_RETENTION_MS: '0' }).digestCatchup, false);
+    assert.equal(parse(['--resume-retention-ms=0']).resumeRetentionMs, 0);
+  });
+
+  test('--digest-catchup takes only true or false, and its help line shows both', () => {
+    assert.match(problems(['--digest-catchup', 'yes']).join('\n'), /--digest-catchup="yes": must be true or false/);
+    assert.match(problems([], { CATTAIL_DIGEST_CATCHUP: '1' }).join('\n'), /CATTAIL_DIGEST_CATCHUP="1": must be true or false/);
+    assert.match(helpText(), /--digest-catchup <true\|false> {2}\(CATTAIL_DIGEST_CATCHUP\)/);
+  });
+
+  test('a resume retention larger than the backlog bound is rejected, naming both flags', () => {
+    const text = problems(['--resume-retention-bytes', String(65 * 1024 * 1024)]).join('\n');
+    assert.match(text, /--resume-retention-bytes \(68157440\) must not exceed --max-backlog-bytes \(67108864\)/);
+    assert.match(problems(['--max-backlog-bytes', String(16 * 1024 * 1024)]).join('\n'), /--resume-retention-bytes \(33554432\) must not exceed --max-backlog-bytes \(16777216\)/);
+    assert.equal(parse(['--max-backlog-bytes', String(16 * 1024 * 1024), '--resume-retention-bytes', String(16 * 1024 * 1024)]).resumeRetentionBytes, 16 * 1024 * 1024);
+  });
+
   test('a pong timeout not above twice the ping interval is rejected', () => {
     assert.match(problems(['--pong-timeout-ms', '15s']).join('\n'), /--pong-timeout-ms \(15000\) must be more than twice --ping-interval-ms/);
   });
