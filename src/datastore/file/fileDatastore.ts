@@ -121,6 +121,7 @@ export class FileDatastore implements Datastore {
   #pollTimer: Timer | undefined;
   #suspects = new Set<string>();
   #scanQueued = false;
+  #retryBrokenQueued = false;
   #scanChain: Promise<void> = Promise.resolve();
 
   constructor(options: FileDatastoreOptions) {
@@ -219,22 +220,34 @@ export class FileDatastore implements Datastore {
     return String(this.#revision);
   }
 
-  /** Rescans now instead of waiting for a watch event. Resolves when the scan has been applied. */
+  /**
+   * Rescans now instead of waiting for a watch event, re-reading broken files as the periodic
+   * rescan does. Resolves when the scan has been applied.
+   */
   rescan(): Promise<void> {
-    return this.#requestScan();
+    return this.#requestScan(true);
   }
 
-  /** Scans are strictly sequential; requests made while one is queued share it. */
-  #requestScan(): Promise<void> {
+  /**
+   * Scans are strictly sequential; requests made while one is queued share it. `retryBroken`
+   * (the periodic and explicit rescans) re-reads every broken file even when its stat signature
+   * is unchanged: a read that failed for a passing reason (an I/O error, the parse-time limit on
+   * a loaded machine) must not stay failed, and hold the syncers, until someone edits the file.
+   * Watch-event rescans read only what changed.
+   */
+  #requestScan(retryBroken = false): Promise<void> {
+    this.#retryBrokenQueued ||= retryBroken;
     if (this.#scanQueued) return this.#scanChain;
     this.#scanQueued = true;
     this.#scanChain = this.#scanChain.then(async () => {
       this.#scanQueued = false;
       const suspects = this.#suspects;
       this.#suspects = new Set();
+      const retry = this.#retryBrokenQueued;
+      this.#retryBrokenQueued = false;
       if (this.#state !== 'running') return;
       try {
-        await this.#scanOnce(suspects);
+        await this.#scanOnce(suspects, retry);
       } catch (err) {
         // Not expected (the tree reports per-file errors itself); never let a rescan kill the loop.
         this.#log.error({ err }, 'rescan of manifest directory failed');
@@ -244,7 +257,7 @@ export class FileDatastore implements Datastore {
     return this.#scanChain;
   }
 
-  async #scanOnce(suspects: ReadonlySet<string>): Promise<void> {
+  async #scanOnce(suspects: ReadonlySet<string>, retryBroken = false): Promise<void> {
     // A scan that cannot finish (hung network filesystem, a parse at its timeout) must not
     // leave the syncers saying in-sync about data that is not moving.
     const watchdog = systemClock.setTimeout(() => {
@@ -256,7 +269,7 @@ export class FileDatastore implements Datastore {
     watchdog.unref?.();
     let changes: IndexChange[];
     try {
-      changes = await this.#tree.refresh(suspects);
+      changes = await this.#tree.refresh(suspects, retryBroken);
     } catch (err) {
       if (err instanceof DirectoryUnavailableError) {
         this.#watcher.close();
@@ -391,7 +404,7 @@ export class FileDatastore implements Datastore {
     if (interval <= 0) return;
     this.#pollTimer = this.#clock.setTimeout(() => {
       this.#pollTimer = undefined;
-      void this.#requestScan();
+      void this.#requestScan(true);
     }, interval);
     this.#pollTimer.unref?.();
   }

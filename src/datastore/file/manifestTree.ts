@@ -69,10 +69,11 @@ export class ManifestTree {
   }
 
   /**
-   * Walks and reads what changed; returns the resulting changes in key order. Throws what the
-   * walk throws (DirectoryUnavailableError, FileLimitError('entries')), having changed nothing.
+   * Walks and reads what changed (and, with `retryBroken`, every broken file whatever its
+   * signature); returns the resulting changes in key order. Throws what the walk throws
+   * (DirectoryUnavailableError, FileLimitError('entries')), having changed nothing.
    */
-  async refresh(suspects: ReadonlySet<string>): Promise<IndexChange[]> {
+  async refresh(suspects: ReadonlySet<string>, retryBroken = false): Promise<IndexChange[]> {
     const walk = await this.#scanner.walk();
     this.#directories = walk.directories;
     for (const rel of walk.directories.keys()) this.#everGood.add(rel);
@@ -87,7 +88,7 @@ export class ManifestTree {
     for (const rel of [...walk.files.keys()].sort()) {
       const signature = walk.files.get(rel) as FileSignature;
       const tracked = this.#files.get(rel);
-      if (tracked && sameSignature(tracked.signature, signature) && !suspects.has(rel)) continue;
+      if (tracked && sameSignature(tracked.signature, signature) && !suspects.has(rel) && !(retryBroken && this.#fileProblems.has(rel))) continue;
       for (const key of await this.#read(rel, signature, tracked)) touched.add(key);
     }
     const changes = this.#index.settle(touched);

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, open, rename, rm, symlink, writeFile, copyFile } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { mkdir, mkdtemp, open, link, rename, rm, symlink, writeFile, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -406,5 +407,40 @@ describe('FileDatastore safety', () => {
     assert.equal(blockers.at(-1)?.reason, 'and 10 more broken paths');
     const gauge = (await registry.getMetricsAsJSON()).find((m) => m.name === 'cattail_file_blockers');
     assert.equal(gauge?.values[0]?.value, 30);
+  });
+
+  it('re-reads a broken file on the periodic rescan even when its stat signature never changed', async () => {
+    // A file whose read failed for a passing reason, or whose fix a coarse-timestamp network
+    // filesystem does not show in stat, must not hold the syncers until someone edits it.
+    // The file is written through a hard link outside the directory, so no watch event names it
+    // (inotify reports changes made through the watched directory's own entries).
+    const outside = await mkdtemp(join(tmpdir(), 'cattail-outside-'));
+    const source = join(outside, 'policies.yaml');
+    await writeFile(source, `${policy('p1')}  types: [Ingress\n`);
+    await link(source, join(dir, 'policies.yaml'));
+    const { stat: realStat, readdir, realpath } = await import('node:fs/promises');
+    const frozen = new Map<string, Stats>();
+    const fileSystem: ScanFileSystem = {
+      readdir: (path) => readdir(path, { withFileTypes: true }),
+      // Every path reports the signature it had on its first stat: the fix below stays invisible.
+      stat: async (path) => {
+        const known = frozen.get(path);
+        if (known) return known;
+        const st = await realStat(path);
+        frozen.set(path, st);
+        return st;
+      },
+      realpath: (path) => realpath(path),
+    };
+    const ds = await start({ fileSystem });
+    assert.equal(policies.lastConnection(), 'incomplete');
+    assert.match(ds.syncBlockers()[0]?.source ?? '', /policies\.yaml/);
+    await writeFile(source, policy('p1'));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await ds.rescan();
+    await rm(outside, { recursive: true, force: true });
+    assert.deepEqual(policies.names(), ['p1']);
+    assert.equal(policies.lastConnection(), 'up');
+    assert.deepEqual(ds.syncBlockers(), []);
   });
 });
