@@ -25,6 +25,10 @@ export { Codec, createPackr } from './codec.ts';
 export {
   chooseCompression, compressFrame, decompressFrame, isCompressedFrame, MESSAGE_TOO_BIG, SUPPORTED_COMPRESSION, ZSTD, ZSTD_LEVEL, ZSTD_MAGIC, ZSTD_WINDOW_LOG,
 } from './compression.ts';
+export {
+  bitmapHas, bitmapOf, bucket16OfBytes, bucketAtLevel, clientDigestLevel, decodeDigests, DIGEST_BYTES, digestMessageCount, DIGESTS_PER_FRAME, DigestTable,
+  encodeDigests, keyBucket16, kvHash, MAX_DIGEST_LEVEL, MIN_CLIENT_DIGEST_LEVEL, scanKvsFrame, type ScannedEntry,
+} from './digest.ts';
 export { ProtocolError } from './errors.ts';
 export { assembleKvsFrame, assembleKvsFrames, KVEncoder, sameValue, type EncodedKV, type FrameEntry } from './kvFrame.ts';
 export * from './messages.ts';
