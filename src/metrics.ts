@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry, collectDefaultMetrics } from 'prom-client';
 import { ETCD_KINDS, KINDS } from './datastore/kinds.ts';
+import { WIRE_SYNC_STATUSES } from './protocol/messages.ts';
+import { CATCH_UP_OUTCOMES } from './server/catchUpPlan.ts';
 import type { CloseReason } from './server/session.ts';
 
 /**
@@ -7,10 +9,17 @@ import type { CloseReason } from './server/session.ts';
  * type checker insists on each CloseReason: a reason missing here would have no series until
  * its first close, and `increase()` never sees that first one.
  */
-const CLOSE_REASONS: Record<CloseReason, true> = {
+const CLOSE_REASONS: Record<CloseReason | 'left-stale', true> = {
   client: true, protocol: true, 'handshake-timeout': true, 'fell-behind': true, 'write-timeout': true,
-  'pong-timeout': true, rebalance: true, shutdown: true, error: true, 'rate-limit': true,
+  'pong-timeout': true, rebalance: true, shutdown: true, error: true, 'rate-limit': true, 'left-stale': true,
 };
+
+/** What the retention gauges read from one syncer type's cache (SnapshotCache.retentionStats). */
+export interface RetentionStats {
+  readonly breadcrumbs: number;
+  readonly deltaBytes: number;
+  readonly oldestAgeMs: number;
+}
 
 /**
  * Every Cattail metric, registered on the registry passed in (never the global one), so tests
@@ -21,6 +30,14 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
   const registers = [registry];
   const syncer = ['syncer'] as const;
+  // Read at scrape time, so the gauges cost nothing between scrapes (see watchRetention).
+  const retention = new Map<string, () => RetentionStats>();
+  const retentionGauge = (name: string, help: string, read: (s: RetentionStats) => number) => new Gauge({
+    name, help, labelNames: syncer, registers,
+    collect() {
+      for (const [syncerType, stats] of retention) this.set({ syncer: syncerType }, read(stats()));
+    },
+  });
   const metrics = {
     breadcrumbSeq: new Gauge({ name: 'cattail_breadcrumb_seq_number', help: 'Sequence number of the newest breadcrumb.', labelNames: syncer, registers }),
     breadcrumbSize: new Histogram({ name: 'cattail_breadcrumb_size', help: 'Deltas per breadcrumb.', labelNames: syncer, buckets: [0, 1, 5, 10, 25, 50, 90, 100, 250, 1000], registers }),
@@ -56,6 +73,13 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
     fileBlockers: new Gauge({ name: 'cattail_file_blockers', help: 'Manifest paths broken and never read successfully in this process; while above 0 every syncer is out of sync.', registers }),
     opsRenders: new Counter({ name: 'cattail_ops_renders_total', help: 'Times /status or /metrics was computed; requests within --ops-cache-ms of a computation are served its bytes.', labelNames: ['endpoint'] as const, registers }),
     invalidObjects: new Counter({ name: 'cattail_datastore_invalid_objects_total', help: 'Objects or values that failed conversion or validation (their keys were deleted).', labelNames: ['kind'] as const, registers }),
+    catchUps: new Counter({ name: 'cattail_catchup_total', help: 'Hellos answered, by the catch-up path taken (resume, digest, snapshot) and why (ok, or why a better path was not taken).', labelNames: ['syncer', 'path', 'reason'] as const, registers }),
+    catchUpBytes: new Counter({ name: 'cattail_catchup_bytes_total', help: 'Bytes sent to clients from serverHello through snapshotEnd, by catch-up path.', labelNames: ['syncer', 'path'] as const, registers }),
+    catchUpBytesSaved: new Counter({ name: 'cattail_catchup_bytes_saved_total', help: 'For resumes and digest catch-ups: the full snapshot\'s encoded size minus the bytes sent until snapshotEnd.', labelNames: syncer, registers }),
+    retentionBytes: retentionGauge('cattail_retention_bytes', 'Encoded bytes of the deltas retained behind the newest breadcrumb for resume.', (s) => s.deltaBytes),
+    retentionBreadcrumbs: retentionGauge('cattail_retention_breadcrumbs', 'Breadcrumbs retained for resume, the newest included.', (s) => s.breadcrumbs),
+    retentionOldestSeconds: retentionGauge('cattail_retention_oldest_seconds', 'Age of the oldest breadcrumb a client can still resume from.', (s) => s.oldestAgeMs / 1000),
+    probes: new Counter({ name: 'cattail_probes_total', help: 'Probe connections answered (a client asking only for the sync status, before leaving a stale replica), by the status answered.', labelNames: ['syncer', 'status'] as const, registers }),
     updatesInvalid: new Counter({ name: 'cattail_updates_invalid_total', help: "Model values that failed Typha's output filter (a validator rule or the --max-value-bytes bound) and were published as deletions, by syncer type and model kind.", labelNames: ['syncer', 'kind'] as const, registers }),
   };
   // Labelled counters start at 0 for every value of their bounded label set (the per-syncer
@@ -63,7 +87,13 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
   for (const reason of Object.keys(CLOSE_REASONS)) metrics.connectionsClosed.inc({ reason }, 0);
   for (const kind of Object.values(KINDS)) metrics.invalidObjects.inc({ kind: kind.id }, 0);
   for (const kind of Object.values(ETCD_KINDS)) metrics.invalidObjects.inc({ kind: kind.id }, 0);
-  return metrics;
+  return {
+    ...metrics,
+    /** Feeds the retention gauges of one syncer type from its cache, read at each scrape. */
+    watchRetention(syncerType: string, stats: () => RetentionStats): void {
+      retention.set(syncerType, stats);
+    },
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
@@ -78,4 +108,10 @@ export function initSyncerSeries(metrics: Metrics, syncer: string): void {
   metrics.connectionsStreaming.set(l, 0);
   metrics.syncerStatus.set(l, 0);
   for (const frame of ['snapshot', 'delta']) for (const c of [metrics.framePlainBytes, metrics.frameCompressedBytes]) c.inc({ syncer, frame }, 0);
+  for (const [path, reasons] of Object.entries(CATCH_UP_OUTCOMES)) {
+    metrics.catchUpBytes.inc({ syncer, path }, 0);
+    for (const reason of reasons) metrics.catchUps.inc({ syncer, path, reason }, 0);
+  }
+  metrics.catchUpBytesSaved.inc(l, 0);
+  for (const status of WIRE_SYNC_STATUSES) metrics.probes.inc({ syncer, status }, 0);
 }

@@ -121,6 +121,42 @@ const CASES: Record<string, { fires: readonly Scenario[]; silent: readonly Scena
     }],
     silent: [{ when: 'when the slowest snapshot takes 8 s', series: histogram('cattail_snapshot_send_seconds', { ...A, syncer: 'felix' }, [...times(99, 0.2), 8]), at: '30m', alerts: [] }],
   },
+  CattailFullSnapshotsDominate: {
+    fires: [{
+      when: 'when two in three reconnects that offered catch-up got a full snapshot for 30 minutes',
+      series: {
+        [sel('cattail_catchup_total', { ...A, syncer: 'felix', path: 'snapshot', reason: 'expired' })]: '0+2x60',
+        [sel('cattail_catchup_total', { ...A, syncer: 'felix', path: 'digest', reason: 'other-instance' })]: '0+1x60',
+        [sel('cattail_catchup_total', { ...A, syncer: 'felix', path: 'snapshot', reason: 'not-offered' })]: '0+10x60',
+        [sel('cattail_catchup_total', { ...A, syncer: 'bgp', path: 'resume', reason: 'ok' })]: '0+3x60',
+      },
+      at: '40m', alerts: [{ ...A, syncer: 'felix' }],
+    }],
+    silent: [
+      {
+        when: 'when the full snapshots went to clients that offered no catch-up or held nothing',
+        series: {
+          [sel('cattail_catchup_total', { ...A, syncer: 'felix', path: 'snapshot', reason: 'not-offered' })]: '0+10x60',
+          [sel('cattail_catchup_total', { ...A, syncer: 'felix', path: 'snapshot', reason: 'client-empty' })]: '0+10x60',
+          [sel('cattail_catchup_total', { ...A, syncer: 'felix', path: 'digest', reason: 'not-offered' })]: '0+1x60',
+        },
+        at: '40m', alerts: [],
+      },
+      {
+        when: 'when resumes and digest catch-ups are most of them',
+        series: {
+          [sel('cattail_catchup_total', { ...A, syncer: 'felix', path: 'resume', reason: 'ok' })]: '0+3x60',
+          [sel('cattail_catchup_total', { ...A, syncer: 'felix', path: 'snapshot', reason: 'too-many-differ' })]: '0+1x60',
+        },
+        at: '40m', alerts: [],
+      },
+      {
+        when: 'when fewer than 10 such reconnects happened in 30 minutes, all full',
+        series: { [sel('cattail_catchup_total', { ...A, syncer: 'felix', path: 'snapshot', reason: 'expired' })]: '0+0.2x60' },
+        at: '40m', alerts: [],
+      },
+    ],
+  },
   CattailPingLatencyHigh: {
     fires: [{ when: 'when the slowest ping round trips have taken 2 s for 10 minutes', series: histogram('cattail_ping_latency_seconds', A, [...times(95, 0.004), ...times(5, 2)]), at: '20m', alerts: [A] }],
     silent: [{ when: 'when the slowest ping takes 300 ms', series: histogram('cattail_ping_latency_seconds', A, [...times(99, 0.004), 0.3]), at: '20m', alerts: [] }],

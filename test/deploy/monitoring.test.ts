@@ -65,7 +65,7 @@ describe('alert rules and dashboard', () => {
 
   test('every alert has a severity, a summary and a description that points at its runbook in OPERATIONS.md', () => {
     const operations = readFileSync(repoPath('docs/OPERATIONS.md'), 'utf8');
-    const required = ['CattailShedding', 'CattailClientsBehind', 'CattailSlowSnapshots', 'CattailPingLatencyHigh', 'CattailNotReady', 'CattailUpstreamStale', 'CattailEventLoopDelay', 'CattailRestarting'];
+    const required = ['CattailShedding', 'CattailClientsBehind', 'CattailSlowSnapshots', 'CattailPingLatencyHigh', 'CattailNotReady', 'CattailUpstreamStale', 'CattailEventLoopDelay', 'CattailRestarting', 'CattailFullSnapshotsDominate'];
     for (const name of required) assert.ok(alerts.some((a) => a.alert === name), `alert ${name} exists`);
     for (const a of alerts) {
       assert.match(a.labels?.severity ?? '', /^(critical|warning|info)$/, `${a.alert} severity`);
@@ -104,7 +104,7 @@ describe('alert rules and dashboard', () => {
       }
     }
     const titles = dashboard.panels.map((p) => p.title.toLowerCase()).join('\n');
-    for (const wanted of ['active connections', 'streaming', 'accepted', 'dropped', 'grace', 'client lag', 'snapshot send', 'snapshot size', 'generated vs reused', 'breadcrumb rate', 'breadcrumb size', 'updates vs skipped', 'cache size', 'ping', 'event-loop', 'memory', 'datastore watch health', 'syncer status']) {
+    for (const wanted of ['active connections', 'streaming', 'accepted', 'dropped', 'grace', 'client lag', 'snapshot send', 'snapshot size', 'generated vs reused', 'breadcrumb rate', 'breadcrumb size', 'updates vs skipped', 'cache size', 'ping', 'event-loop', 'memory', 'datastore watch health', 'syncer status', 'catch-ups by path', 'bytes saved', 'retention memory', 'resume window']) {
       assert.ok(titles.includes(wanted), `a panel shows ${wanted}`);
     }
   });
