@@ -7,6 +7,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { addCounts, describeCounts, NO_CATCH_UP } from './catchUpTally.ts';
 import { runSchedule } from './executor.ts';
 import { generateSchedule, type Schedule } from './schedule.ts';
 import { shrinkSchedule } from './shrink.ts';
@@ -46,13 +47,19 @@ if (values.replay !== undefined) {
   const failed: number[] = [];
   let deliveries = 0;
   let reconnects = 0;
+  let instances = 0;
+  let catchUp = NO_CATCH_UP;
   let seed = first;
   for (; seed < first + maxSeeds && Date.now() < deadline; seed++) {
     const schedule = generateSchedule(seed, { steps });
     const r = await runSchedule(schedule, { verbose: values.verbose, datastore });
     deliveries += r.stats.deliveries;
     reconnects += r.stats.reconnects;
-    out(`seed ${seed}: ${r.ok ? 'ok' : 'FAILED'} in ${r.elapsedMs} ms (${r.stats.keys} keys, ${r.stats.deliveries} host deliveries, ${r.stats.reconnects} reconnects)`);
+    instances += r.stats.instances;
+    catchUp = addCounts(catchUp, r.stats.catchUp);
+    const c = r.stats.catchUp;
+    out(`seed ${seed}: ${r.ok ? 'ok' : 'FAILED'} in ${r.elapsedMs} ms (${schedule.replicas ?? 1} replicas${schedule.serverFlags ? ` ${schedule.serverFlags.join(' ')}` : ''}, ${r.stats.keys} keys, ${r.stats.deliveries} host deliveries, ${r.stats.reconnects} reconnects; `
+      + `${c.resumes} resumes, ${c.digests}+${c.digestsFull} digest, ${c.snapshots + c.plain} snapshots)`);
     if (r.ok) {
       passed++;
       continue;
@@ -72,6 +79,7 @@ if (values.replay !== undefined) {
     out(`keep it: copy ${file} to test/torture/regressions/<what-broke>.json and add <what-broke>.test.ts calling replayRegression() (see regressions/replay.ts)`);
   }
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);
-  out(`torture: ${passed + failed.length} seeds (${first}..${seed - 1}), ${passed} passed, ${failed.length} failed${failed.length > 0 ? ` (${failed.join(', ')})` : ''}; ${steps} steps each; ${minutes} min; ${deliveries} host deliveries, ${reconnects} client reconnects`);
+  out(`torture: ${passed + failed.length} seeds (${first}..${seed - 1}), ${passed} passed, ${failed.length} failed${failed.length > 0 ? ` (${failed.join(', ')})` : ''}; ${steps} steps each; ${minutes} min; ${deliveries} host deliveries, ${reconnects} client reconnects, ${instances} server instances`);
+  out(`catch-up: ${catchUp.hellos} serverHellos: ${describeCounts(catchUp)}`);
   process.exitCode = failed.length > 0 ? 1 : 0;
 }

@@ -37,10 +37,15 @@ export class EtcdWorld {
     return new EtcdWorld(etcd, client, proxy, await proxy.listen());
   }
 
-  /** A datastore with fast timings, through the proxy. */
-  datastore(): EtcdDatastore {
+  /** The port of the proxy in front of etcd (the one the datastore faults act on). */
+  get port(): number {
+    return this.#port;
+  }
+
+  /** A datastore with fast timings, through the proxy (or through another proxy in front of it, on `port`). */
+  datastore(port = this.#port): EtcdDatastore {
     return new EtcdDatastore({
-      endpoints: [`http://127.0.0.1:${this.#port}`], logger: silentLogger(),
+      endpoints: [`http://127.0.0.1:${port}`], logger: silentLogger(),
       backoffInitialMs: 20, backoffMaxMs: 250, watchIdleMs: 1_000, probeTimeoutMs: 1_000, requestTimeoutMs: 2_000,
     });
   }

@@ -6,19 +6,20 @@
  * in sync with the model computed from the emulator's objects, every client's host holds exactly
  * that model, and no host saw a contract violation on the way.
  */
+import { KubeConfig } from '@kubernetes/client-node';
 import { syncerSpecs } from '../../src/calico/index.ts';
 import { KubernetesDatastore } from '../../src/datastore/kubernetes/index.ts';
 import { silentLogger } from '../../src/logger.ts';
 import type { SyncerTypeSpec } from '../../src/syncer/types.ts';
-import { SyncClient, type SyncerType } from '../../clients/typescript/src/index.ts';
-import { type Harness, startCattail } from '../support/harness.ts';
+import type { SyncerType } from '../../clients/typescript/src/index.ts';
 import { K8sEmulator } from '../support/k8sEmulator.ts';
 import { diffModels, expectedModel } from '../support/expectedModel.ts';
+import { Agent } from './agents.ts';
+import { addCounts, type CatchUpCounts, NO_CATCH_UP } from './catchUpTally.ts';
 import { EtcdWorld } from './etcdWorld.ts';
 import { loadTemplates } from './objects.ts';
-import { TortureProxy } from './proxy.ts';
-import { RecordingHost } from './recorder.ts';
-import { type DatastoreStep, describeStep, refKind, type Schedule, type Step } from './schedule.ts';
+import { ReplicaSet } from './replicas.ts';
+import { clientSpec, type DatastoreStep, describeStep, refKind, type Schedule, type Step } from './schedule.ts';
 
 /** Server bounds short enough that every timeout and limit is reached within a run. */
 export const TORTURE_FLAGS = [
@@ -49,34 +50,47 @@ export interface RunOptions {
   readonly datastore?: 'kubernetes' | 'etcd';
 }
 
+export interface RunStats {
+  readonly deliveries: number;
+  readonly reconnects: number;
+  readonly keys: number;
+  /** Server instances that ran (replicas × their restarts and kills). */
+  readonly instances: number;
+  /** How the connections caught up, from their serverHellos. */
+  readonly catchUp: CatchUpCounts;
+}
+
 export interface RunResult {
   readonly ok: boolean;
   readonly failures: readonly string[];
   readonly elapsedMs: number;
-  readonly stats: { readonly deliveries: number; readonly reconnects: number; readonly keys: number };
-}
-
-interface Agent {
-  readonly syncerType: SyncerType;
-  readonly proxy: TortureProxy;
-  host: RecordingHost;
-  client: SyncClient;
-  generation: number;
-  readonly retired: RecordingHost[];
+  readonly stats: RunStats;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A KubeConfig for the emulator, reached on `port` (a replica's own proxy in front of it). */
+function kubeConfigVia(api: K8sEmulator, port: number): KubeConfig {
+  const direct = api.kubeConfig();
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'emulator', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+    users: direct.users, contexts: direct.contexts, currentContext: direct.currentContext,
+  });
+  return kc;
+}
 
 export async function runSchedule(schedule: Schedule, options: RunOptions = {}): Promise<RunResult> {
   const started = performance.now();
   const failures: string[] = [];
   const specs = syncerSpecs() as Record<string, SyncerTypeSpec>;
+  const clients = schedule.clients.map(clientSpec);
   const api = new K8sEmulator();
   await api.start();
   for (const list of loadTemplates().values()) for (const t of list) api.apply(t);
   const etcd = options.datastore === 'etcd' ? await EtcdWorld.start() : undefined;
   await etcd?.mirror(api);
-  const flags = etcd ? [...TORTURE_FLAGS, '--datastore', 'etcdv3'] : TORTURE_FLAGS;
+  const flags = [...TORTURE_FLAGS, ...(schedule.serverFlags ?? []), ...(etcd ? ['--datastore', 'etcdv3'] : [])];
 
   const timers = new Set<NodeJS.Timeout>();
   const later = (ms: number, fn: () => void | Promise<void>): void => {
@@ -86,40 +100,25 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
     }, ms);
     timers.add(t);
   };
-  const newDatastore = () => etcd?.datastore() ?? new KubernetesDatastore({
-    kubeConfig: api.kubeConfig(), logger: silentLogger(),
-    watchTimeoutMinMs: 2_000, watchTimeoutMaxMs: 4_000, watchIdleMarginMs: 1_000,
-    backoffInitialMs: 20, backoffMaxMs: 250, minWatchMs: 0, requestTimeoutMs: 2_000,
-  });
-  let app: Harness = await startCattail({ datastore: newDatastore(), flags });
-  const syncPort = () => app.app.syncAddress.port;
-  let defaultLimit = app.app.server.maxConnections;
-
   const agents: Agent[] = [];
-  const newClient = (agent: Omit<Agent, 'client' | 'host'> & Partial<Agent>, index: number): void => {
-    agent.generation++;
-    const host = new RecordingHost(`client ${index} (${agent.syncerType}) #${agent.generation}`);
-    agent.proxy.onServerMessage = (m) => host.onWire(m);
-    agent.proxy.onUndecodable = (reason) => host.wireUndecodable(reason);
-    const client = new SyncClient({
-      servers: [agent.proxy.url], shuffleServers: false, syncerType: agent.syncerType, hostname: `torture-${index}`,
-      handler: host, connectTimeoutMs: 2_000, handshakeTimeoutMs: 3_000, readTimeoutMs: 4_000, writeTimeoutMs: 4_000,
-      backoff: { initialDelayMs: 20, maxDelayMs: 300 }, random: Math.random,
-      // Half the agents negotiate zstd, half take plain frames from the same cache.
-      compression: index % 2 === 0,
-    });
-    client.on('error', () => {});
-    client.start();
-    agent.host = host;
-    agent.client = client;
-  };
-  for (const [i, syncerType] of schedule.clients.entries()) {
-    const proxy = new TortureProxy(syncPort());
-    await proxy.start();
-    const agent = { syncerType, proxy, generation: 0, retired: [] } as unknown as Agent;
-    newClient(agent, i);
-    agents.push(agent);
-  }
+  const replicas = await ReplicaSet.start({
+    count: Math.max(1, schedule.replicas ?? 1), flags,
+    datastorePort: etcd?.port ?? Number(new URL(api.url).port),
+    newDatastore: (port) => etcd?.datastore(port) ?? new KubernetesDatastore({
+      kubeConfig: kubeConfigVia(api, port), logger: silentLogger(),
+      watchTimeoutMinMs: 2_000, watchTimeoutMaxMs: 4_000, watchIdleMarginMs: 1_000,
+      backoffInitialMs: 20, backoffMaxMs: 250, minWatchMs: 0, requestTimeoutMs: 2_000,
+    }),
+    // A replica back from a kill or restart: its proxies lead to the new instance.
+    onUp: (r, port) => {
+      for (const a of agents) {
+        a.proxies[r]!.retarget(port);
+        a.proxies[r]!.block(false, 'replica down');
+      }
+    },
+  });
+  const ports = Array.from({ length: replicas.count }, (_, r) => replicas.port(r));
+  for (const [i, spec] of clients.entries()) agents.push(await Agent.start(i, spec, ports));
   const agentAt = (i: number): Agent | undefined => agents[i % Math.max(1, agents.length)];
 
   const applyDatastore = (step: DatastoreStep): void => {
@@ -137,14 +136,17 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
       api.apply({ ...existing, metadata: { ...metadata, name: step.to } });
     }
   };
+  const writeBurst = async (steps: readonly DatastoreStep[]): Promise<void> => {
+    for (const s of steps) applyDatastore(s);
+    await etcd?.mirror(api);
+  };
 
-  let restarting: Promise<void> | undefined;
   const runStep = async (step: Step): Promise<void> => {
     if (options.verbose) process.stderr.write(`  step ${describeStep(step)}\n`);
     if (etcd) {
       switch (step.op) {
         case 'apply': case 'delete': case 'rename': applyDatastore(step); await etcd.mirror(api); return;
-        case 'burst': for (const s of step.steps) applyDatastore(s); await etcd.mirror(api); return;
+        case 'burst': await writeBurst(step.steps); return;
         case 'dropWatches': case 'expireWatches': case 'failNext': etcd.cut(); return;
         case 'compact': await etcd.compact(); return;
         case 'outage': case 'stall':
@@ -156,7 +158,7 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
     }
     switch (step.op) {
       case 'apply': case 'delete': case 'rename': applyDatastore(step); return;
-      case 'burst': for (const s of step.steps) applyDatastore(s); return;
+      case 'burst': await writeBurst(step.steps); return;
       case 'wait': await sleep(step.ms); return;
       case 'dropWatches': api.dropWatches({ abrupt: step.abrupt }); return;
       case 'expireWatches': api.expireWatches(); return;
@@ -170,54 +172,65 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
         api.stallWatches(true);
         later(step.ms, () => api.stallWatches(false));
         return;
-      case 'disconnect': agentAt(step.client)?.proxy.cut(); return;
+      case 'disconnect': agentAt(step.client)?.cut(); return;
       case 'partition': {
         const a = agentAt(step.client);
-        a?.proxy.block(true);
-        a?.proxy.cut();
-        later(step.ms, () => a?.proxy.block(false));
+        a?.block(true);
+        a?.cut();
+        later(step.ms, () => a?.block(false));
         return;
       }
       case 'pauseHost': {
-        const a = agentAt(step.client);
-        const host = a?.host;
+        const host = agentAt(step.client)?.host;
         host?.pause();
         later(step.ms, () => host?.resume());
         return;
       }
       case 'pauseSocket': {
         const a = agentAt(step.client);
-        a?.proxy.pause(true);
-        later(step.ms, () => a?.proxy.pause(false));
+        a?.pause(true);
+        later(step.ms, () => a?.pause(false));
         return;
       }
-      case 'restartClient': {
-        const i = step.client % agents.length;
-        const a = agents[i]!;
-        a.host.resume();
-        await a.client.close();
-        a.retired.push(a.host);
-        newClient(a, i);
-        return;
-      }
+      case 'restartClient': await agentAt(step.client)?.restart(); return;
       case 'limit':
-        app.app.server.setMaxConnections(step.max);
-        later(step.ms, () => { app.app.server.setMaxConnections(defaultLimit); });
+        replicas.setLimit(step.max);
+        later(step.ms, () => replicas.setLimit(undefined));
         return;
-      case 'restartServer': {
-        restarting = (async () => {
-          // Clients keep reconnecting into the closing server (503 refusals, then resets: the
-          // crash test/fuzz/regressions/refusedUpgradeReset.test.ts keeps fixed).
-          await app.close();
-          await sleep(step.downMs);
-          app = await startCattail({ datastore: newDatastore(), flags });
-          defaultLimit = app.app.server.maxConnections;
-          for (const a of agents) a.proxy.retarget(syncPort());
-        })();
-        await restarting;
-        restarting = undefined;
+      case 'restartServer':
+        // Clients keep reconnecting into the closing server (503 refusals, then resets: the
+        // crash test/fuzz/regressions/refusedUpgradeReset.test.ts keeps fixed).
+        await replicas.cycle((step.replica ?? 0) % replicas.count, step.downMs);
+        return;
+      case 'killReplica': {
+        const r = step.replica % replicas.count;
+        if (!replicas.isUp(r)) return;
+        // No goodbye: the clients' connections end with no close frame and new ones are
+        // refused at once, as from a dead process, before the server itself is stopped.
+        for (const a of agents) {
+          a.proxies[r]!.block(true, 'replica down');
+          a.proxies[r]!.cut();
+        }
+        void replicas.cycle(r, step.downMs);
         return;
       }
+      case 'switchReplica': {
+        const a = agentAt(step.client);
+        const r = a?.connectedReplica();
+        if (a === undefined || r === undefined) return;
+        const proxy = a.proxies[r]!;
+        proxy.block(true, 'switch');
+        proxy.cut();
+        later(step.ms, () => proxy.block(false, 'switch'));
+        return;
+      }
+      case 'churnReconnect':
+        for (const a of agents) a.cut();
+        await writeBurst(step.steps);
+        return;
+      case 'isolateReplica':
+        replicas.isolate(step.replica, step.ms, later);
+        return;
     }
   };
 
@@ -229,34 +242,35 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
       if (schedule.gapMs > 0) await sleep(schedule.gapMs);
     }
 
-    // Quiet: every fault off, every client free to catch up.
+    // Quiet: every fault off, every replica up, every client free to catch up.
     for (const t of timers) clearTimeout(t);
     timers.clear();
+    await replicas.settled();
     await api.outage(false);
     api.stallWatches(false);
     etcd?.open();
-    app.app.server.setMaxConnections(defaultLimit);
+    replicas.reconnectAll();
+    replicas.setLimit(undefined);
     for (const a of agents) {
-      a.proxy.block(false);
-      a.proxy.pause(false);
+      for (const reason of ['partition', 'switch']) a.block(false, reason);
+      a.pause(false);
       a.host.resume();
     }
 
     const expected = new Map<string, Map<string, unknown>>();
-    if (etcd) for (const [type, model] of await etcd.expected([...new Set(schedule.clients)] as SyncerType[])) expected.set(type, model);
-    else {
-      for (const type of new Set(schedule.clients)) {
-        expected.set(type, expectedModel(specs[type]!, (kind) => api.objects(kind)));
-      }
-    }
+    const types = [...new Set(clients.map((c) => c.syncerType))];
+    if (etcd) for (const [type, model] of await etcd.expected(types as SyncerType[])) expected.set(type, model);
+    else for (const type of types) expected.set(type, expectedModel(specs[type]!, (kind) => api.objects(kind)));
     for (const m of expected.values()) expectedKeys += m.size;
     const deadline = Date.now() + (options.convergeTimeoutMs ?? 20_000);
     const serverDiff = (): string[] => {
       const out: string[] = [];
-      for (const [type, want] of expected) {
-        const syncer = app.app.syncers.get(type);
-        if (syncer?.status !== 'in-sync') out.push(`server ${type} syncer is ${syncer?.status}`);
-        else out.push(...diffModels(app.model(type), want).map((d) => `server ${type}: ${d}`));
+      for (const [r, app] of replicas.running().entries()) {
+        for (const [type, want] of expected) {
+          const syncer = app.app.syncers.get(type);
+          if (syncer?.status !== 'in-sync') out.push(`replica ${r}: ${type} syncer is ${syncer?.status}`);
+          else out.push(...diffModels(app.model(type), want).map((d) => `replica ${r} ${type}: ${d}`));
+        }
       }
       return out;
     };
@@ -288,20 +302,22 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
     failures.push(`executor error: ${(err as Error).stack ?? String(err)}`);
   } finally {
     for (const t of timers) clearTimeout(t);
-    await restarting?.catch(() => {});
-    for (const a of agents) a.host.resume();
-    await Promise.all(agents.map((a) => a.client.close()));
-    await Promise.all(agents.map((a) => a.proxy.close()));
-    await app.close();
+    await Promise.all(agents.map((a) => a.close()));
+    await replicas.close();
     await api.outage(false);
     await api.stop();
     await etcd?.stop();
   }
   let deliveries = 0;
   let reconnects = 0;
+  let catchUp = NO_CATCH_UP;
   for (const a of agents) {
-    deliveries += a.host.deliveries;
+    deliveries += a.host.deliveries + a.retired.reduce((n, h) => n + h.deliveries, 0);
     reconnects += a.client.stats.disconnects;
+    catchUp = addCounts(catchUp, a.tally.counts);
   }
-  return { ok: failures.length === 0, failures, elapsedMs: Math.round(performance.now() - started), stats: { deliveries, reconnects, keys: expectedKeys } };
+  return {
+    ok: failures.length === 0, failures, elapsedMs: Math.round(performance.now() - started),
+    stats: { deliveries, reconnects, keys: expectedKeys, instances: replicas.instances, catchUp },
+  };
 }

@@ -22,7 +22,8 @@ export class TortureProxy {
   readonly #listener: net.Server;
   readonly #codec = new Codec();
   #targetPort: number;
-  #blocked = false;
+  /** Why new connections are refused now (a partition, a killed replica, a switch); none: let through. */
+  readonly #blockedFor = new Set<string>();
   #paused = false;
   /** Called for every server → client message of every connection, in order. */
   onServerMessage: (msg: ServerMessage) => void = () => {};
@@ -57,9 +58,18 @@ export class TortureProxy {
     this.#pairs.clear();
   }
 
-  /** While blocked, new connections are accepted and immediately destroyed. */
-  block(on: boolean): void {
-    this.#blocked = on;
+  /**
+   * While blocked for any reason, new connections are accepted and immediately destroyed. Each
+   * reason is set and cleared on its own, so a partition ending does not reopen a killed replica.
+   */
+  block(on: boolean, reason = 'partition'): void {
+    if (on) this.#blockedFor.add(reason);
+    else this.#blockedFor.delete(reason);
+  }
+
+  /** Connections open through this proxy now. */
+  get connections(): number {
+    return this.#pairs.size;
   }
 
   /** While paused, neither direction is read, so both peers' send buffers fill. */
@@ -82,7 +92,7 @@ export class TortureProxy {
   }
 
   #accept(client: net.Socket): void {
-    if (this.#blocked) {
+    if (this.#blockedFor.size > 0) {
       client.destroy();
       return;
     }

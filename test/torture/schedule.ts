@@ -47,15 +47,48 @@ export type Step =
   | { readonly op: 'restartClient'; readonly client: number }
   /** Connection limit lowered to `max` for `ms`, then raised again. */
   | { readonly op: 'limit'; readonly max: number; readonly ms: number }
-  /** Close the server and start a new one (new port; clients follow through their proxies). */
-  | { readonly op: 'restartServer'; readonly downMs: number };
+  /** Close a replica gracefully and start a new one (new port and instance id; clients follow through their proxies). */
+  | { readonly op: 'restartServer'; readonly downMs: number; readonly replica?: number }
+  /**
+   * SIGKILL-like: every connection to the replica is cut with no close frame, its new
+   * connections are refused, it stops, and a new instance starts `downMs` later (in the
+   * background: the schedule goes on meanwhile).
+   */
+  | { readonly op: 'killReplica'; readonly replica: number; readonly downMs: number }
+  /** The client's current replica refuses it for `ms`, so it moves to another one (if it lists one). */
+  | { readonly op: 'switchReplica'; readonly client: number; readonly ms: number }
+  /** Every client cut at once while a burst is written: catch-up (resume, digests) races the churn. */
+  | { readonly op: 'churnReconnect'; readonly steps: readonly DatastoreStep[] }
+  /** One replica loses its datastore for `ms` (it goes stale; clients that leave stale replicas move). */
+  | { readonly op: 'isolateReplica'; readonly replica: number; readonly ms: number };
+
+/**
+ * One torture client. `catchUp`: it offers resume and digests (the TypeScript client's default)
+ * or not (`catchUp: false`, a client of before issue 13). `servers`: the replicas in its server
+ * list, in its order of preference (one entry: pinned to that replica).
+ */
+export interface ClientSpec {
+  readonly syncerType: string;
+  readonly catchUp: boolean;
+  readonly servers: readonly number[];
+}
 
 export interface Schedule {
   readonly seed: number;
   /** Pause after every step, so the server and clients interleave with the schedule. */
   readonly gapMs: number;
-  readonly clients: readonly string[];
+  /** A bare syncer type (the format before issue 13) is a catch-up client pinned to replica 0. */
+  readonly clients: readonly (string | ClientSpec)[];
+  /** Server replicas over the one datastore. Default 1. */
+  readonly replicas?: number;
+  /** Extra server flags for every replica (e.g. a tiny resume retention). */
+  readonly serverFlags?: readonly string[];
   readonly steps: readonly Step[];
+}
+
+/** A schedule's client entry in its full form. */
+export function clientSpec(entry: string | ClientSpec): ClientSpec {
+  return typeof entry === 'string' ? { syncerType: entry, catchUp: true, servers: [0] } : entry;
 }
 
 export interface GenerateOptions {
@@ -74,7 +107,15 @@ export function generateSchedule(seed: number, options: GenerateOptions = {}): S
   const templates = loadTemplates();
   const live = new Map<string, RawObject>();
   for (const list of templates.values()) for (const t of list) live.set(objectId(kindOf(t), t), t);
-  const clients = [...DEFAULT_CLIENTS];
+  const replicas = rng.weighted([[1, 1], [2, 2], [5, 3]] as const);
+  const clients: ClientSpec[] = DEFAULT_CLIENTS.map((syncerType, i) => {
+    const home = i % replicas;
+    // Pinned clients reconnect to the same replica (resume); the others walk the list (digests).
+    const pinned = replicas === 1 || rng.chance(0.35);
+    const servers = pinned ? [home] : Array.from({ length: replicas }, (_, k) => (home + k) % replicas);
+    return { syncerType, catchUp: rng.chance(0.75), servers };
+  });
+  const serverFlags = retentionFlags(rng);
   const total = options.steps ?? 40;
   const restartAt = rng.chance(0.7) ? rng.int(Math.floor(total / 4), total - 1) : -1;
   const steps: Step[] = [];
@@ -105,13 +146,14 @@ export function generateSchedule(seed: number, options: GenerateOptions = {}): S
   const client = (): number => rng.int(0, clients.length - 1);
   for (let i = 0; i < total; i++) {
     if (i === restartAt) {
-      steps.push({ op: 'restartServer', downMs: rng.int(0, 300) });
+      steps.push({ op: 'restartServer', downMs: rng.int(0, 300), replica: rng.int(0, replicas - 1) });
       continue;
     }
     const kind = rng.weighted([
       [30, 'datastore'], [8, 'burst'], [16, 'wait'], [3, 'dropWatches'], [2, 'expireWatches'], [2, 'compact'], [2, 'failNext'],
       [2, 'outage'], [1, 'stall'], [3, 'disconnect'], [2, 'partition'], [3, 'pauseHost'], [2, 'pauseSocket'],
       [1, 'restartClient'], [2, 'limit'],
+      [replicas > 1 ? 2 : 1, 'killReplica'], [replicas > 1 ? 3 : 0, 'switchReplica'], [2, 'churnReconnect'], [replicas > 1 ? 1 : 0, 'isolateReplica'],
     ] as const);
     switch (kind) {
       case 'datastore': steps.push(datastoreStep()); break;
@@ -129,9 +171,25 @@ export function generateSchedule(seed: number, options: GenerateOptions = {}): S
       case 'pauseSocket': steps.push({ op: 'pauseSocket', client: client(), ms: rng.int(50, 2500) }); break;
       case 'restartClient': steps.push({ op: 'restartClient', client: client() }); break;
       case 'limit': steps.push({ op: 'limit', max: rng.int(1, clients.length - 1), ms: rng.int(200, 1500) }); break;
+      case 'killReplica': steps.push({ op: 'killReplica', replica: rng.int(0, replicas - 1), downMs: rng.int(0, 1500) }); break;
+      case 'switchReplica': steps.push({ op: 'switchReplica', client: client(), ms: rng.int(100, 1000) }); break;
+      case 'churnReconnect': steps.push({ op: 'churnReconnect', steps: Array.from({ length: rng.int(3, 30) }, datastoreStep) }); break;
+      case 'isolateReplica': steps.push({ op: 'isolateReplica', replica: rng.int(0, replicas - 1), ms: rng.int(500, 5000) }); break;
     }
   }
-  return { seed, gapMs: options.gapMs ?? 30, clients, steps };
+  return { seed, gapMs: options.gapMs ?? 30, clients, replicas, ...(serverFlags.length > 0 ? { serverFlags } : {}), steps };
+}
+
+/**
+ * Resume retention for a seed: the default (most seeds), or tiny, so that breadcrumbs expire
+ * while clients are away or mid-resume; now and then resume or digests off altogether.
+ */
+function retentionFlags(rng: Prng): string[] {
+  const which = rng.weighted([[6, 'default'], [3, 'tiny'], [1, 'no-resume'], [1, 'no-digest']] as const);
+  if (which === 'tiny') return ['--resume-retention-ms', String(rng.int(20, 600)), '--resume-retention-bytes', String(rng.pick([300, 2000, 20_000, 32 * 1024 * 1024]))];
+  if (which === 'no-resume') return ['--resume-retention-bytes', '0'];
+  if (which === 'no-digest') return ['--digest-catchup', 'false'];
+  return [];
 }
 
 /** The kind a reference step names. */
@@ -148,6 +206,7 @@ export function describeStep(step: Step): string {
     case 'delete': return `delete ${step.kind} ${step.namespace ? `${step.namespace}/` : ''}${step.name}`;
     case 'rename': return `rename ${step.kind} ${step.namespace ? `${step.namespace}/` : ''}${step.name} → ${step.to}`;
     case 'burst': return `burst of ${step.steps.length}`;
+    case 'churnReconnect': return `every client cut during a burst of ${step.steps.length}`;
     default: return JSON.stringify(step);
   }
 }
