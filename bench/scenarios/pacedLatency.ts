@@ -46,7 +46,7 @@ export async function pacedLatency(ctx: BenchContext): Promise<ScenarioResult> {
     };
     const notes = [
       `p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${h.maxMs.toFixed(1)} ms over ${h.count} deliveries`,
-      `server's share (update entered the cache → frame handed to the socket): p50 ${s.quantile(0.5).toFixed(2)} ms, p99 ${s.quantile(0.99).toFixed(2)} ms, max ${s.maxMs.toFixed(1)} ms over ${s.count} sends; ${breadcrumbs} breadcrumbs (${(emitted / breadcrumbs).toFixed(2)} KVs each), server CPU ${(figures.serverCpuPercent as number).toFixed(0)} %`,
+      `server's share (update entered the cache → frame handed to the socket): p50 ${s.quantile(0.5).toFixed(2)} ms, p99 ${s.quantile(0.99).toFixed(2)} ms, max ${s.maxMs.toFixed(1)} ms over ${s.count} sampled sends; ${breadcrumbs} breadcrumbs (${(emitted / breadcrumbs).toFixed(2)} KVs each), server CPU ${(figures.serverCpuPercent as number).toFixed(0)} %`,
       ...(verified ? [] : ['VERIFICATION FAILED: the verifying agent\'s final state differs from the server\'s']),
     ];
     if (syscalls !== undefined) {
