@@ -34,6 +34,8 @@ export class AttemptTracker {
   #lastList: readonly ServerAddress[] = [];
   #failuresThisRound = 0;
   #lastPick: string | undefined;
+  /** Asked for by `preferNext()`: the next attempt goes there if it is still listed. */
+  #preferred: string | undefined;
 
   constructor(discovery: Discovery, options: { now?: () => number; forgetAfterMs?: number } = {}) {
     this.#discovery = discovery;
@@ -79,7 +81,9 @@ export class AttemptTracker {
       if (listed.has(url)) this.#tried.set(url, now);
       else if (now - seenAt > this.#forgetAfterMs) this.#tried.delete(url);
     }
-    let pick = list.find((a) => !this.#tried.has(a.url));
+    const preferred = this.#preferred;
+    this.#preferred = undefined;
+    let pick = (preferred === undefined ? undefined : list.find((a) => a.url === preferred)) ?? list.find((a) => !this.#tried.has(a.url));
     if (pick === undefined) {
       // Everything listed has been tried: start a new pass from the most preferred address,
       // except the one tried last, which has just failed or shed us (unless it is the only one).
@@ -97,6 +101,14 @@ export class AttemptTracker {
     if (this.#failuresThisRound < this.roundSize) return false;
     this.#failuresThisRound = 0;
     return true;
+  }
+
+  /**
+   * The next attempt should go to `url` (the client is leaving a stale replica for it, §11),
+   * whether tried or not, provided the next list still has it; later attempts walk as usual.
+   */
+  preferNext(url: string): void {
+    this.#preferred = url;
   }
 
   /** An attempt reached a working session: a new round starts. The tried set is kept on purpose. */

@@ -1,19 +1,40 @@
 import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
 import {
-  Codec, CloseCode, decompressFrame, FATAL_CLOSE_CODES, isCompressedFrame, MOVE_ON_CLOSE_CODES, PROTOCOL_VERSION, ProtocolError, SUPPORTED_COMPRESSION,
-  type ClientMessage, type ServerMessage, type UnknownServerMessage, type WireKV,
+  Codec, CloseCode, decompressFrame, DIGESTS_PER_FRAME, encodeDigests, FATAL_CLOSE_CODES, isCompressedFrame, MOVE_ON_CLOSE_CODES,
+  CATCH_UP_PATHS, PROTOCOL_VERSION, ProtocolError, scanKvsFrame, SUPPORTED_COMPRESSION,
+  type ClientCapabilities, type ClientMessage, type ServerMessage, type UnknownServerMessage, type WireKV,
 } from '../../../src/protocol/index.ts';
 import { CattailClientError, asClientError } from './errors.ts';
+import type { KvHash } from './heldDigests.ts';
+import type { ResumeOffer } from './resumePosition.ts';
 import { classifyTlsError, type SocketTlsOptions } from './tls.ts';
 import type { ConnectionInfo, DisconnectInfo, SyncStatus } from './types.ts';
 
 /** What one session reports upward, in wire order. Called synchronously from the socket's reader. */
 export interface SessionListener {
   onServerHello(info: ConnectionInfo): void;
-  onKvs(kvs: readonly WireKV[]): void;
+  /**
+   * One `kvs` frame: its entries, each entry's bucket and KV hash when `hashKvs` is on (from
+   * the frame's plain bytes; undefined for deletions), and its `seq` mark when it carries one.
+   */
+  onKvs(kvs: readonly WireKV[], hashes: readonly (KvHash | undefined)[] | undefined, seq: number | undefined): void;
   onSnapshotEnd(seq: number, keys: number): void;
   onStatus(status: SyncStatus): void;
+  /** Digest path: the bucket digests to upload at `level` (2 uint32 per bucket), asked for once, right after the serverHello. */
+  digests?(level: number): Uint32Array;
+  /** Digest path: the server's `buckets` bitmap (MSB first), already checked against the level. */
+  onBuckets?(level: number, replaced: Uint8Array): void;
+  /** Every frame read, with its size on the wire (compressed as sent). */
+  onBytes?(bytes: number): void;
+}
+
+/** What a session offers in its hello beyond compression (docs/PROTOCOL.md §11). */
+export interface CatchUpOffer {
+  /** The client's resume position, if it has one. */
+  readonly resume: ResumeOffer | undefined;
+  /** The digest level the client uploads at if the server asks; undefined: no digest offer. */
+  readonly digestLevel: number | undefined;
 }
 
 export interface ConnectionOptions {
@@ -36,6 +57,12 @@ export interface ConnectionOptions {
   /** Offer zstd in the hello (see options.ts). */
   readonly compression: boolean;
   readonly tls: SocketTlsOptions | undefined;
+  /** Catch-up capabilities to offer; undefined offers none (a full snapshot, as before §11). */
+  readonly catchUp?: CatchUpOffer;
+  /** Compute each received entry's bucket and KV hash (needed to offer digests later). */
+  readonly hashKvs?: boolean;
+  /** Only ask for the server's status (§11 probe): the session ends right after its serverHello. */
+  readonly probe?: boolean;
 }
 
 /** How a session ended, for the lifecycle to decide what to do next. */
@@ -46,7 +73,7 @@ export interface ConnectionOutcome extends DisconnectInfo {
   readonly moveOn: boolean;
 }
 
-type Phase = 'connecting' | 'hello' | 'snapshot' | 'streaming' | 'closed';
+type Phase = 'connecting' | 'hello' | 'buckets' | 'snapshot' | 'streaming' | 'closed';
 
 /** Give the server this long to answer our close frame before dropping the socket. */
 const CLOSE_GRACE_MS = 1000;
@@ -81,6 +108,8 @@ export class Connection {
   #streamed = false;
   /** The serverHello chose zstd: frames that start with its magic number are decompressed. */
   #compressed = false;
+  /** The serverHello chose resume: no `kvs` may precede the snapshotEnd. */
+  #resumed = false;
 
   constructor(options: ConnectionOptions, listener: SessionListener) {
     this.#options = options;
@@ -141,8 +170,20 @@ export class Connection {
     this.#send({
       type: 'hello', protocolVersion: PROTOCOL_VERSION, syncerType: o.syncerType, hostname: o.hostname,
       clientVersion: o.clientVersion, clientInfo: o.clientInfo, clientConnId: o.clientConnId,
-      capabilities: o.compression ? { compression: SUPPORTED_COMPRESSION } : {},
+      capabilities: this.#capabilities(),
     });
+  }
+
+  #capabilities(): ClientCapabilities {
+    const o = this.#options;
+    if (o.probe === true) return { probe: true };
+    const resume = o.catchUp?.resume;
+    const level = o.catchUp?.digestLevel;
+    return {
+      ...(o.compression ? { compression: SUPPORTED_COMPRESSION } : {}),
+      ...(resume === undefined ? {} : { resume: { serverInstanceId: resume.serverInstanceId, seq: resume.seq } }),
+      ...(level === undefined ? {} : { digest: { level } }),
+    };
   }
 
   #onMessage(data: WebSocket.RawData, isBinary: boolean): void {
@@ -153,24 +194,28 @@ export class Connection {
       return;
     }
     let msg: ServerMessage | UnknownServerMessage;
+    let hashes: KvHash[] | undefined;
     try {
       const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+      this.#listener.onBytes?.(bytes.length);
       if (isCompressedFrame(bytes) && !this.#compressed) throw new ProtocolError(CloseCode.badFrame, 'compressed frame on a connection that did not negotiate compression');
-      msg = this.#codec.decodeServer(this.#compressed && isCompressedFrame(bytes) ? decompressFrame(bytes, this.#options.maxFrameBytes) : bytes);
+      const plain = this.#compressed && isCompressedFrame(bytes) ? decompressFrame(bytes, this.#options.maxFrameBytes) : bytes;
+      msg = this.#codec.decodeServer(plain);
+      if (msg.type === 'kvs' && this.#options.hashKvs === true) hashes = hashesOf(plain, msg.kvs);
     } catch (err) {
       const code = err instanceof ProtocolError ? err.closeCode : CloseCode.badFrame;
       this.#protocolError(code, (err as Error).message, err);
       return;
     }
     try {
-      this.#dispatch(msg);
+      this.#dispatch(msg, hashes);
     } catch (err) {
       // A listener bug must not leave the session half-alive; end it and report.
       this.#fail(asClientError(err, 'PROTOCOL', this.#options.url), CloseCode.normal);
     }
   }
 
-  #dispatch(msg: ServerMessage | UnknownServerMessage): void {
+  #dispatch(msg: ServerMessage | UnknownServerMessage, hashes: KvHash[] | undefined): void {
     const o = this.#options;
     switch (msg.type) {
       case 'unknown':
@@ -189,18 +234,39 @@ export class Connection {
         if (msg.compression !== null && !(o.compression && SUPPORTED_COMPRESSION.includes(msg.compression))) {
           return this.#protocolError(CloseCode.protocolError, `server chose compression ${JSON.stringify(msg.compression)}, which this client did not offer`);
         }
+        const catchUp = msg.catchUp ?? null;
+        const problem = this.#checkCatchUp(catchUp, msg.serverInstanceId);
+        if (problem !== undefined) return this.#protocolError(CloseCode.protocolError, problem);
         clearTimeout(this.#handshakeTimer);
-        this.#phase = 'snapshot';
+        this.#phase = catchUp === 'digest' ? 'buckets' : 'snapshot';
+        this.#resumed = catchUp === 'resume';
         this.#compressed = msg.compression !== null;
         this.#listener.onServerHello({
           url: o.url, serverInstanceId: msg.serverInstanceId, serverVersion: msg.serverVersion,
           connectionId: msg.connectionId, clientConnId: o.clientConnId, syncerType: served, compression: msg.compression,
+          catchUp, catchUpReason: msg.catchUpReason ?? undefined, serverStatus: msg.status ?? undefined,
         });
+        if (o.probe === true) {
+          this.close(CloseCode.normal, 'probe answered');
+          return;
+        }
+        if (catchUp === 'digest') this.#sendDigests(o.catchUp?.digestLevel as number);
+        return;
+      }
+      case 'buckets': {
+        if (this.#phase !== 'buckets') return this.#protocolError(CloseCode.protocolError, `buckets in phase ${this.#phase}`);
+        const level = o.catchUp?.digestLevel as number;
+        if (msg.level !== level) return this.#protocolError(CloseCode.badFrame, `buckets.level ${msg.level} is not the level offered (${level})`);
+        const expected = Math.ceil(2 ** level / 8);
+        if (msg.replaced.length !== expected) return this.#protocolError(CloseCode.badFrame, `buckets.replaced has ${msg.replaced.length} bytes, level ${level} needs ${expected}`);
+        this.#phase = 'snapshot';
+        this.#listener.onBuckets?.(level, msg.replaced);
         return;
       }
       case 'kvs':
-        if (this.#phase !== 'snapshot' && this.#phase !== 'streaming') return this.#protocolError(CloseCode.protocolError, 'kvs before serverHello');
-        this.#listener.onKvs(msg.kvs);
+        if (this.#phase !== 'snapshot' && this.#phase !== 'streaming') return this.#protocolError(CloseCode.protocolError, `kvs in phase ${this.#phase}`);
+        if (this.#resumed && this.#phase === 'snapshot') return this.#protocolError(CloseCode.protocolError, 'kvs before snapshotEnd on a resumed connection');
+        this.#listener.onKvs(msg.kvs, hashes, msg.seq ?? undefined);
         return;
       case 'snapshotEnd':
         if (this.#phase !== 'snapshot') return this.#protocolError(CloseCode.protocolError, `snapshotEnd in phase ${this.#phase}`);
@@ -218,6 +284,34 @@ export class Connection {
       case 'ping':
         this.#send({ type: 'pong', pingTimestamp: msg.timestamp });
         return;
+    }
+  }
+
+  /** Why a serverHello's `catchUp` is not acceptable for what this session offered, if it is not. */
+  #checkCatchUp(catchUp: string | null, serverInstanceId: string): string | undefined {
+    const offer = this.#options.probe === true ? undefined : this.#options.catchUp;
+    const offered = offer !== undefined && (offer.resume !== undefined || offer.digestLevel !== undefined);
+    if (catchUp === null) return undefined;
+    if (!(CATCH_UP_PATHS as readonly string[]).includes(catchUp)) return `serverHello.catchUp ${JSON.stringify(catchUp)} is not a catch-up path`;
+    if (!offered) return `server chose catch-up ${JSON.stringify(catchUp)}, which this client did not offer`;
+    if (catchUp === 'resume' && offer?.resume?.serverInstanceId !== serverInstanceId) {
+      return `server ${JSON.stringify(serverInstanceId)} chose resume, but this client offered no position on it`;
+    }
+    if (catchUp === 'digest' && offer?.digestLevel === undefined) return 'server chose digest catch-up, which this client did not offer';
+    return undefined;
+  }
+
+  /** §11 digest path: the bucket digests at `level`, in order, at most DIGESTS_PER_FRAME per message. */
+  #sendDigests(level: number): void {
+    const digests = this.#listener.digests?.(level);
+    if (digests === undefined || digests.length !== 2 * 2 ** level) {
+      this.#fail(new CattailClientError('PROTOCOL', `${this.#options.url}: no digests at level ${level} to upload`, { address: this.#options.url }), CloseCode.normal);
+      return;
+    }
+    const buckets = 2 ** level;
+    for (let offset = 0; offset < buckets; offset += DIGESTS_PER_FRAME) {
+      const count = Math.min(DIGESTS_PER_FRAME, buckets - offset);
+      this.#send({ type: 'digests', level, offset, digests: encodeDigests(digests, offset, count) });
     }
   }
 
@@ -342,4 +436,18 @@ export class Connection {
       moveOn: MOVE_ON_CLOSE_CODES.has(code) || err?.code === 'PROTOCOL' || err?.code === 'READ_TIMEOUT' || err?.httpStatus === 429 || err?.httpStatus === 503,
     };
   }
+}
+
+/**
+ * Each entry's bucket and KV hash, from the frame's plain bytes (§11: the key and value elements
+ * exactly as received). The scan and the decoder read the same bytes, so the keys must agree;
+ * a disagreement is a bug on one side and fails the frame.
+ */
+function hashesOf(plain: Uint8Array, kvs: readonly WireKV[]): KvHash[] {
+  const scanned = scanKvsFrame(plain);
+  if (scanned.length !== kvs.length) throw new ProtocolError(CloseCode.badFrame, `kvs frame scan found ${scanned.length} entries, the decoder ${kvs.length}`);
+  for (let i = 0; i < kvs.length; i++) {
+    if (scanned[i]?.key !== kvs[i]?.[0]) throw new ProtocolError(CloseCode.badFrame, `kvs frame scan and decoder disagree on entry ${i}'s key`);
+  }
+  return scanned;
 }

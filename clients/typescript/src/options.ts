@@ -4,6 +4,7 @@ import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts';
 import { DnsDiscovery, StaticDiscovery, type Discovery, type DnsDiscoveryOptions } from './discovery.ts';
 import { CattailClientError } from './errors.ts';
 import { KubernetesDiscovery, type KubernetesDiscoveryOptions } from './kubernetesDiscovery.ts';
+import { systemClientClock, type ClientClock } from './staleWatch.ts';
 import { validateTlsOptions, type TlsOptions } from './tls.ts';
 import type { SyncerType, SyncHandler } from './types.ts';
 import { CLIENT_VERSION } from './version.ts';
@@ -53,8 +54,25 @@ export interface SyncClientOptions {
   /** Most updates per `onUpdates` call. Default 100 (Typha's dedupe buffer). */
   readonly maxBatchSize?: number;
   readonly backoff?: Partial<BackoffOptions>;
+  /**
+   * Catch-up on reconnect (docs/PROTOCOL.md §11). Default true: the client offers its resume
+   * position (a reconnect to the same server instance receives only the deltas it missed) and
+   * its bucket digests (a reconnect to any replica receives only the buckets that differ), and
+   * computes a bucket and a KV hash for every entry it receives. False offers neither: every
+   * reconnect is a full snapshot, as before.
+   */
+  readonly catchUp?: boolean;
+  /**
+   * Leave a stale replica (§11): when the current connection's status has been anything but
+   * `in-sync` for this long and discovery lists another replica, probe one (jittered, doubling
+   * intervals up to 10 min) and move to it, closing this one with 4030, if it is in sync.
+   * Default 120000; 0 = never.
+   */
+  readonly leaveStaleAfterMs?: number;
   /** Randomness for shuffling and jitter; injectable for tests. */
   readonly random?: () => number;
+  /** Time for the stale-replica timer; injectable for tests. */
+  readonly clock?: ClientClock;
 }
 
 export interface ResolvedOptions {
@@ -73,7 +91,10 @@ export interface ResolvedOptions {
   readonly compression: boolean;
   readonly maxBatchSize: number;
   readonly backoff: BackoffOptions;
+  readonly catchUp: boolean;
+  readonly leaveStaleAfterMs: number;
   readonly random: () => number;
+  readonly clock: ClientClock;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -86,6 +107,8 @@ export const DEFAULTS = Object.freeze({
   maxFrameBytes: largestServerFrameBytes(DEFAULT_MAX_VALUE_BYTES),
   compression: true,
   maxBatchSize: 100,
+  catchUp: true,
+  leaveStaleAfterMs: 120_000,
 });
 
 /** Validates and fills in defaults. Reports every problem at once in one INVALID_OPTIONS error. */
@@ -110,6 +133,12 @@ export function resolveOptions(options: SyncClientOptions): ResolvedOptions {
   const compression = options?.compression ?? DEFAULTS.compression;
   if (typeof compression !== 'boolean') problems.push(`compression must be true or false, got ${String(compression)}`);
   const maxBatchSize = Math.floor(positive('maxBatchSize', options?.maxBatchSize, DEFAULTS.maxBatchSize));
+  const catchUp = options?.catchUp ?? DEFAULTS.catchUp;
+  if (typeof catchUp !== 'boolean') problems.push(`catchUp must be true or false, got ${String(catchUp)}`);
+  const leaveStaleAfterMs = options?.leaveStaleAfterMs ?? DEFAULTS.leaveStaleAfterMs;
+  if (typeof leaveStaleAfterMs !== 'number' || !Number.isFinite(leaveStaleAfterMs) || leaveStaleAfterMs < 0) {
+    problems.push(`leaveStaleAfterMs must be 0 (never) or a positive number, got ${String(leaveStaleAfterMs)}`);
+  }
   const backoff = { ...DEFAULT_BACKOFF, ...options?.backoff };
   if (!(backoff.initialDelayMs >= 0) || !(backoff.maxDelayMs >= backoff.initialDelayMs) || !(backoff.multiplier >= 1) || !(backoff.jitter >= 0 && backoff.jitter <= 1)) {
     problems.push('backoff needs 0 ≤ initialDelayMs ≤ maxDelayMs, multiplier ≥ 1 and 0 ≤ jitter ≤ 1');
@@ -150,6 +179,6 @@ export function resolveOptions(options: SyncClientOptions): ResolvedOptions {
     clientVersion: CLIENT_VERSION,
     clientInfo: options.clientInfo ?? `@cattail/client ${CLIENT_VERSION} node ${process.versions.node}`,
     tls: options.tls, connectTimeoutMs, handshakeTimeoutMs, readTimeoutMs, writeTimeoutMs, maxFrameBytes, compression, maxBatchSize,
-    backoff: Object.freeze(backoff), random,
+    backoff: Object.freeze(backoff), catchUp, leaveStaleAfterMs, random, clock: options.clock ?? systemClientClock,
   });
 }

@@ -1,5 +1,6 @@
 import type { WireKV } from '../../../src/protocol/index.ts';
-import type { SyncStatus, Update, UpdateType } from './types.ts';
+import { HeldDigests, type KvHash } from './heldDigests.ts';
+import type { CatchUpPath, SyncStatus, Update, UpdateType } from './types.ts';
 
 /** One item handed to the host: a batch of updates or one status. */
 export type Delivery =
@@ -12,6 +13,8 @@ interface QueuedKV {
   /** null = deletion. */
   value: unknown;
   revision: string;
+  /** The bucket and KV hash of `value` as received (undefined for a deletion or a plain entry). */
+  hash: KvHash | undefined;
 }
 
 interface QueuedStatus {
@@ -35,6 +38,13 @@ interface QueuedStatus {
  *   queue is discarded (the next snapshot supersedes it) and `wait-for-datastore` is reported.
  *   If the new server never says `in-sync` the stale keys stay: the host sees the union, never
  *   a premature deletion.
+ * - Catch-up (§11): the queue is not discarded at `connectionLost()` but set aside, because a
+ *   resumed connection (`connectionStarted('resume')`) continues exactly where the wire left
+ *   off: the set-aside entries are queued again and the pending set is the one the previous
+ *   connection ended with (§11 resume rule). Any other path discards them, and the pending set
+ *   is every held key (§10 step 7.2, as before); on the digest path `bucketsReplaced()` then
+ *   narrows it to the held keys of replaced buckets. `digests` holds each held key's bucket and
+ *   KV hash and the bucket digests of what the host holds.
  *
  * Implementation: a `Map` is an insertion-ordered hash, which is exactly an ordered queue with
  * per-key lookup; `set` on an existing key keeps its position (coalescing in place) and deleting
@@ -54,6 +64,11 @@ export class ResyncBuffer {
    * mentioned. Step 7.1: none on the first connection.
    */
   #pending: Set<string> | undefined;
+  /** The pending set as it was when the last connection ended (restored by a resume). */
+  #pendingAtLoss: Set<string> | undefined;
+  /** Undelivered entries of the last connection, in order, until the next serverHello decides. */
+  #setAside: QueuedKV[] = [];
+  readonly #digests = new HeldDigests();
   #lastQueuedStatus: SyncStatus | undefined;
   #lastDeliveredStatus: SyncStatus | undefined;
   #wake: (() => void) | undefined;
@@ -78,6 +93,16 @@ export class ResyncBuffer {
     return this.#pending !== undefined;
   }
 
+  /** Held keys still pending (0 when no resync is under way). */
+  get pendingKeys(): number {
+    return this.#pending?.size ?? 0;
+  }
+
+  /** The buckets and KV hashes of what the host holds, for digest catch-up. Read-only use. */
+  get digests(): HeldDigests {
+    return this.#digests;
+  }
+
   get stats(): { received: number; delivered: number; coalesced: number; synthesised: number; queued: number; maxQueued: number } {
     return {
       received: this.#received, delivered: this.#delivered, coalesced: this.#coalesced,
@@ -85,9 +110,14 @@ export class ResyncBuffer {
     };
   }
 
-  /** Queues the entries of one `kvs` frame. Never blocks, never throws for well-formed entries. */
-  applyKvs(kvs: readonly WireKV[]): void {
-    for (const kv of kvs) {
+  /**
+   * Queues the entries of one `kvs` frame. Never blocks, never throws for well-formed entries.
+   * `hashes[i]` is entry i's bucket and KV hash (from `protocol.scanKvsFrame` over the frame's
+   * plain bytes); without them the keys are held unhashed and digest catch-up is not offered.
+   */
+  applyKvs(kvs: readonly WireKV[], hashes?: readonly (KvHash | undefined)[]): void {
+    for (let i = 0; i < kvs.length; i++) {
+      const kv = kvs[i] as WireKV;
       const key = kv[0];
       const deletion = kv[3] === 3 || kv[1] === null || kv[1] === undefined;
       this.#received++;
@@ -103,29 +133,50 @@ export class ResyncBuffer {
         continue;
       }
       const value = deletion ? null : kv[1];
+      const hash = deletion ? undefined : hashes?.[i];
       if (queued !== undefined) {
         queued.value = value;
         queued.revision = kv[2];
+        queued.hash = hash;
         this.#coalesced++;
       } else {
-        this.#append(key, { kind: 'kv', key, value, revision: kv[2] });
+        this.#append(key, { kind: 'kv', key, value, revision: kv[2], hash });
       }
     }
     this.#notify();
   }
 
-  /** A new connection has been accepted by a server; its snapshot follows. */
-  connectionStarted(): void {
+  /**
+   * A new connection has been accepted by a server (its serverHello arrived); `path` is the
+   * serverHello's `catchUp` (a server that offers none: `snapshot`).
+   * - `resume`: the entries set aside at the loss are queued again, in their order, and the
+   *   pending set is the one the previous connection ended with (none if it had none): the
+   *   server continues the stream exactly where it stopped (§11).
+   * - `snapshot`, `digest`: the set-aside entries are dropped (what follows supersedes them) and
+   *   the pending set stays every held key (§10 step 7.2) until `bucketsReplaced()` narrows it.
+   */
+  connectionStarted(path: CatchUpPath = 'snapshot'): void {
+    const setAside = this.#setAside;
+    this.#setAside = [];
+    if (path === 'resume') {
+      for (const entry of setAside) this.#append(entry.key, entry);
+      this.#pending = this.#pendingAtLoss;
+    }
+    this.#pendingAtLoss = undefined;
     this.#queueStatus('resync-in-progress');
+    this.#notify();
   }
 
   /**
-   * The connection ended. Undelivered entries are dropped because the next server's snapshot
-   * supersedes them; what the host holds is remembered so vanished keys can be deleted later.
+   * The connection ended. Undelivered entries are set aside (not delivered) until the next
+   * serverHello says whether they still count (resume) or are superseded; what the host holds is
+   * remembered so vanished keys can be deleted later.
    */
   connectionLost(): void {
+    for (const entry of this.#queue.values()) if (entry.kind === 'kv') this.#setAside.push(entry);
     this.#queue.clear();
     this.#tailStatus = undefined;
+    this.#pendingAtLoss = this.#pending;
     // Steps 7.2 and 7.6: a connection that had its serverHello ended, so the pending set
     // becomes every key the host holds, replacing any earlier one (whose keys are all still held).
     this.#pending = new Set(this.#held.keys());
@@ -134,13 +185,23 @@ export class ResyncBuffer {
     this.#notify();
   }
 
+  /**
+   * Digest path (§11): the server replaces the buckets `replaced` says (at `level`); the pending
+   * set becomes every held key in them, replacing any earlier one (the keys of the other buckets
+   * match the server exactly). Steps 7.3–7.6 then apply unchanged. Returns its size.
+   */
+  bucketsReplaced(level: number, replaced: (bucket: number) => boolean): number {
+    this.#pending = this.#digests.keysIn(level, replaced);
+    return this.#pending.size;
+  }
+
   /** A status from the server. `in-sync` ends a resync, deleting held keys it never mentioned. */
   applyStatus(status: SyncStatus): void {
     // Step 7.4: at in-sync, delete every key still pending (queued before the status, so the
     // host gets the deletions first), then discard the set. Step 7.5: no other status touches it.
     if (status === 'in-sync' && this.#pending !== undefined) {
       for (const key of this.#pending) {
-        this.#append(key, { kind: 'kv', key, value: null, revision: '' });
+        this.#append(key, { kind: 'kv', key, value: null, revision: '', hash: undefined });
         this.#synthesised++;
       }
       this.#pending = undefined;
@@ -199,10 +260,12 @@ export class ResyncBuffer {
     if (entry.value === null) {
       if (!holds) return undefined;
       this.#held.delete(entry.key);
+      this.#digests.delete(entry.key);
       type = 'deleted';
     } else {
       type = holds ? 'updated' : 'new';
       this.#held.set(entry.key, entry.value);
+      this.#digests.set(entry.key, entry.hash);
     }
     return { key: entry.key, value: entry.value, revision: entry.revision, type };
   }

@@ -1,12 +1,20 @@
+import { bitmapHas } from '../../../src/protocol/index.ts';
 import { AttemptTracker } from './attemptTracker.ts';
 import { Backoff } from './backoff.ts';
-import { Connection, type SessionListener } from './connection.ts';
+import { Connection, type CatchUpOffer, type SessionListener } from './connection.ts';
 import { CattailClientError, asClientError } from './errors.ts';
 import { TypedEvents } from './events.ts';
 import { resolveOptions, type ResolvedOptions, type SyncClientOptions } from './options.ts';
+import { ResumePosition } from './resumePosition.ts';
 import { ResyncBuffer } from './resyncBuffer.ts';
+import { StaleWatch } from './staleWatch.ts';
 import { loadTls, type SocketTlsOptions } from './tls.ts';
-import type { ClientEvents, ClientStats, ConnectionInfo, StopInfo, SyncStatus } from './types.ts';
+import type { CatchUpPath, ClientEvents, ClientStats, ConnectionInfo, StopInfo, SyncStatus } from './types.ts';
+
+/** The close code and reason a client sends when it leaves a stale replica (§11). */
+export const LEAVE_STALE_CLOSE = Object.freeze({ code: 4030, reason: 'leaving a stale replica' });
+
+const perPath = (): Record<CatchUpPath, number> => ({ resume: 0, digest: 0, snapshot: 0 });
 
 /** Close codes that are routine (the server moving clients around), reported as `disconnected` only. */
 const ROUTINE_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1001, 4020, 4021]);
@@ -40,6 +48,16 @@ export class SyncClient {
   #hasStopped = false;
   #connections = 0;
   #disconnects = 0;
+  readonly #position = new ResumePosition();
+  readonly #stale: StaleWatch;
+  /** TLS of the current attempt, reused by probes. */
+  #tls: SocketTlsOptions | undefined;
+  readonly #catchUps = perPath();
+  readonly #catchUpBytes = perPath();
+  #bytesReceived = 0;
+  #probes = 0;
+  #probesInSync = 0;
+  #leftStale = 0;
   readonly #stopped: Promise<StopInfo>;
   #resolveStopped!: (info: StopInfo) => void;
 
@@ -54,6 +72,10 @@ export class SyncClient {
     this.#backoff = new Backoff(this.#options.backoff, this.#options.random);
     this.#connIdPrefix = Math.floor(this.#options.random() * 0x1_0000_0000).toString(16).padStart(8, '0');
     this.#stopped = new Promise((resolve) => { this.#resolveStopped = resolve; });
+    this.#stale = new StaleWatch({
+      leaveStaleAfterMs: this.#options.leaveStaleAfterMs, clock: this.#options.clock, random: this.#options.random,
+      probe: (notInSyncForMs, nextProbeInMs) => this.#probeAnother(notInSyncForMs, nextProbeInMs),
+    });
   }
 
   on<K extends keyof ClientEvents>(event: K, listener: (...args: ClientEvents[K]) => void): this {
@@ -87,6 +109,7 @@ export class SyncClient {
     if (!this.#closing) {
       this.#closing = true;
       this.#wakeSleep?.();
+      this.#stale.disconnected();
       this.#connection?.close();
       this.#buffer.interrupt();
       if (this.#loop === undefined) this.#stop({ reason: 'closed', error: undefined });
@@ -120,6 +143,8 @@ export class SyncClient {
       updatesReceived: b.received, updatesDelivered: b.delivered, updatesCoalesced: b.coalesced,
       deletionsSynthesised: b.synthesised, queued: b.queued, maxQueued: b.maxQueued,
       connections: this.#connections, disconnects: this.#disconnects,
+      catchUps: { ...this.#catchUps }, catchUpBytes: { ...this.#catchUpBytes }, bytesReceived: this.#bytesReceived,
+      probes: this.#probes, probesInSync: this.#probesInSync, leftStale: this.#leftStale,
     };
   }
 
@@ -157,6 +182,7 @@ export class SyncClient {
       }
       if (this.#closing) break;
 
+      this.#tls = tls;
       const outcome = await this.#session(url, tls);
       if (this.#closing) break;
       this.#disconnects++;
@@ -188,34 +214,140 @@ export class SyncClient {
     this.#stop({ reason: 'closed', error: undefined });
   }
 
+  /**
+   * What the next hello offers (§11), with catch-up on: the resume position if there is one,
+   * and digests once the host holds keys that all have a hash (a first connection offers
+   * nothing, so it is a plain full snapshot).
+   */
+  #catchUpOffer(): CatchUpOffer | undefined {
+    if (!this.#options.catchUp) return undefined;
+    const digests = this.#buffer.digests;
+    const digestLevel = digests.size > 0 && digests.complete ? digests.level() : undefined;
+    return { resume: this.#position.offer, digestLevel };
+  }
+
   /** Runs one connection to `url`; the resync buffer hears about its start and its loss. */
   async #session(url: string, tls: SocketTlsOptions | undefined): ReturnType<Connection['run']> {
     const o = this.#options;
     let started = false;
+    // This connection's catch-up, from its serverHello to its snapshotEnd.
+    let lastFrameBytes = 0;
+    let catchUp: { path: CatchUpPath; info: ConnectionInfo; at: number; bytes: number; entries: number; level?: number; replaced?: number; pending?: number } | undefined;
     const listener: SessionListener = {
+      onBytes: (bytes) => {
+        this.#bytesReceived += bytes;
+        lastFrameBytes = bytes;
+        if (catchUp !== undefined) catchUp.bytes += bytes;
+      },
       onServerHello: (info) => {
         started = true;
         this.#info = info;
-        this.#buffer.connectionStarted();
+        const path = info.catchUp ?? 'snapshot';
+        catchUp = { path, info, at: o.clock.now(), bytes: lastFrameBytes, entries: 0 };
+        this.#position.serverHello(info.serverInstanceId, info.catchUp);
+        this.#buffer.connectionStarted(path);
+        this.#stale.connected();
         this.#events.emit('connected', info);
       },
-      onKvs: (kvs) => this.#buffer.applyKvs(kvs),
-      onSnapshotEnd: () => { this.#connections++; },
-      onStatus: (status) => this.#buffer.applyStatus(status),
+      digests: (level) => this.#buffer.digests.fold(level),
+      onBuckets: (level, replaced) => {
+        let buckets = 0;
+        for (let i = 0; i < 2 ** level; i++) if (bitmapHas(replaced, i)) buckets++;
+        const pending = this.#buffer.bucketsReplaced(level, (i) => bitmapHas(replaced, i));
+        if (catchUp !== undefined) Object.assign(catchUp, { level, replaced: buckets, pending });
+      },
+      onKvs: (kvs, hashes, seq) => {
+        this.#buffer.applyKvs(kvs, hashes);
+        if (seq !== undefined) this.#position.deltaSeq(seq);
+        if (catchUp !== undefined) catchUp.entries += kvs.length;
+      },
+      onSnapshotEnd: (seq) => {
+        this.#connections++;
+        this.#position.snapshotEnd(seq);
+        if (catchUp === undefined) return;
+        const c = catchUp;
+        catchUp = undefined;
+        this.#catchUps[c.path]++;
+        this.#catchUpBytes[c.path] += c.bytes;
+        this.#events.emit('caughtUp', {
+          url, serverInstanceId: c.info.serverInstanceId, path: c.path, reason: c.info.catchUpReason, bytes: c.bytes, entries: c.entries,
+          level: c.level, replacedBuckets: c.replaced, pendingKeys: c.pending, durationMs: o.clock.now() - c.at,
+        });
+      },
+      onStatus: (status) => {
+        this.#buffer.applyStatus(status);
+        this.#stale.status(status);
+      },
     };
     const connection = new Connection({
       url, syncerType: o.syncerType, hostname: o.hostname, clientVersion: o.clientVersion, clientInfo: o.clientInfo,
       clientConnId: `${this.#connIdPrefix}-${++this.#connCounter}`,
       connectTimeoutMs: o.connectTimeoutMs, handshakeTimeoutMs: o.handshakeTimeoutMs, readTimeoutMs: o.readTimeoutMs,
       writeTimeoutMs: o.writeTimeoutMs, maxFrameBytes: o.maxFrameBytes, compression: o.compression, tls,
+      catchUp: this.#catchUpOffer(), hashKvs: o.catchUp,
     }, listener);
     this.#connection = connection;
     const outcome = await connection.run();
     this.#connection = undefined;
     this.#info = undefined;
+    this.#stale.disconnected();
+    this.#position.connectionEnded();
     // PROTOCOL.md §10 step 7.2: only a connection that received its serverHello starts a resync.
     if (started) this.#buffer.connectionLost();
     return outcome;
+  }
+
+  /**
+   * The stale watch fired (§11): probe one other listed replica, chosen at random; if it is in
+   * sync, close the current connection with 4030 and connect to it next. Never throws.
+   */
+  async #probeAnother(notInSyncForMs: number, nextProbeInMs: number): Promise<boolean> {
+    const current = this.#connection;
+    const from = this.#info?.url;
+    if (current === undefined || from === undefined || this.#closing) return false;
+    let others;
+    try {
+      others = (await this.#options.discovery.load()).filter((a) => a.url !== from);
+    } catch (err) {
+      this.#events.emit('probed', { url: '', status: undefined, error: asClientError(err, 'DISCOVERY_FAILED'), nextProbeInMs });
+      return false;
+    }
+    if (others.length === 0 || this.#closing) return false;
+    const target = others[Math.min(others.length - 1, Math.floor(this.#options.random() * others.length))]!;
+    this.#probes++;
+    const { status, error } = await this.#probe(target.url);
+    const moving = status === 'in-sync' && this.#connection === current && this.#info?.url === from && !this.#closing
+      && this.#stale.notInSyncForMs !== undefined;
+    this.#events.emit('probed', { url: target.url, status, error, nextProbeInMs: moving ? undefined : nextProbeInMs });
+    if (status === 'in-sync') this.#probesInSync++;
+    if (!moving) return false;
+    this.#leftStale++;
+    this.#events.emit('leavingReplica', { from, to: target.url, status: this.#buffer.status, notInSyncForMs: this.#stale.notInSyncForMs ?? notInSyncForMs });
+    this.#tracker.preferNext(target.url);
+    current.close(LEAVE_STALE_CLOSE.code, LEAVE_STALE_CLOSE.reason);
+    return true;
+  }
+
+  /** One probe connection (§11): the probed server's status from its serverHello, or why it failed. */
+  async #probe(url: string): Promise<{ status: SyncStatus | undefined; error: CattailClientError | undefined }> {
+    const o = this.#options;
+    let status: SyncStatus | undefined;
+    const probe = new Connection({
+      url, syncerType: o.syncerType, hostname: o.hostname, clientVersion: o.clientVersion, clientInfo: o.clientInfo,
+      clientConnId: `${this.#connIdPrefix}-probe-${++this.#connCounter}`,
+      connectTimeoutMs: o.connectTimeoutMs, handshakeTimeoutMs: o.handshakeTimeoutMs, readTimeoutMs: o.readTimeoutMs,
+      writeTimeoutMs: o.writeTimeoutMs, maxFrameBytes: o.maxFrameBytes, compression: false, tls: this.#tls, probe: true,
+    }, {
+      onServerHello: (info) => { status = info.serverStatus; },
+      onKvs: () => undefined,
+      onSnapshotEnd: () => undefined,
+      onStatus: () => undefined,
+    });
+    const outcome = await probe.run();
+    const error = status === undefined
+      ? outcome.error ?? new CattailClientError('PROTOCOL', `${url}: the probe's serverHello carried no status`, { address: url })
+      : undefined;
+    return { status, error };
   }
 
   async #attemptFailed(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { WireSyncStatus } from '../../../src/protocol/index.ts';
+import type { CatchUpPath as WireCatchUpPath, WireSyncStatus } from '../../../src/protocol/index.ts';
 import type { CattailClientError } from './errors.ts';
 
 /**
@@ -40,6 +40,13 @@ export interface SyncHandler {
   onStatus(status: SyncStatus): void | Promise<void>;
 }
 
+/**
+ * How a connection caught up (docs/PROTOCOL.md §11): `resume` (only the deltas after the last
+ * position the client applied), `digest` (the full contents of only the buckets that differ),
+ * `snapshot` (everything, as before catch-up existed).
+ */
+export type CatchUpPath = WireCatchUpPath;
+
 /** A server the client may connect to. */
 export interface ServerAddress {
   /** Full WebSocket URL including the path, e.g. `ws://10.0.0.7:5473/sync`. */
@@ -60,6 +67,55 @@ export interface ConnectionInfo {
   readonly syncerType: string;
   /** Compression the server chose for this connection (`zstd`), or null for plain frames. */
   readonly compression: string | null;
+  /**
+   * How this connection catches up; null when the server predates catch-up (or none was
+   * offered): a full snapshot, as `snapshot`.
+   */
+  readonly catchUp: CatchUpPath | null;
+  /** Why the server fell back from a better path (`other-instance`, `expired`, ...), when it says. */
+  readonly catchUpReason: string | undefined;
+  /** The server's own sync status at its serverHello (informative; data status comes from `status`). */
+  readonly serverStatus: SyncStatus | undefined;
+}
+
+/** Emitted as `caughtUp` when a connection's catch-up ends (its `snapshotEnd`). */
+export interface CatchUpInfo {
+  readonly url: string;
+  readonly serverInstanceId: string;
+  /** `snapshot` also for a server that predates catch-up. */
+  readonly path: CatchUpPath;
+  readonly reason: string | undefined;
+  /** Bytes received on the wire (compressed as sent) from the serverHello to the snapshotEnd, both included. */
+  readonly bytes: number;
+  /** `kvs` entries received during the catch-up. */
+  readonly entries: number;
+  /** Digest path: the level used and how many of its buckets the server replaced. */
+  readonly level: number | undefined;
+  readonly replacedBuckets: number | undefined;
+  /** Digest path: held keys of the replaced buckets (deleted at in-sync unless re-sent). */
+  readonly pendingKeys: number | undefined;
+  /** Milliseconds from the serverHello to the snapshotEnd. */
+  readonly durationMs: number;
+}
+
+/** Emitted as `leavingReplica` when the client leaves a replica that stayed out of sync (§11). */
+export interface LeaveStaleInfo {
+  /** The replica left (closed with 4030) and the in-sync replica the probe found. */
+  readonly from: string;
+  readonly to: string;
+  /** The current connection's status and how long it had not been in-sync. */
+  readonly status: SyncStatus | undefined;
+  readonly notInSyncForMs: number;
+}
+
+/** Emitted as `probed` for every probe of another replica while the current one is stale. */
+export interface ProbeInfo {
+  readonly url: string;
+  /** The probed server's status, or undefined when the probe failed (`error` says why). */
+  readonly status: SyncStatus | undefined;
+  readonly error: CattailClientError | undefined;
+  /** Delay until the next probe if this one does not lead to a move. */
+  readonly nextProbeInMs: number | undefined;
 }
 
 export interface DisconnectInfo {
@@ -99,6 +155,17 @@ export interface ClientStats {
   readonly connections: number;
   /** Connection attempts that failed or ended. */
   readonly disconnects: number;
+  /** Connections that caught up, per path (`snapshot` includes servers that predate catch-up). */
+  readonly catchUps: Readonly<Record<CatchUpPath, number>>;
+  /** Bytes received on the wire until each connection's snapshotEnd, per path. */
+  readonly catchUpBytes: Readonly<Record<CatchUpPath, number>>;
+  /** Every byte received on sync connections (catch-up and streaming), as on the wire. */
+  readonly bytesReceived: number;
+  /** Probes of another replica sent because the current one stayed out of sync, and how many found one in sync. */
+  readonly probes: number;
+  readonly probesInSync: number;
+  /** Times the client left a stale replica (closed it with 4030 for an in-sync one). */
+  readonly leftStale: number;
 }
 
 /** The events the client emits; listeners are called synchronously and must not throw. */
@@ -107,4 +174,7 @@ export interface ClientEvents {
   disconnected: [info: DisconnectInfo];
   error: [error: CattailClientError];
   stopped: [info: StopInfo];
+  caughtUp: [info: CatchUpInfo];
+  probed: [info: ProbeInfo];
+  leavingReplica: [info: LeaveStaleInfo];
 }
