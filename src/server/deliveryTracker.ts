@@ -8,12 +8,17 @@ import type { Metrics } from '../metrics.ts';
  * completion for `writeTimeoutMs` is stalled. A slow reader that keeps accepting bytes is never
  * stalled, however far behind it is — that is the fall-behind rule's business.
  */
+/** Who is told of a stall (the session): an object, not a closure, so a connection holds one less function. */
+export interface StallHandler {
+  terminate(why: 'write-timeout', detail: string): void;
+}
+
 export class DeliveryTracker {
   readonly #ws: WebSocket;
   readonly #clock: Clock;
   readonly #metrics: Metrics;
   readonly #writeTimeoutMs: number;
-  readonly #onStall: () => void;
+  readonly #owner: StallHandler;
   #outstanding = 0;
   #lastProgressAt = 0;
   #waiters: Array<() => void> = [];
@@ -21,12 +26,12 @@ export class DeliveryTracker {
   #stopped = false;
   #sent = 0;
 
-  constructor(ws: WebSocket, clock: Clock, metrics: Metrics, writeTimeoutMs: number, onStall: () => void) {
+  constructor(ws: WebSocket, clock: Clock, metrics: Metrics, writeTimeoutMs: number, owner: StallHandler) {
     this.#ws = ws;
     this.#clock = clock;
     this.#metrics = metrics;
     this.#writeTimeoutMs = writeTimeoutMs;
-    this.#onStall = onStall;
+    this.#owner = owner;
   }
 
   send(frame: Buffer): void {
@@ -72,7 +77,7 @@ export class DeliveryTracker {
       this.#watchdog = undefined;
       if (this.#stopped || this.#outstanding === 0) return;
       if (this.#clock.now() - this.#lastProgressAt > this.#writeTimeoutMs) {
-        this.#onStall();
+        this.#owner.terminate('write-timeout', `socket accepted no bytes for ${this.#writeTimeoutMs / 1000}s`);
         return;
       }
       this.#arm();

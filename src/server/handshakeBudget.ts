@@ -13,7 +13,7 @@ import type { Clock } from '../clock.ts';
 export class HandshakeBudget {
   readonly #budgetMs: number;
   readonly #clock: Clock;
-  readonly #pending = new Map<string, { readonly acceptedAt: number; readonly timer: NodeJS.Timeout }>();
+  readonly #pending = new Map<string, Pending>();
 
   constructor(budgetMs: number, clock: Clock) {
     this.#budgetMs = budgetMs;
@@ -28,14 +28,14 @@ export class HandshakeBudget {
       socket.destroy();
     }, this.#budgetMs);
     timer.unref();
-    this.#pending.set(key, { acceptedAt: this.#clock.now(), timer });
-    socket.once('close', () => {
-      const entry = this.#pending.get(key);
-      if (entry?.timer === timer) {
+    const onClose = () => {
+      if (this.#pending.get(key)?.timer === timer) {
         clearTimeout(timer);
         this.#pending.delete(key);
       }
-    });
+    };
+    this.#pending.set(key, { acceptedAt: this.#clock.now(), timer, socket, onClose });
+    socket.on('close', onClose);
   }
 
   /**
@@ -47,9 +47,18 @@ export class HandshakeBudget {
     const entry = this.#pending.get(key);
     if (entry === undefined) return this.#clock.now();
     clearTimeout(entry.timer);
+    // An upgraded connection keeps nothing of its budget: not the timer, not this listener.
+    entry.socket.off('close', entry.onClose);
     this.#pending.delete(key);
     return entry.acceptedAt;
   }
+}
+
+interface Pending {
+  readonly acceptedAt: number;
+  readonly timer: NodeJS.Timeout;
+  readonly socket: Socket;
+  readonly onClose: () => void;
 }
 
 function keyOf(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string {

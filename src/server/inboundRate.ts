@@ -10,21 +10,22 @@
 export class InboundRate {
   readonly #perMs: number;
   readonly #burst: number;
-  readonly #now: () => number;
+  readonly #clock: { now(): number };
   #tokens: number;
   #at: number;
 
-  constructor(ratePerSecond: number, burst: number, now: () => number) {
+  /** `clock` is the server's (shared): a bucket holds no closure of its own. */
+  constructor(ratePerSecond: number, burst: number, clock: { now(): number }) {
     this.#perMs = ratePerSecond / 1000;
     this.#burst = burst;
-    this.#now = now;
+    this.#clock = clock;
     this.#tokens = burst;
-    this.#at = now();
+    this.#at = clock.now();
   }
 
   /** Spends one token; false when the bucket is empty (the client is over its rate). */
   take(): boolean {
-    const now = this.#now();
+    const now = this.#clock.now();
     if (now > this.#at) {
       this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#at) * this.#perMs);
       this.#at = now;

@@ -1,13 +1,15 @@
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import type { Clock, Timer } from '../clock.ts';
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { chooseCompression, type Codec, CloseCode, type ClientMessage, type HelloMessage, PROTOCOL_VERSION, ProtocolError } from '../protocol/index.ts';
+import type { BreadcrumbWaiter } from '../snapshot/breadcrumb.ts';
 import type { Breadcrumb, SharedFrame, SnapshotCache, SnapshotSource } from '../snapshot/index.ts';
 import type { SyncStatus } from '../syncer/types.ts';
 import { DeliveryTracker } from './deliveryTracker.ts';
 import { lingerForClose } from './closeLinger.ts';
+import { peerText } from './connectionSources.ts';
 import { InboundRate } from './inboundRate.ts';
 
 export type SessionPhase = 'handshake' | 'snapshot' | 'awaiting-ack' | 'streaming' | 'closed';
@@ -54,58 +56,130 @@ export type CloseReason = 'client' | 'protocol' | 'rate-limit' | 'handshake-time
  * the session sends is a Buffer built once and shared; the session only decides what to send
  * next and when (backpressure, fall-behind, timeouts). Any failure closes only this session.
  */
-export class Session {
+export class Session implements BreadcrumbWaiter {
   readonly connId: string;
-  readonly acceptedAt: number;
   /** The peer's IP address (see connectionSources.ts). */
   readonly source: string;
-  /** The peer, `address:port`, as logged on hello and close. */
-  readonly peer: string;
+  /** The peer's port; `peer` is built from it only when asked for (logs, /status). */
+  readonly #port: number | undefined;
   #phase: SessionPhase = 'handshake';
-  #hello: HelloMessage | undefined;
+  /** What the hello claimed (the rest of the hello is not kept). */
+  #hostname: string | undefined;
+  #syncerType: string | undefined;
   /** The last breadcrumb whose deltas this session has sent (or its snapshot's): all it may hold. */
   #crumb: Breadcrumb | undefined;
-  /** Withdraws this session's waiter on the newest breadcrumb (see #follow). */
-  #unfollow: (() => void) | undefined;
-  /** Set while the delta loop waits for a breadcrumb to be minted. */
-  #wakeStream: (() => void) | undefined;
+  /** The breadcrumb this session waits on as a BreadcrumbWaiter (see #follow); undefined when not waiting. */
+  #followed: Breadcrumb | undefined;
+  /** The delta loop is running (it stops whenever it is caught up; the waiter starts it again). */
+  #looping = false;
+  /** The status the delta loop last sent. */
+  #sentStatus: SyncStatus = 'wait-for-datastore';
   #channel: SyncerChannel | undefined;
   /** The hello negotiated zstd: shared frames go out as their compressed bytes (SharedFrame). */
   #compressed = false;
+  /** ws closed with 1002 and no reason: the close waits for the error that says why (see #closeMapped). */
+  #framingClose = false;
   #lastPongAt = 0;
   #graceEndsAt = Infinity;
   #graceUsed = false;
   #wasBehind = false;
-  #timers = new Set<Timer>();
+  #handshakeTimer: Timer | undefined;
+  #pingTimer: Timer | undefined;
   readonly #ws: WebSocket;
   readonly #deps: SessionDeps;
   readonly #delivery: DeliveryTracker;
   readonly #inbound: InboundRate;
   readonly #onEnd: (s: Session) => void;
 
+  /**
+   * An idle connection's memory is mostly what it holds per socket, so the socket's listeners
+   * are functions shared by every session (each finds its session on the socket, `this` being
+   * the socket), the timers are two fields, and the delta loop exists only while it has work.
+   */
   constructor(ws: WebSocket, connId: string, deps: SessionDeps, onEnd: (s: Session) => void, acceptedAt = deps.clock.now(),
-    peer: { readonly source: string; readonly peer: string } = { source: 'unknown', peer: 'unknown' }) {
+    peer: { readonly source: string; readonly port?: number | undefined } = { source: 'unknown' }) {
     this.#ws = ws;
     this.connId = connId;
     this.source = peer.source;
-    this.peer = peer.peer;
+    this.#port = peer.port;
     this.#deps = deps;
     this.#onEnd = onEnd;
-    this.acceptedAt = acceptedAt;
-    this.#delivery = new DeliveryTracker(ws, deps.clock, deps.metrics, deps.config.writeTimeoutMs, () =>
-      this.terminate('write-timeout', `socket accepted no bytes for ${deps.config.writeTimeoutMs / 1000}s`));
-    this.#inbound = new InboundRate(deps.config.maxInboundFramesPerSecond, deps.config.inboundFrameBurst, () => deps.clock.now());
-    this.#mapOversizeClose();
-    ws.on('message', (data, isBinary) => this.#onFrame(data as Buffer, isBinary));
+    this.#delivery = new DeliveryTracker(ws, deps.clock, deps.metrics, deps.config.writeTimeoutMs, this);
+    this.#inbound = new InboundRate(deps.config.maxInboundFramesPerSecond, deps.config.inboundFrameBurst, deps.clock);
+    (ws as TaggedSocket)[SESSION] = this;
+    // ws enforces maxPayload and framing itself and then closes; #closeMapped maps those closes.
+    ws.close = Session.#closeMapped;
+    ws.on('message', Session.#onMessage);
     // WebSocket-level pings and pongs are frames the server handles too (ws answers each ping).
-    ws.on('ping', () => this.#countInbound());
-    ws.on('pong', () => this.#countInbound());
-    ws.on('close', (code, reason) => this.#onSocketClosed(code, reason.toString()));
-    ws.on('error', (err) => this.#log('debug', { err: err.message }, 'socket error'));
+    ws.on('ping', Session.#onControlFrame);
+    ws.on('pong', Session.#onControlFrame);
+    ws.on('close', Session.#onClose);
+    ws.on('error', Session.#onError);
     // The handshake budget runs from TCP accept, so a slow TLS or HTTP upgrade eats into it.
-    this.#after(Math.max(0, acceptedAt + deps.config.handshakeTimeoutMs - deps.clock.now()), () => {
+    this.#handshakeTimer = deps.clock.setTimeout(() => {
+      this.#handshakeTimer = undefined;
       if (this.#phase === 'handshake') this.close(CloseCode.handshakeTimeout, 'no hello within the handshake timeout', 'handshake-timeout');
-    });
+    }, Math.max(0, acceptedAt + deps.config.handshakeTimeoutMs - deps.clock.now()));
+    this.#handshakeTimer.unref?.();
+  }
+
+  static #onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+    (this as TaggedSocket)[SESSION].#onFrame(data as Buffer, isBinary);
+  }
+
+  static #onControlFrame(this: WebSocket): void {
+    (this as TaggedSocket)[SESSION].#countInbound();
+  }
+
+  static #onClose(this: WebSocket, code: number, reason: Buffer): void {
+    (this as TaggedSocket)[SESSION].#onSocketClosed(code, reason.toString());
+  }
+
+  static #onError(this: WebSocket, err: Error): void {
+    const session = (this as TaggedSocket)[SESSION];
+    session.#closeFraming(err.message.replace(/^Invalid WebSocket frame: /, ''));
+    session.#log('debug', { err: err.message }, 'socket error');
+  }
+
+  /**
+   * ws enforces maxPayload before buffering and then closes with 1009; we close with our own
+   * documented code instead so every protocol violation carries a Cattail close code. For a
+   * framing violation ws closes with 1002 and no reason, then emits the error that says what
+   * was wrong: the close waits for that error (same tick) so the reason can carry it. Installed
+   * as the socket's own `close`, so every close, ws's and ours, passes here.
+   */
+  static #closeMapped(this: WebSocket, code?: number, reason?: string | Buffer): void {
+    const session = (this as TaggedSocket)[SESSION];
+    if (code === 1009) {
+      if (session.#phase !== 'closed') session.#end('protocol');
+      session.#log('warn', {}, 'client frame exceeded the inbound limit');
+      session.#closeSocket(CloseCode.frameTooLarge, `frame exceeds ${session.#deps.config.maxInboundFrameBytes} bytes`);
+      return;
+    }
+    if (code === CloseCode.webSocketProtocolError && (reason === undefined || reason.length === 0)) {
+      session.#framingClose = true;
+      queueMicrotask(() => session.#closeFraming('invalid frame'));
+      return;
+    }
+    session.#closeSocket(code, reason);
+  }
+
+  /** ws's own close, under the mapping installed as the socket's `close`. */
+  #closeSocket(code?: number, reason?: string | Buffer): void {
+    (Object.getPrototypeOf(this.#ws) as WebSocket).close.call(this.#ws, code, reason);
+  }
+
+  #closeFraming(detail: string): void {
+    if (!this.#framingClose) return;
+    this.#framingClose = false;
+    if (this.#phase !== 'closed') this.#end('protocol');
+    this.#log('warn', { detail }, 'client broke WebSocket framing');
+    this.#closeSocket(CloseCode.webSocketProtocolError, truncateReason(`WebSocket protocol error: ${detail}`));
+  }
+
+  /** The peer, `address:port`, as logged on hello and close. */
+  get peer(): string {
+    return this.source === 'unknown' && this.#port === undefined ? 'unknown' : peerText(this.source, this.#port);
   }
 
   get phase(): SessionPhase {
@@ -113,11 +187,11 @@ export class Session {
   }
 
   get hostname(): string | undefined {
-    return this.#hello?.hostname;
+    return this.#hostname;
   }
 
   get syncerType(): string | undefined {
-    return this.#hello?.syncerType;
+    return this.#syncerType;
   }
 
   /** Newest breadcrumb timestamp minus that of the breadcrumb this session sends next, ms. */
@@ -148,17 +222,17 @@ export class Session {
   }
 
   #end(why: CloseReason): void {
-    if (this.#phase === 'streaming' && this.#hello !== undefined) this.#deps.metrics.connectionsStreaming.dec({ syncer: this.#hello.syncerType });
+    if (this.#phase === 'streaming' && this.#syncerType !== undefined) this.#deps.metrics.connectionsStreaming.dec({ syncer: this.#syncerType });
     this.#phase = 'closed';
     this.#deps.metrics.connectionsClosed.inc({ reason: why });
-    for (const t of this.#timers) this.#deps.clock.clearTimeout(t);
-    this.#timers.clear();
+    this.#clearHandshakeTimer();
+    if (this.#pingTimer !== undefined) this.#deps.clock.clearTimeout(this.#pingTimer);
+    this.#pingTimer = undefined;
     this.#delivery.stop();
     // Let go of the chain at once: nothing that outlives the session may pin history.
-    this.#unfollow?.();
-    this.#unfollow = undefined;
+    this.#followed?.unwait(this);
+    this.#followed = undefined;
     this.#crumb = undefined;
-    this.#wakeStream?.();
     this.#onEnd(this);
   }
 
@@ -167,39 +241,6 @@ export class Session {
       this.#log('info', { code, reason }, 'client closed connection');
       this.#end('client');
     }
-  }
-
-  /**
-   * ws enforces maxPayload before buffering and then closes with 1009; we close with our own
-   * documented code instead so every protocol violation carries a Cattail close code. For a
-   * framing violation ws closes with 1002 and no reason, then emits the error that says what
-   * was wrong: the close waits for that error (same tick) so the reason can carry it.
-   */
-  #mapOversizeClose(): void {
-    const ws = this.#ws;
-    const original = ws.close.bind(ws);
-    let framingClose = false;
-    const closeFraming = (detail: string) => {
-      if (!framingClose) return;
-      framingClose = false;
-      if (this.#phase !== 'closed') this.#end('protocol');
-      this.#log('warn', { detail }, 'client broke WebSocket framing');
-      original(CloseCode.webSocketProtocolError, truncateReason(`WebSocket protocol error: ${detail}`));
-    };
-    ws.close = (code?: number, reason?: string | Buffer) => {
-      if (code === 1009) {
-        if (this.#phase !== 'closed') this.#end('protocol');
-        this.#log('warn', {}, 'client frame exceeded the inbound limit');
-        return original(CloseCode.frameTooLarge, `frame exceeds ${this.#deps.config.maxInboundFrameBytes} bytes`);
-      }
-      if (code === CloseCode.webSocketProtocolError && (reason === undefined || reason.length === 0)) {
-        framingClose = true;
-        queueMicrotask(() => closeFraming('invalid frame'));
-        return;
-      }
-      return original(code, reason);
-    };
-    ws.on('error', (err) => closeFraming(err.message.replace(/^Invalid WebSocket frame: /, '')));
   }
 
   /**
@@ -262,7 +303,9 @@ export class Session {
     if (channel === undefined) {
       throw new ProtocolError(CloseCode.unknownSyncerType, `syncer type ${JSON.stringify(hello.syncerType)} is not served; served: ${[...this.#deps.channels.keys()].join(', ')}`);
     }
-    this.#hello = hello;
+    this.#clearHandshakeTimer();
+    this.#hostname = hello.hostname;
+    this.#syncerType = hello.syncerType;
     this.#channel = channel;
     this.#log('info', { hostname: hello.hostname, syncer: hello.syncerType, clientVersion: hello.clientVersion, clientConnId: hello.clientConnId }, 'client hello');
     this.#deps.onHello?.(this);
@@ -279,30 +322,33 @@ export class Session {
 
   /**
    * From hello to close, whatever the session is doing (streaming its snapshot, waiting for the
-   * ack, blocked on a full socket, caught up), it keeps one waiter on the newest breadcrumb: at
-   * each mint it applies the backlog rule and wakes the delta loop if that is waiting. The waiter
-   * is withdrawn at close, so a closed session is not kept reachable by a quiet datastore.
+   * ack, blocked on a full socket, caught up), it waits on the newest breadcrumb (as itself, a
+   * BreadcrumbWaiter: no closure per session): at each mint it applies the backlog rule, or starts
+   * the delta loop again if that had stopped caught up. The wait is withdrawn at close, so a
+   * closed session is not kept reachable by a quiet datastore.
    */
   #follow(channel: SyncerChannel): void {
-    this.#unfollow = channel.cache.current().onNext(() => {
-      // Called inside the cache's publish; either way the session looks once the whole flush
-      // has been minted, so a 100-breadcrumb flush costs it one wake, not a hundred.
-      this.#unfollow = undefined;
-      const wake = this.#wakeStream;
-      if (wake === undefined) {
-        queueMicrotask(() => this.#onMinted(channel));
-        return;
-      }
-      // The delta loop was caught up (no backlog to judge): it resumes and follows again itself,
-      // which spares a caught-up session a second wake per breadcrumb.
-      this.#wakeStream = undefined;
-      wake();
-    });
+    const newest = channel.cache.current();
+    this.#followed = newest;
+    newest.wait(this);
   }
 
-  #onMinted(channel: SyncerChannel): void {
-    if (this.#phase === 'closed' || !this.#withinBacklog(channel)) return;
-    if (this.#unfollow === undefined) this.#follow(channel);
+  /** BreadcrumbWaiter: called by the breadcrumb this session waits on, inside the cache's publish. Not for other callers. */
+  breadcrumbMinted(): void {
+    // Either way the session looks once the whole flush has been minted, so a 100-breadcrumb
+    // flush costs it one wake, not a hundred.
+    this.#followed = undefined;
+    queueMicrotask(() => this.#onMinted());
+  }
+
+  #onMinted(): void {
+    const channel = this.#channel;
+    if (this.#phase === 'closed' || channel === undefined) return;
+    // The delta loop had stopped caught up (no backlog to judge): it starts again and follows
+    // again itself, which spares a caught-up session a second wake per breadcrumb.
+    if (this.#phase === 'streaming' && !this.#looping) return this.#runDeltas(channel);
+    if (!this.#withinBacklog(channel)) return;
+    if (this.#followed === undefined) this.#follow(channel);
   }
 
   /**
@@ -354,40 +400,49 @@ export class Session {
     this.#phase = 'streaming';
     this.#deps.metrics.connectionsStreaming.inc({ syncer });
     this.#graceEndsAt = this.#deps.clock.now() + this.#deps.config.newClientGracePeriodMs;
-    void this.#streamDeltas(channel).catch((err: unknown) => this.#fail(err));
+    this.#runDeltas(channel);
   }
 
+  /** Starts the delta loop (it is not running: see #looping). */
+  #runDeltas(channel: SyncerChannel): void {
+    this.#looping = true;
+    void this.#streamDeltas(channel);
+  }
+
+  /**
+   * Sends what follows this session's breadcrumb until it is caught up, then stops: an idle
+   * session keeps no suspended loop, only its wait on the newest breadcrumb (#follow), whose
+   * next mint starts the loop again.
+   */
   async #streamDeltas(channel: SyncerChannel): Promise<void> {
     const { config, metrics } = this.#deps;
     const syncer = channel.cache.syncerType;
-    let crumb = this.#crumb as Breadcrumb;
-    let sentStatus: SyncStatus = 'wait-for-datastore';
-    for (;;) {
-      if (crumb.status !== sentStatus) {
-        this.#send(this.#deps.statusFrames[crumb.status]);
-        sentStatus = crumb.status;
+    try {
+      for (;;) {
+        const crumb = this.#crumb;
+        if (this.#phase !== 'streaming' || crumb === undefined) return;
+        if (crumb.status !== this.#sentStatus) {
+          this.#send(this.#deps.statusFrames[crumb.status]);
+          this.#sentStatus = crumb.status;
+        }
+        const next = crumb.next;
+        if (next === undefined) return;
+        if (this.#followed === undefined) this.#follow(channel);
+        if (!(await this.#writable())) return;
+        if (!this.#checkFallBehind(channel, next)) return;
+        // The deltas of this breadcrumb and of any already minted after it, in frames shared
+        // with every other session at the same point: a caught-up session gets one breadcrumb's
+        // frame, a lagging one catches up in fewer, larger frames, and nothing is per client.
+        const c = next.coalescedFrames(config.maxMessageKvs);
+        for (const frame of c.frames) this.#sendShared(frame);
+        if (c.kvs > 0) metrics.kvsPerMessage.observe({ syncer }, Math.min(c.kvs, config.maxMessageKvs));
+        this.#crumb = c.last;
       }
-      const next = crumb.next ?? (await this.#minted(crumb));
-      if (this.#phase !== 'streaming' || next === undefined) return;
-      if (this.#unfollow === undefined) this.#follow(channel);
-      if (!(await this.#writable())) return;
-      if (!this.#checkFallBehind(channel, next)) return;
-      // The deltas of this breadcrumb and of any already minted after it, in frames shared
-      // with every other session at the same point: a caught-up session gets one breadcrumb's
-      // frame, a lagging one catches up in fewer, larger frames, and nothing is per client.
-      const c = next.coalescedFrames(config.maxMessageKvs);
-      for (const frame of c.frames) this.#sendShared(frame);
-      if (c.kvs > 0) metrics.kvsPerMessage.observe({ syncer }, Math.min(c.kvs, config.maxMessageKvs));
-      crumb = c.last;
-      this.#crumb = crumb;
+    } catch (err) {
+      this.#fail(err);
+    } finally {
+      this.#looping = false;
     }
-  }
-
-  /** The breadcrumb after `crumb` once #follow sees it minted; undefined if the session ends first. The caller follows again. */
-  #minted(crumb: Breadcrumb): Promise<Breadcrumb | undefined> {
-    return new Promise((resolve) => {
-      this.#wakeStream = () => resolve(crumb.next);
-    });
   }
 
   /** Applies the fall-behind rule to the breadcrumb about to be sent; false when the session was closed. */
@@ -424,19 +479,31 @@ export class Session {
    * is the number of pings a client may miss), while sessions that started together drift apart.
    */
   #startPings(): void {
+    this.#lastPongAt = this.#deps.clock.now();
+    this.#schedulePing();
+  }
+
+  #schedulePing(): void {
     const { config, clock, random } = this.#deps;
-    const interval = () => config.pingIntervalMs * (0.9 + 0.2 * random());
-    this.#lastPongAt = clock.now();
-    const tick = () => {
-      if (this.#phase === 'closed') return;
-      if (clock.now() - this.#lastPongAt > config.pongTimeoutMs) {
-        this.close(CloseCode.pongTimeout, `no pong for ${config.pongTimeoutMs / 1000}s`, 'pong-timeout');
-        return;
-      }
-      this.#send(this.#deps.codec.encode({ type: 'ping', timestamp: clock.now() }));
-      this.#after(interval(), tick);
-    };
-    this.#after(interval(), tick);
+    this.#pingTimer = clock.setTimeout(() => this.#pingTick(), config.pingIntervalMs * (0.9 + 0.2 * random()));
+    this.#pingTimer.unref?.();
+  }
+
+  #pingTick(): void {
+    this.#pingTimer = undefined;
+    if (this.#phase === 'closed') return;
+    const { config, clock } = this.#deps;
+    if (clock.now() - this.#lastPongAt > config.pongTimeoutMs) {
+      this.close(CloseCode.pongTimeout, `no pong for ${config.pongTimeoutMs / 1000}s`, 'pong-timeout');
+      return;
+    }
+    this.#send(this.#deps.codec.encode({ type: 'ping', timestamp: clock.now() }));
+    this.#schedulePing();
+  }
+
+  #clearHandshakeTimer(): void {
+    if (this.#handshakeTimer !== undefined) this.#deps.clock.clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = undefined;
   }
 
   /** Waits until the socket has room below the high-water mark; false if the session ended meanwhile. */
@@ -456,15 +523,6 @@ export class Session {
     this.#send(this.#compressed ? frame.compressed : frame.plain);
   }
 
-  #after(ms: number, fn: () => void): void {
-    const t = this.#deps.clock.setTimeout(() => {
-      this.#timers.delete(t);
-      fn();
-    }, ms);
-    t.unref?.();
-    this.#timers.add(t);
-  }
-
   /**
    * Logs with this connection's id and hostname. Not a pino child logger: a child per session
    * would cost every idle connection its own bindings object.
@@ -478,6 +536,10 @@ export class Session {
     this.close(CloseCode.protocolError, 'internal error', 'error');
   }
 }
+
+/** Where a socket's shared listeners find their session. */
+const SESSION = Symbol('cattail.session');
+type TaggedSocket = WebSocket & { [SESSION]: Session };
 
 const mib = (bytes: number) => (bytes / (1024 * 1024)).toFixed(1);
 

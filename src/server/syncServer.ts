@@ -72,6 +72,14 @@ export class SyncServer {
   #governor: Timer | undefined;
   #shuttingDown = false;
   #closed = false;
+  /**
+   * Per-socket callbacks made once per server rather than once per connection (an idle
+   * connection's memory is mostly what is held per socket). Socket listeners are called with
+   * the socket as `this`.
+   */
+  readonly #sessionEnded: (s: Session) => void;
+  readonly #socketClosed: (this: WebSocket) => void;
+  readonly #upgradeSocketError: (err: Error) => void;
 
   constructor(deps: SyncServerDeps) {
     this.#deps = deps;
@@ -90,6 +98,20 @@ export class SyncServer {
       'resync-in-progress': codec.encode({ type: 'status', status: 'resync-in-progress' }),
       'in-sync': codec.encode({ type: 'status', status: 'in-sync' }),
     };
+    const sessions = this.#sessions;
+    const sources = this.#sources;
+    const hellos = this.#hellos;
+    const sockets = this.#sockets;
+    const metrics = deps.metrics;
+    this.#sessionEnded = (s) => {
+      sources.remove(s);
+      hellos.release(s);
+      if (sessions.delete(s)) metrics.connectionsActive.set(sessions.size);
+    };
+    this.#socketClosed = function (this: WebSocket) {
+      sockets.delete(this);
+    };
+    this.#upgradeSocketError = (err) => deps.logger.debug({ err: err.message }, 'sync socket error');
     this.#sessionDeps = {
       config: deps.config, channels: deps.channels, clock: deps.clock, logger: deps.logger, metrics: deps.metrics,
       serverInstanceId: this.serverInstanceId, serverVersion: deps.serverVersion, codec, statusFrames, random: this.#random,
@@ -170,7 +192,7 @@ export class SyncServer {
   #onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     // Node's HTTP server drops its own error listener on upgrade; without ours, a client that
     // resets the connection after a refused upgrade would be an unhandled 'error' event.
-    socket.on('error', (err) => this.#deps.logger.debug({ err: err.message }, 'sync socket error'));
+    socket.on('error', this.#upgradeSocketError);
     const path = (req.url ?? '').split('?')[0];
     const source = sourceOf(req.socket.remoteAddress);
     const peer = peerText(source, req.socket.remotePort);
@@ -189,7 +211,8 @@ export class SyncServer {
       return this.#refuse(socket, 429, 'Too Many Requests', reason, 'per-source-limit');
     }
     const acceptedAt = this.#budget.upgraded(req.socket);
-    this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => this.#onSocket(ws, acceptedAt, source, peer));
+    const port = req.socket.remotePort;
+    this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => this.#onSocket(ws, acceptedAt, source, port));
   }
 
   /** Answers an upgrade with an HTTP error whose body is the reason, and counts it. */
@@ -199,20 +222,17 @@ export class SyncServer {
     socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   }
 
-  #onSocket(ws: WebSocket, acceptedAt: number, source: string, peer: string): void {
+  #onSocket(ws: WebSocket, acceptedAt: number, source: string, port: number | undefined): void {
     const { metrics } = this.#deps;
     const connId = (this.#connSeq++).toString(16);
     metrics.connectionsAccepted.inc();
     // Connections are always accepted, even over the limit; the governor sheds them gradually.
-    const session = new Session(ws, connId, this.#sessionDeps, (s) => {
-      this.#sources.remove(s);
-      this.#hellos.release(s);
-      if (this.#sessions.delete(s)) metrics.connectionsActive.set(this.#sessions.size);
-    }, acceptedAt, { source, peer });
+    const session = new Session(ws, connId, this.#sessionDeps, this.#sessionEnded, acceptedAt, { source, port });
     this.#sessions.add(session);
     this.#sources.add(session);
     this.#sockets.add(ws);
-    ws.once('close', () => this.#sockets.delete(ws));
+    // 'close' is emitted once; a plain listener spares the wrapper `once` makes per socket.
+    ws.on('close', this.#socketClosed);
     metrics.connectionsActive.set(this.#sessions.size);
   }
 

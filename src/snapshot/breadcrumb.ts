@@ -11,6 +11,14 @@ export interface Coalesced {
 }
 
 /**
+ * A waiter that is an object rather than a closure (see Breadcrumb.wait): a session waits as
+ * itself, so an idle connection keeps no waiter closure and no withdrawal closure.
+ */
+export interface BreadcrumbWaiter {
+  breadcrumbMinted(next: Breadcrumb): void;
+}
+
+/**
  * One published step of the cache (Typha's breadcrumb): the whole store as of this step, the
  * deltas that led to it, and the sync status at the end of it. Breadcrumbs form a singly linked
  * chain; a session holds the one it is about to send and follows `next` at its own pace, so the
@@ -37,7 +45,7 @@ export class Breadcrumb {
    */
   readonly deltaBytesThrough: number;
   #next: Breadcrumb | undefined;
-  #waiters: Set<(next: Breadcrumb) => void> | undefined;
+  #waiters: Set<((next: Breadcrumb) => void) | BreadcrumbWaiter> | undefined;
   #coalesced: Coalesced | undefined;
   /** Compresses this syncer type's delta frames for the sessions that negotiated it (shared by the whole chain). */
   readonly #compressor: FrameCompressor;
@@ -78,6 +86,23 @@ export class Breadcrumb {
   }
 
   /**
+   * As onNext, for a waiter object: `waiter.breadcrumbMinted(next)` is called once, at once if
+   * the successor exists, else inside the cache's publish. Withdrawn with `unwait(waiter)`.
+   */
+  wait(waiter: BreadcrumbWaiter): void {
+    if (this.#next !== undefined) {
+      waiter.breadcrumbMinted(this.#next);
+      return;
+    }
+    (this.#waiters ??= new Set()).add(waiter);
+  }
+
+  /** Withdraws a waiter given to `wait`; nothing if it was already called or never waited. */
+  unwait(waiter: BreadcrumbWaiter): void {
+    this.#waiters?.delete(waiter);
+  }
+
+  /**
    * This breadcrumb's deltas, plus those of the breadcrumbs already minted after it, added whole
    * until the run holds at least `maxKVs` KVs, as `kvs` frames of at most `maxKVs` entries.
    * Memoized on this breadcrumb and shared by every session whose next breadcrumb this is:
@@ -114,6 +139,10 @@ export class Breadcrumb {
     this.#next = next;
     const waiters = this.#waiters;
     this.#waiters = undefined;
-    if (waiters !== undefined) for (const w of waiters) w(next);
+    if (waiters === undefined) return;
+    for (const w of waiters) {
+      if (typeof w === 'function') w(next);
+      else w.breadcrumbMinted(next);
+    }
   }
 }

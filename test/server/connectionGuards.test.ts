@@ -10,7 +10,7 @@ import { ManualClock } from '../support/manualClock.ts';
 describe('inbound rate', () => {
   test('a burst is allowed, then frames pass only at the refill rate', () => {
     const clock = new ManualClock();
-    const rate = new InboundRate(10, 5, () => clock.now());
+    const rate = new InboundRate(10, 5, clock);
     for (let i = 0; i < 5; i++) assert.equal(rate.take(), true, `burst frame ${i}`);
     assert.equal(rate.take(), false, 'the sixth frame at once is over the rate');
     clock.advance(100);
@@ -23,7 +23,7 @@ describe('inbound rate', () => {
 
   test('a client answering one ping every 10 s never comes near the default bound', () => {
     const clock = new ManualClock();
-    const rate = new InboundRate(10, 100, () => clock.now());
+    const rate = new InboundRate(10, 100, clock);
     for (let i = 0; i < 10_000; i++) {
       assert.equal(rate.take(), true);
       clock.advance(10_000);
