@@ -30,9 +30,10 @@ export {
   encodeDigests, keyBucket16, kvHash, MAX_DIGEST_LEVEL, MIN_CLIENT_DIGEST_LEVEL, scanKvsFrame, type ScannedEntry,
 } from './digest.ts';
 export { ProtocolError } from './errors.ts';
-export { assembleKvsFrame, assembleKvsFrames, KVEncoder, sameValue, type EncodedKV, type FrameEntry } from './kvFrame.ts';
+export { assembleKvsFrame, assembleKvsFrames, KVEncoder, kvsFrameCloseBytes, sameValue, type EncodedKV, type FrameEntry } from './kvFrame.ts';
 export * from './messages.ts';
 export {
-  DEFAULT_MAX_VALUE_BYTES, DEFAULT_SYNC_PATH, DEFAULT_SYNC_PORT, KVS_FRAME_TARGET_BYTES, MAX_INBOUND_FRAME_BYTES, largestServerFrameBytes,
+  DEFAULT_MAX_VALUE_BYTES, DEFAULT_SYNC_PATH, DEFAULT_SYNC_PORT, KVS_FRAME_CLOSE_BYTES, KVS_FRAME_TARGET_BYTES, KVS_SEQ_FIELD_BYTES, MAX_INBOUND_FRAME_BYTES,
+  largestServerFrameBytes,
 } from './limits.ts';
 export { encodedEntrySize } from './entrySize.ts';

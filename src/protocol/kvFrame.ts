@@ -1,6 +1,7 @@
 import { createPackr } from './codec.ts';
+import { bucket16OfBytes } from './digest.ts';
 import { UpdateTypeCode, type WireUpdateType } from './messages.ts';
-import { KVS_FRAME_TARGET_BYTES } from './limits.ts';
+import { KVS_FRAME_CLOSE_BYTES, KVS_SEQ_FIELD_BYTES } from './limits.ts';
 
 /**
  * A KV encoded once, on entry to the snapshot cache: the MessagePack bytes of the first three
@@ -19,6 +20,11 @@ export interface EncodedKV {
   readonly valueEnd: number;
   /** True when the value is nil (a deletion). */
   readonly isDeletion: boolean;
+  /**
+   * Level-16 digest bucket of the key (digest.ts): the first 2 bytes of the SHA-256 of the key's
+   * UTF-8, hashed from the encoded key's payload, the bytes a client receives.
+   */
+  readonly bucket16: number;
 }
 
 const FIXARRAY_4 = 0x94;
@@ -45,8 +51,13 @@ export class KVEncoder {
     valueBytes.copy(bytes, valueStart);
     const valueEnd = valueStart + valueBytes.length;
     revBytes.copy(bytes, valueEnd);
-    return { key, bytes, valueStart, valueEnd, isDeletion: valueBytes === NIL };
+    return { key, bytes, valueStart, valueEnd, isDeletion: valueBytes === NIL, bucket16: bucket16OfBytes(bytes, 1 + strHeaderBytes(bytes[1] as number), valueStart) };
   }
+}
+
+/** Bytes of a MessagePack string header that starts with `first`. */
+function strHeaderBytes(first: number): number {
+  return first <= 0xbf ? 1 : first === 0xd9 ? 2 : first === 0xda ? 3 : 5;
 }
 
 const NIL = Buffer.from([0xc0]);
@@ -60,6 +71,31 @@ export function sameValue(a: EncodedKV, b: EncodedKV): boolean {
 
 // `{type: 'kvs', kvs: [` written by hand: fixmap(2), "type", "kvs", "kvs", then the array header.
 const KVS_PREFIX = Buffer.from([0x82, 0xa4, ...Buffer.from('type'), 0xa3, ...Buffer.from('kvs'), 0xa3, ...Buffer.from('kvs')]);
+// The same with fixmap(3), for a frame that ends with the `seq` field.
+const KVS_PREFIX_WITH_SEQ = Buffer.from([0x83, ...KVS_PREFIX.subarray(1)]);
+const SEQ_KEY = Buffer.from([0xa3, ...Buffer.from('seq')]);
+const UINT32_MAX = 0xffff_ffff;
+
+/**
+ * Bytes of the `seq` field for this seq: 9 with a uint32 (every seq below 2^32, about 1.4 years
+ * of breadcrumbs at 100 a second), 13 with a uint64 beyond.
+ */
+function seqFieldBytes(seq: number): number {
+  return seq <= UINT32_MAX ? KVS_SEQ_FIELD_BYTES : KVS_SEQ_FIELD_BYTES + 4;
+}
+
+function writeSeqField(frame: Buffer, off: number, seq: number): number {
+  if (!Number.isSafeInteger(seq) || seq < 0) throw new RangeError(`kvs seq ${seq} is not a non-negative safe integer`);
+  off += SEQ_KEY.copy(frame, off);
+  if (seq <= UINT32_MAX) {
+    frame[off] = 0xce;
+    frame.writeUInt32BE(seq, off + 1);
+    return off + 5;
+  }
+  frame[off] = 0xcf;
+  frame.writeBigUInt64BE(BigInt(seq), off + 1);
+  return off + 9;
+}
 
 function arrayHeader(n: number): Buffer {
   if (n < 16) return Buffer.from([0x90 | n]);
@@ -75,46 +111,60 @@ export interface FrameEntry {
   readonly updateType: WireUpdateType;
 }
 
-/** Bytes a `kvs` frame with these entries will occupy. */
-export function kvsFrameSize(entries: readonly FrameEntry[]): number {
-  let size = KVS_PREFIX.length + arrayHeader(entries.length).length;
+/** Bytes a `kvs` frame with these entries (and this position mark, if any) will occupy. */
+export function kvsFrameSize(entries: readonly FrameEntry[], seq?: number): number {
+  let size = KVS_PREFIX.length + arrayHeader(entries.length).length + (seq === undefined ? 0 : seqFieldBytes(seq));
   for (const e of entries) size += e.kv.bytes.length + 1;
   return size;
 }
 
 /**
  * Assembles one `kvs` message from pre-encoded entries by concatenation: a header, then each
- * entry's bytes followed by its update-type byte. Nothing is re-encoded.
+ * entry's bytes followed by its update-type byte, then, when `seq` is given, the position mark
+ * `seq` (PROTOCOL.md §11.1; the map becomes `{type, kvs, seq}`). Nothing is re-encoded.
  */
-export function assembleKvsFrame(entries: readonly FrameEntry[]): Buffer {
+export function assembleKvsFrame(entries: readonly FrameEntry[], seq?: number): Buffer {
   const header = arrayHeader(entries.length);
-  const frame = Buffer.allocUnsafe(kvsFrameSize(entries));
-  let off = KVS_PREFIX.copy(frame, 0);
+  const frame = Buffer.allocUnsafe(kvsFrameSize(entries, seq));
+  let off = (seq === undefined ? KVS_PREFIX : KVS_PREFIX_WITH_SEQ).copy(frame, 0);
   off += header.copy(frame, off);
   for (const e of entries) {
     off += e.kv.bytes.copy(frame, off);
     frame[off++] = TYPE_BYTE[e.updateType];
   }
+  if (seq !== undefined) writeSeqField(frame, off, seq);
   return frame;
 }
 
 /**
- * Delta entries as `kvs` frames: at most `maxKVs` entries each, and each closed once its entries
- * reach {@link KVS_FRAME_TARGET_BYTES} (the rule snapshot frames follow too), so the largest
- * frame is bounded by the entry bound (`largestServerFrameBytes`) rather than by `maxKVs` times it.
+ * The entry bytes at which a frame is closed. Every frame closes at {@link KVS_FRAME_CLOSE_BYTES}
+ * (room for a uint32 mark); a run whose mark needs a uint64 closes 4 bytes earlier, so the
+ * largest frame stays `largestServerFrameBytes` whatever the seq.
  */
-export function assembleKvsFrames(entries: readonly FrameEntry[], maxKVs: number): Buffer[] {
+export function kvsFrameCloseBytes(seq?: number): number {
+  return KVS_FRAME_CLOSE_BYTES - (seq === undefined ? 0 : seqFieldBytes(seq) - KVS_SEQ_FIELD_BYTES);
+}
+
+/**
+ * Delta entries as `kvs` frames: at most `maxKVs` entries each, and each closed once its entries
+ * reach {@link kvsFrameCloseBytes} (the rule snapshot frames follow too), so the largest frame is
+ * bounded by the entry bound (`largestServerFrameBytes`) rather than by `maxKVs` times it. With
+ * `seq`, the last frame carries it as its position mark: after that frame the client holds the
+ * state of breadcrumb `seq`. No entries, no frame, and so no mark.
+ */
+export function assembleKvsFrames(entries: readonly FrameEntry[], maxKVs: number, seq?: number): Buffer[] {
   const frames: Buffer[] = [];
+  const closeAt = kvsFrameCloseBytes(seq);
   let start = 0;
   let size = 0;
   for (let i = 0; i < entries.length; i++) {
     size += (entries[i] as FrameEntry).kv.bytes.length + 1;
-    if (i + 1 - start >= maxKVs || size >= KVS_FRAME_TARGET_BYTES) {
-      frames.push(assembleKvsFrame(entries.slice(start, i + 1)));
+    if (i + 1 - start >= maxKVs || size >= closeAt) {
+      frames.push(assembleKvsFrame(entries.slice(start, i + 1), i + 1 === entries.length ? seq : undefined));
       start = i + 1;
       size = 0;
     }
   }
-  if (start < entries.length) frames.push(assembleKvsFrame(entries.slice(start)));
+  if (start < entries.length) frames.push(assembleKvsFrame(entries.slice(start), seq));
   return frames;
 }

@@ -17,7 +17,27 @@ export const WIRE_SYNC_STATUSES: readonly WireSyncStatus[] = ['wait-for-datastor
 export interface ClientCapabilities {
   /** Compression the client can decode, most preferred first (`zstd`; see compression.ts). */
   readonly compression?: readonly string[];
+  /** The client's resume position (PROTOCOL.md §11.2): the breadcrumb whose state it holds, on that server process. */
+  readonly resume?: ResumePosition;
+  /** The client will upload its bucket digests at this level if the server chooses digest catch-up (§11.6). */
+  readonly digest?: { readonly level: number };
+  /** True: the connection only asks for the server's status (§11.7); no snapshot follows. */
+  readonly probe?: boolean;
 }
+
+/** A breadcrumb whose state a client holds in full: `seq` is comparable only on that `serverInstanceId`. */
+export interface ResumePosition {
+  readonly serverInstanceId: string;
+  readonly seq: number;
+}
+
+/** How a connection catches up (serverHello.catchUp): deltas only, the differing buckets, or a full snapshot. */
+export type CatchUpPath = 'resume' | 'digest' | 'snapshot';
+export const CATCH_UP_PATHS: readonly CatchUpPath[] = ['resume', 'digest', 'snapshot'];
+
+/** Why the server did not take the path the client hoped for (serverHello.catchUpReason); informative. */
+export type CatchUpReason = 'not-offered' | 'other-instance' | 'expired' | 'future' | 'over-backlog' | 'disabled';
+export const CATCH_UP_REASONS: readonly CatchUpReason[] = ['not-offered', 'other-instance', 'expired', 'future', 'over-backlog', 'disabled'];
 
 export interface HelloMessage {
   readonly type: 'hello';
@@ -42,7 +62,19 @@ export interface AckMessage {
   readonly type: 'ack';
 }
 
-export type ClientMessage = HelloMessage | PongMessage | AckMessage;
+/**
+ * One slice of a client's bucket digests (digest catch-up, §11.6): buckets `offset` to
+ * `offset + n - 1` at `level`, n = min(DIGESTS_PER_FRAME, 2^level - offset), 8 bytes each,
+ * big-endian. Sent in order, offsets 0, 4096, 8192, …, right after a serverHello that chose `digest`.
+ */
+export interface DigestsMessage {
+  readonly type: 'digests';
+  readonly level: number;
+  readonly offset: number;
+  readonly digests: Uint8Array;
+}
+
+export type ClientMessage = HelloMessage | PongMessage | AckMessage | DigestsMessage;
 
 // ---- server → client ----
 
@@ -57,6 +89,15 @@ export interface ServerHelloMessage {
   readonly connectionId: string;
   /** Compression the server chose from the client's list (the first it supports); null when none. */
   readonly compression: string | null;
+  /**
+   * The catch-up path taken (§11.4): present exactly when the client offered `resume` or
+   * `digest`; absent (or null) otherwise, and then a full snapshot follows as in v1.
+   */
+  readonly catchUp?: CatchUpPath | null;
+  /** Why a fallback was taken (informative): one of CATCH_UP_REASONS from this server. */
+  readonly catchUpReason?: string | null;
+  /** The server's sync status when it sent this (informative; the connection's data status still comes from `status`). */
+  readonly status?: WireSyncStatus | null;
 }
 
 /** One key's update: `[key, value | nil, revision, updateType]`. */
@@ -65,6 +106,11 @@ export type WireKV = readonly [key: string, value: unknown, revision: string, up
 export interface KvsMessage {
   readonly type: 'kvs';
   readonly kvs: readonly WireKV[];
+  /**
+   * Position mark (§11.1): on the delta frame that ends a coalesced run, the breadcrumb whose
+   * state the client's map is after applying this frame. Absent on other frames.
+   */
+  readonly seq?: number;
 }
 
 export interface StatusMessage {
@@ -86,7 +132,18 @@ export interface SnapshotEndMessage {
   readonly keys: number;
 }
 
-export type ServerMessage = ServerHelloMessage | KvsMessage | StatusMessage | PingMessage | SnapshotEndMessage;
+/**
+ * The server's answer to a client's digests (§11.6): a bitmap of 2^level bits, MSB first
+ * (bucket i = byte i >> 3, bit 7 - (i & 7)), set for every bucket the server replaces; the
+ * `kvs` frames that follow hold every key of those buckets.
+ */
+export interface BucketsMessage {
+  readonly type: 'buckets';
+  readonly level: number;
+  readonly replaced: Uint8Array;
+}
+
+export type ServerMessage = ServerHelloMessage | KvsMessage | StatusMessage | PingMessage | SnapshotEndMessage | BucketsMessage;
 
 /**
  * A server → client map whose `type` this version does not know. PROTOCOL.md §7: a server sends

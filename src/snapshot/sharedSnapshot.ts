@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.ts';
 import type { Metrics } from '../metrics.ts';
-import { assembleKvsFrame, Codec, KVS_FRAME_TARGET_BYTES, type FrameEntry } from '../protocol/index.ts';
+import { assembleKvsFrame, Codec, KVS_FRAME_CLOSE_BYTES, type FrameEntry } from '../protocol/index.ts';
 import type { Breadcrumb } from './breadcrumb.ts';
 import type { SnapshotCache } from './cache.ts';
 import { FrameCompressor, SharedFrame } from './sharedFrame.ts';
@@ -8,9 +8,10 @@ import { FrameCompressor, SharedFrame } from './sharedFrame.ts';
 /**
  * Frames stop growing at this many bytes even below the KV count: big enough to amortise the
  * per-frame cost, small enough that one frame per session per event-loop turn stays cheap in a
- * reconnect storm.
+ * reconnect storm. The same threshold as every `kvs` frame (room for a position mark), so the
+ * largest frame bound holds for snapshots too.
  */
-const MAX_FRAME_BYTES = KVS_FRAME_TARGET_BYTES;
+const MAX_FRAME_BYTES = KVS_FRAME_CLOSE_BYTES;
 
 /**
  * The snapshot of one breadcrumb, encoded once into `kvs` frames (every entry `new`) followed by

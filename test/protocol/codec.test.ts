@@ -66,6 +66,105 @@ describe('protocol codec', () => {
   });
 });
 
+describe('catch-up messages and fields (PROTOCOL.md §11)', () => {
+  const hello = (capabilities: unknown): Record<string, unknown> => ({ type: 'hello', protocolVersion: 1, syncerType: 'felix', hostname: 'h', capabilities });
+  const reasonOf = (fn: () => unknown): string => {
+    try {
+      fn();
+    } catch (err) {
+      assert.equal((err as ProtocolError).closeCode, CloseCode.badFrame);
+      return (err as Error).message;
+    }
+    assert.fail('expected a ProtocolError');
+  };
+
+  test('a hello offering resume, digest and probe decodes with each capability; nil ones count as absent', () => {
+    const msg = codec.decodeClient(pack(hello({ compression: ['zstd'], resume: { serverInstanceId: 'abc', seq: 4_294_967_296 }, digest: { level: 16 }, probe: true })));
+    assert.equal(msg.type, 'hello');
+    if (msg.type === 'hello') assert.deepEqual(msg.capabilities, { compression: ['zstd'], resume: { serverInstanceId: 'abc', seq: 4_294_967_296 }, digest: { level: 16 }, probe: true });
+    const plain = codec.decodeClient(pack(hello({ resume: null, digest: null, probe: false })));
+    if (plain.type === 'hello') assert.deepEqual(plain.capabilities, {});
+    const none = codec.decodeClient(pack({ type: 'hello', protocolVersion: 1, syncerType: 'felix', hostname: 'h', capabilities: null }));
+    if (none.type === 'hello') assert.deepEqual(none.capabilities, {});
+  });
+
+  test('malformed catch-up capabilities close with 4001 and a reason naming the field', () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [{ resume: 'abc' }, /^hello\.capabilities\.resume must be a map$/],
+      [{ resume: { serverInstanceId: 7, seq: 1 } }, /^hello\.capabilities\.resume\.serverInstanceId must be a string of at most 128 characters$/],
+      [{ resume: { serverInstanceId: 'x'.repeat(129), seq: 1 } }, /serverInstanceId must be a string of at most 128/],
+      [{ resume: { serverInstanceId: 'abc' } }, /^hello\.capabilities\.resume\.seq must be a non-negative integer$/],
+      [{ resume: { serverInstanceId: 'abc', seq: -1 } }, /resume\.seq must be a non-negative integer/],
+      [{ resume: { serverInstanceId: 'abc', seq: 1.5 } }, /resume\.seq must be a non-negative integer/],
+      [{ resume: { serverInstanceId: 'abc', seq: 2 ** 60 } }, /resume\.seq must be a non-negative integer/],
+      [{ digest: 16 }, /^hello\.capabilities\.digest must be a map$/],
+      [{ digest: { level: 17 } }, /^hello\.capabilities\.digest\.level must be an integer from 0 to 16$/],
+      [{ digest: { level: -1 } }, /digest\.level must be an integer from 0 to 16/],
+      [{ digest: {} }, /digest\.level must be an integer from 0 to 16/],
+      [{ probe: 'yes' }, /^hello\.capabilities\.probe must be a boolean$/],
+      [[], /^hello\.capabilities must be a map$/],
+    ];
+    for (const [caps, reason] of cases) assert.match(reasonOf(() => codec.decodeClient(pack(hello(caps)))), reason, JSON.stringify(caps));
+  });
+
+  test('digests messages round-trip, and every stateless rule of their shape closes with 4001', () => {
+    const digests = Buffer.alloc(8 * 4096, 0xab);
+    const msg = { type: 'digests', level: 16, offset: 8192, digests } as const;
+    const frame = codec.encode(msg);
+    assert.ok(frame.length <= 33 * 1024, `a full digests frame is ${frame.length} bytes`);
+    const decoded = codec.decodeClient(frame);
+    assert.equal(decoded.type, 'digests');
+    if (decoded.type === 'digests') {
+      assert.deepEqual([decoded.level, decoded.offset], [16, 8192]);
+      assert.deepEqual(Buffer.from(decoded.digests), digests);
+    }
+    const small = codec.decodeClient(codec.encode({ type: 'digests', level: 4, offset: 0, digests: Buffer.alloc(16 * 8) }));
+    assert.equal(small.type === 'digests' && small.digests.length, 128);
+    const bad: Array<[Record<string, unknown>, RegExp]> = [
+      [{ level: 17, offset: 0, digests: Buffer.alloc(8) }, /^digests\.level must be an integer from 0 to 16$/],
+      [{ level: 16, offset: 100, digests: Buffer.alloc(8 * 4096) }, /^digests\.offset must be a multiple of 4096 below 2\^level \(65536\)$/],
+      [{ level: 12, offset: 4096, digests: Buffer.alloc(8 * 4096) }, /offset must be a multiple of 4096 below 2\^level \(4096\)/],
+      [{ level: 16, offset: -4096, digests: Buffer.alloc(8 * 4096) }, /offset must be a multiple/],
+      [{ level: 4, offset: 0, digests: 'abc' }, /^digests\.digests must be binary \(MessagePack bin\)$/],
+      [{ level: 4, offset: 0, digests: [1, 2] }, /digests must be binary/],
+      [{ level: 4, offset: 0, digests: Buffer.alloc(127) }, /^digests\.digests must be exactly 128 bytes at level 4, offset 0; got 127$/],
+      [{ level: 16, offset: 0, digests: Buffer.alloc(8 * 4095) }, /exactly 32768 bytes/],
+    ];
+    for (const [fields, reason] of bad) assert.match(reasonOf(() => codec.decodeClient(pack({ type: 'digests', ...fields }))), reason, JSON.stringify(fields));
+  });
+
+  test('a serverHello carries catchUp, catchUpReason and status when sent, and decodes exactly as in v1 without them', () => {
+    const full = { type: 'serverHello', protocolVersion: 1, syncerType: 'felix', serverVersion: '0.2.0', serverInstanceId: 'i', connectionId: '1', compression: null, catchUp: 'digest', catchUpReason: 'other-instance', status: 'in-sync' } as const;
+    assert.deepEqual(codec.decodeServer(codec.encode(full)), full);
+    const v1 = { type: 'serverHello', protocolVersion: 1, syncerType: 'felix', serverVersion: '0.1.0', serverInstanceId: 'i', connectionId: '1', compression: null } as const;
+    assert.deepEqual(codec.decodeServer(pack({ ...v1, catchUp: null, catchUpReason: null })), v1);
+    assert.match(reasonOf(() => codec.decodeServer(pack({ ...v1, catchUp: 'teleport' }))), /^serverHello\.catchUp "teleport" is not resume, digest, snapshot or nil$/);
+    assert.match(reasonOf(() => codec.decodeServer(pack({ ...v1, status: 'sleepy' }))), /serverHello\.status "sleepy" is not a known sync status/);
+    assert.match(reasonOf(() => codec.decodeServer(pack({ ...v1, catchUpReason: 5 }))), /serverHello\.catchUpReason must be a string/);
+  });
+
+  test('a buckets message decodes its level and bitmap; a bitmap of the wrong size closes with 4001', () => {
+    const replaced = Buffer.alloc(8192, 0xff);
+    const decoded = codec.decodeServer(codec.encode({ type: 'buckets', level: 16, replaced }));
+    assert.equal(decoded.type, 'buckets');
+    if (decoded.type === 'buckets') {
+      assert.equal(decoded.level, 16);
+      assert.deepEqual(Buffer.from(decoded.replaced), replaced);
+    }
+    const level0 = codec.decodeServer(codec.encode({ type: 'buckets', level: 0, replaced: Buffer.from([0x80]) }));
+    assert.equal(level0.type === 'buckets' && level0.replaced.length, 1);
+    assert.match(reasonOf(() => codec.decodeServer(pack({ type: 'buckets', level: 4, replaced: Buffer.alloc(3) }))), /^buckets\.replaced must be binary of 2 bytes at level 4$/);
+    assert.match(reasonOf(() => codec.decodeServer(pack({ type: 'buckets', level: 20, replaced: Buffer.alloc(3) }))), /^buckets\.level must be an integer from 0 to 16$/);
+  });
+
+  test('a kvs frame with a seq decodes it; without one there is no seq field; a bad seq closes with 4001', () => {
+    const kv = new KVEncoder().encode('/calico/v1/Ready', 'true', '1');
+    assert.deepEqual(codec.decodeServer(assembleKvsFrame([{ kv, updateType: 'new' }], 7)), { type: 'kvs', kvs: [['/calico/v1/Ready', 'true', '1', 1]], seq: 7 });
+    assert.deepEqual(codec.decodeServer(assembleKvsFrame([{ kv, updateType: 'new' }])), { type: 'kvs', kvs: [['/calico/v1/Ready', 'true', '1', 1]] });
+    assert.match(reasonOf(() => codec.decodeServer(pack({ type: 'kvs', kvs: [], seq: 'x' }))), /^kvs\.seq must be a non-negative integer$/);
+  });
+});
+
 describe('pre-encoded kvs frames', () => {
   test('an assembled frame decodes as a plain kvs message with each entry carrying its own update type', () => {
     const enc = new KVEncoder();
