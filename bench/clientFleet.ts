@@ -33,6 +33,7 @@ export class ClientFleet {
       c.request<ConnectResult>('connect', { ...args, count: shares[i], verify: args.verify === true && i === 0 })));
     return {
       lastInSyncAt: Math.max(...results.map((r) => r.lastInSyncAt)),
+      countingLastInSyncAt: Math.max(...results.map((r) => r.countingLastInSyncAt ?? 0)),
       snapshotBytes: results.reduce((s, r) => s + r.snapshotBytes, 0),
       snapshotPlainBytes: results.reduce((s, r) => s + r.snapshotPlainBytes, 0),
       snapshotKVs: results.reduce((s, r) => s + r.snapshotKVs, 0),
@@ -82,6 +83,7 @@ export class ClientFleet {
     const results = await Promise.all(this.#children.map((c) => c.request<ConnectResult>('reconnect', {})));
     return {
       lastInSyncAt: Math.max(...results.map((r) => r.lastInSyncAt)),
+      countingLastInSyncAt: Math.max(...results.map((r) => r.countingLastInSyncAt ?? 0)),
       snapshotBytes: results.reduce((s, r) => s + r.snapshotBytes, 0),
       snapshotPlainBytes: results.reduce((s, r) => s + r.snapshotPlainBytes, 0),
       snapshotKVs: results.reduce((s, r) => s + r.snapshotKVs, 0),

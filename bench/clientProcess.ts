@@ -39,6 +39,8 @@ export interface ConnectArgs {
 
 export interface ConnectResult {
   readonly lastInSyncAt: number;
+  /** The last in-sync time among connections that only count (the verifying one decodes everything and may finish last). */
+  readonly countingLastInSyncAt?: number;
   readonly snapshotBytes: number;
   /** The snapshot bytes decompressed: the same as snapshotBytes without compression. */
   readonly snapshotPlainBytes: number;
@@ -81,6 +83,7 @@ async function main(): Promise<void> {
   };
 
   const countedOf = new Map<CattailConnection, Counted>();
+  let verifier: CattailConnection | undefined;
   const openCattail = async (a: ConnectArgs): Promise<ConnectResult> => {
     if (a.count === 0) return { lastInSyncAt: 0, snapshotBytes: 0, snapshotPlainBytes: 0, snapshotKVs: 0 };
     const allSynced = syncBarrier(a.count);
@@ -94,6 +97,7 @@ async function main(): Promise<void> {
         onInSync: synced,
       });
       fresh.push(conn);
+      if (a.verify === true && conns.length + i === 0) verifier = conn;
     }
     for (const conn of fresh) {
       const c: Counted = { count: () => conn.deltaKVs, bytes: () => conn.bytes };
@@ -175,6 +179,7 @@ async function main(): Promise<void> {
   function summary(list: readonly CattailConnection[]): ConnectResult {
     return {
       lastInSyncAt: Math.max(...list.map((c) => c.inSyncAt)),
+      countingLastInSyncAt: Math.max(0, ...list.filter((c) => c !== verifier).map((c) => c.inSyncAt)),
       snapshotBytes: list.reduce((s, c) => s + c.snapshotBytes, 0),
       snapshotPlainBytes: list.reduce((s, c) => s + c.snapshotPlainBytes, 0),
       snapshotKVs: list.reduce((s, c) => s + c.snapshotKVs, 0),
