@@ -1,15 +1,14 @@
+import type { CatchUpPath, CatchUpReason } from '../protocol/index.ts';
 import type { Breadcrumb } from '../snapshot/index.ts';
 
 /**
  * How a session brings a client up to date after its hello (PROTOCOL.md §11): `resume` sends
  * only the deltas after the client's resume position, `digest` only the buckets whose digests
  * differ, `snapshot` everything. The wire field `serverHello.catchUp` names the path exactly
- * when the client offered resume or digest.
+ * when the client offered resume or digest; `catchUpReason` says why a fallback was taken.
  */
-export type CatchUpPath = 'resume' | 'digest' | 'snapshot';
-
-/** Why a fallback was taken, as sent in `serverHello.catchUpReason` (a bounded vocabulary). */
-export type CatchUpFallback = 'not-offered' | 'other-instance' | 'expired' | 'future' | 'over-backlog' | 'disabled';
+export type { CatchUpPath };
+export type CatchUpFallback = CatchUpReason;
 
 /**
  * The `reason` label of `cattail_catchup_total`: `ok` for a resume, otherwise why the better
