@@ -10,13 +10,17 @@ export { DEFAULTS, type SyncClientOptions } from './options.ts';
 export { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts';
 export { CattailClientError, type ClientErrorCode } from './errors.ts';
 export type {
-  ClientEvents, ClientStats, ConnectionInfo, DisconnectInfo, ServerAddress, StopInfo, SyncerType, SyncHandler, SyncStatus, Update, UpdateType,
+  CatchUpInfo, CatchUpPath, ClientEvents, ClientStats, ConnectionInfo, DisconnectInfo, LeaveStaleInfo, ProbeInfo, ServerAddress, StopInfo, SyncerType,
+  SyncHandler, SyncStatus, Update, UpdateType,
 } from './types.ts';
+export { LEAVE_STALE_CLOSE } from './syncClient.ts';
+export type { ClientClock } from './staleWatch.ts';
+export type { KvHash } from './heldDigests.ts';
 export { DnsDiscovery, StaticDiscovery, localFirst, toSyncUrl, type Discovery, type DnsDiscoveryOptions } from './discovery.ts';
 export { KubernetesDiscovery, type EndpointSliceLike, type EndpointSliceLister, type KubernetesDiscoveryOptions } from './kubernetesDiscovery.ts';
 export { AttemptTracker } from './attemptTracker.ts';
 export type { TlsOptions } from './tls.ts';
-export { Connection, type ConnectionOptions, type ConnectionOutcome, type SessionListener } from './connection.ts';
+export { Connection, type CatchUpOffer, type ConnectionOptions, type ConnectionOutcome, type SessionListener } from './connection.ts';
 export { ResyncBuffer, type Delivery } from './resyncBuffer.ts';
 export { CLIENT_VERSION } from './version.ts';
 export * as protocol from '../../../src/protocol/index.ts';

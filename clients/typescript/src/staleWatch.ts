@@ -114,17 +114,14 @@ export class StaleWatch {
 
   /**
    * The wait after this probe: T after the first, then doubling up to the cap, each uniformly
-   * jittered up to half above its base and never past the cap (at the cap, in [¾·cap, cap],
-   * never below T, so clients that reached it do not fall into step).
+   * jittered up to half above its base but never past the cap (the phases of a fleet's clients
+   * stay spread by the jitter they picked up on the way).
    */
   #nextDelay(): number {
-    const t = this.#o.leaveStaleAfterMs;
-    const cap = Math.max(t, MAX_PROBE_INTERVAL_MS);
+    const cap = Math.max(this.#o.leaveStaleAfterMs, MAX_PROBE_INTERVAL_MS);
     const base = Math.min(cap, this.#interval);
     this.#interval = Math.min(cap, this.#interval * 2);
-    const r = this.#o.random();
-    if (base >= cap) return Math.max(t, cap * (0.75 + 0.25 * r));
-    return Math.min(cap, base * (1 + 0.5 * r));
+    return Math.min(cap, base * (1 + 0.5 * this.#o.random()));
   }
 
   #reset(): void {
