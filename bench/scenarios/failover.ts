@@ -1,7 +1,249 @@
+/**
+ * Failover and network-cut catch-up (issue 13): three Cattail replicas over one Kubernetes API
+ * emulator (shared revisions), agents spread over them through TCP proxies, a paced pod churn.
+ * Half the agents offer catch-up (resume + digest), half do not, side by side in one run:
+ *
+ * 1. SIGKILL one replica: its agents move to the survivors (digest catch-up, or a full snapshot).
+ * 2. Cut every agent's network for 10 s, no server restart: they come back to the same replica
+ *    (resume, or a full snapshot); an observer on each replica, never cut, gives the delta bytes
+ *    each agent missed.
+ * 3. Stop the churn; every agent's state (its key count and level-16 bucket digests) must equal
+ *    each survivor's, and each survivor's model must equal the one computed from the
+ *    emulator's objects.
+ *
+ * Measured per group: bytes received until caught up, time until all caught up, the survivors'
+ * CPU (from /proc). Sizes: 300 agents and 100,000 pods at the default size (when the run's
+ * snapshot size is 100,000 keys), 30 agents and 5,000 pods with --quick.
+ */
+import os from 'node:os';
+import type { AgentSpec, PhaseRecord } from '../failover/agent.ts';
+import { AgentFleet } from '../failover/agentFleet.ts';
+import { FailoverCluster } from '../failover/cluster.ts';
+import { groupFigures, median, missedBytes, type GroupFigures } from '../failover/phaseFigures.ts';
 import type { BenchContext } from '../context.ts';
-import type { ScenarioResult } from '../report.ts';
+import { atLeast, atMost, type ScenarioResult, type TargetCheck } from '../report.ts';
+import { wallClockMs } from '../workload.ts';
 
-/** Failover and network-cut catch-up (issue 13): being written. */
-export async function failover(_ctx: BenchContext): Promise<ScenarioResult> {
-  throw new Error('the failover scenario is not written yet');
+const REPLICAS = 3;
+const CHURN_PER_SEC = 200;
+const CUT_MS = 10_000;
+const VICTIM = 0;
+const MiB = 1024 * 1024;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function failover(ctx: BenchContext): Promise<ScenarioResult> {
+  const full = ctx.sizes.snapshot.keys >= 100_000;
+  const pods = full ? 100_000 : 5_000;
+  const agents = full ? 300 : 30;
+  const processes = Math.max(2, ctx.sizes.clientProcesses - (ctx.sizes.clientProcesses % 2));
+  ctx.log(`failover: ${REPLICAS} replicas, ${pods} pods, ${agents} agents in ${processes} processes (half with catch-up), churn ${CHURN_PER_SEC}/s`);
+  const cluster = await FailoverCluster.start({ pods, namespaces: 20, seed: 13, replicas: REPLICAS, flags: [], pin: ctx.pin }, ctx.log);
+  let fleet: AgentFleet | undefined;
+  try {
+    await cluster.waitInSync(300_000);
+    const perProcess = assignAgents(agents, processes, cluster.replicas.map((r) => r.proxiedUrl));
+    // One observer per replica, connected directly (never cut), in the first catch-up process.
+    (perProcess[0] as AgentSpec[]).push(...cluster.replicas.map((_, i) => ({
+      hostname: `observer-${i}`, urls: cluster.replicas.map((x) => x.url), order: [i], catchUp: true, observer: true,
+    })));
+    fleet = new AgentFleet(perProcess, ctx.pin);
+    await cluster.churn(CHURN_PER_SEC);
+    const tStart = wallClockMs();
+    await fleet.start(full ? 8 : 4, 900_000);
+    ctx.log(`failover: all agents in sync after ${((wallClockMs() - tStart) / 1000).toFixed(1)} s`);
+    await sleep(3000);
+
+    // 1. SIGKILL one replica.
+    await fleet.beginPhase([VICTIM]);
+    await fleet.setLive(cluster.alive.filter((i) => i !== VICTIM));
+    await fleet.setTargets(await cluster.seqs());
+    const killLoad = loadAverage();
+    const kill = await measure(ctx, cluster, fleet, cluster.alive.filter((i) => i !== VICTIM), (s) => s.observer !== true && s.order[0] === VICTIM, () => cluster.kill(VICTIM));
+    ctx.log(`failover: kill done: on ${JSON.stringify(kill.on)}; off ${JSON.stringify(kill.off)}`);
+    await sleep(3000);
+
+    // 2. Cut every agent for 10 s.
+    const survivors = cluster.alive;
+    await fleet.beginPhase(survivors);
+    await cluster.block();
+    await sleep(CUT_MS);
+    await fleet.setTargets(await cluster.seqs());
+    const cutLoad = loadAverage();
+    const cut = await measure(ctx, cluster, fleet, survivors, (s) => s.observer !== true, () => void cluster.open());
+    const marks = await fleet.marks();
+    const ratios = resumeRatios(cut.records, marks);
+    ctx.log(`failover: cut done: on ${JSON.stringify(cut.on)}; off ${JSON.stringify(cut.off)}`);
+
+    // 3. Quiesce and verify.
+    const churned = await cluster.stopChurn();
+    const verification = await verify(cluster, fleet, survivors);
+    const hashes = await fleet.hashes();
+
+    const fullSnapshotBytes = kill.off.bytesMedian;
+    const killChangedBound = CHURN_PER_SEC * kill.on.secondsToAll / pods;
+    const targets: TargetCheck[] = [
+      atMost('failover: bytes per moved agent (catch-up, worst) / full snapshot', kill.on.bytesMax / fullSnapshotBytes * 100, 2, '%', '≤ 2 %'),
+      atMost('10 s cut: bytes until caught up / missed delta bytes (resume, worst)', ratios.max, 1.5, '×', '≤ 1.5×'),
+      atLeast('failover: time to all in sync, full snapshots / catch-up', kill.off.secondsToAll / kill.on.secondsToAll, 10, '×', '≥ 10×'),
+      atLeast('10 s cut: time to all in sync, full snapshots / resume', cut.off.secondsToAll / cut.on.secondsToAll, 10, '×', '≥ 10×'),
+    ];
+    const notes = [
+      `load average at the kill ${killLoad}, at the end of the cut ${cutLoad} (2 cores shared by the replicas, the emulator, the proxies and ${processes} agent processes)`,
+      phaseNote('kill', 'catch-up', kill.on, kill.cpuOn, kill.cpuAll),
+      phaseNote('kill', 'no catch-up', kill.off, kill.cpuOn, kill.cpuAll),
+      `kill: under ${(killChangedBound * 100).toFixed(2)} % of keys can have changed between the kill and the last catch-up agent's recovery (${CHURN_PER_SEC}/s × ${kill.on.secondsToAll.toFixed(2)} s / ${pods} keys)`,
+      phaseNote('cut', 'resume', cut.on, cut.cpuOn, cut.cpuAll),
+      phaseNote('cut', 'no catch-up', cut.off, cut.cpuOn, cut.cpuAll),
+      `cut: resumed agents received ${ratios.median.toFixed(3)}× (median), ${ratios.max.toFixed(3)}× (worst) the delta bytes an online observer received for the same breadcrumbs (${ratios.counted} agents; median missed ${(ratios.missedMedian / 1024).toFixed(0)} KiB)`,
+      `churn: ${churned.updates} label changes, ${churned.deletes} deletions, ${churned.creates} creations of pods`,
+      `verification: ${verification.note}`,
+      `agent KV hashes: ${hashes.computed} computed, ${hashes.reused} reused from an identical entry in the same process`,
+      ...verification.violations,
+    ];
+    return {
+      scenario: 'failover',
+      title: `failover (${REPLICAS} replicas, ${pods} pods, ${agents} agents)`,
+      figures: {
+        pods, agents, replicas: REPLICAS, churnPerSec: CHURN_PER_SEC, cutMs: CUT_MS, fullSnapshotBytes,
+        ...prefixed('kill.catchUp.', kill.on), ...prefixed('kill.snapshot.', kill.off),
+        'kill.cpuSecondsUntilCatchUpDone': kill.cpuOn, 'kill.cpuSecondsUntilAllDone': kill.cpuAll,
+        ...prefixed('cut.resume.', cut.on), ...prefixed('cut.snapshot.', cut.off),
+        'cut.cpuSecondsUntilResumeDone': cut.cpuOn, 'cut.cpuSecondsUntilAllDone': cut.cpuAll,
+        'cut.bytesOverMissedMedian': ratios.median, 'cut.bytesOverMissedMax': ratios.max, 'cut.missedBytesMedian': ratios.missedMedian,
+        verified: verification.ok, loadAtKill: killLoad, loadAtCut: cutLoad,
+        ...Object.fromEntries(Object.entries(verification.metrics).map(([k, v]) => [`metric.${k}`, v])),
+      },
+      targets,
+      notes,
+    };
+  } finally {
+    await fleet?.stop();
+    await cluster.stop();
+  }
+}
+
+/**
+ * Agents: the first half of the processes hold the catch-up agents, the second half the others;
+ * agent j of a group lives on replica j mod 3 and, when that replica goes, prefers one of the
+ * other two by the parity of j div 3, so a dead replica's agents spread over the survivors.
+ */
+function assignAgents(agents: number, processes: number, urls: readonly string[]): AgentSpec[][] {
+  const perProcess: AgentSpec[][] = Array.from({ length: processes }, () => []);
+  const half = processes / 2;
+  for (const catchUp of [true, false]) {
+    const n = catchUp ? Math.ceil(agents / 2) : Math.floor(agents / 2);
+    for (let j = 0; j < n; j++) {
+      const home = j % urls.length;
+      const step = Math.floor(j / urls.length) % 2 === 0 ? 1 : 2;
+      const order = [home, (home + step) % urls.length, (home + 2 * step) % urls.length];
+      const p = (catchUp ? 0 : half) + (j % half);
+      (perProcess[p] as AgentSpec[]).push({ hostname: `agent-${catchUp ? 'c' : 's'}${j}`, urls, order, catchUp });
+    }
+  }
+  return perProcess;
+}
+
+interface Measured {
+  readonly records: PhaseRecord[];
+  readonly on: GroupFigures;
+  readonly off: GroupFigures;
+  /** Survivors' CPU seconds from the event until the catch-up group, and until everyone, had caught up. */
+  readonly cpuOn: number;
+  readonly cpuAll: number;
+}
+
+async function measure(
+  ctx: BenchContext, cluster: FailoverCluster, fleet: AgentFleet, survivors: readonly number[], affected: (s: AgentSpec) => boolean, event: () => void,
+): Promise<Measured> {
+  const cpu0 = cluster.cpuSeconds(survivors);
+  let cpuOn = NaN;
+  const t0 = wallClockMs();
+  event();
+  const progress = setInterval(() => {
+    void fleet.progress().then((p) => ctx.log(`failover: ${p.caughtUp}/${p.lost} agents caught up`)).catch(() => {});
+  }, 5000);
+  // Processes of the first half hold the catch-up agents (assignAgents).
+  const catchUpProcesses = fleet.processCount / 2;
+  let catchUpDone = 0;
+  let results;
+  try {
+    results = await fleet.awaitCaughtUp((specs) => specs.filter(affected).length, 600_000, (i) => {
+      if (i < catchUpProcesses && ++catchUpDone === catchUpProcesses) cpuOn = cluster.cpuSeconds(survivors) - cpu0;
+    });
+  } finally {
+    clearInterval(progress);
+  }
+  const cpuAll = cluster.cpuSeconds(survivors) - cpu0;
+  if (results.some((r) => !r.complete)) ctx.log('failover: some agents did not catch up within the timeout');
+  const records = (await fleet.records()).filter((r) => r.lost);
+  return {
+    records,
+    on: groupFigures(records.filter((r) => r.catchUp), t0),
+    off: groupFigures(records.filter((r) => !r.catchUp), t0),
+    cpuOn: Number.isNaN(cpuOn) ? cpuAll : cpuOn,
+    cpuAll,
+  };
+}
+
+function resumeRatios(records: readonly PhaseRecord[], marks: ReadonlyMap<number, number[]>): { median: number; max: number; counted: number; missedMedian: number } {
+  const ratios: number[] = [];
+  const missed: number[] = [];
+  for (const r of records) {
+    if (!r.catchUp || r.path !== 'resume' || r.resumeFrom === undefined) continue;
+    const m = missedBytes(marks.get(r.replicaAfter) ?? [], r.resumeFrom, r.seqReached);
+    if (m === undefined || m === 0) continue;
+    ratios.push(r.bytes / m);
+    missed.push(m);
+  }
+  return { median: median(ratios), max: ratios.length === 0 ? NaN : Math.max(...ratios), counted: ratios.length, missedMedian: median(missed) };
+}
+
+async function verify(cluster: FailoverCluster, fleet: AgentFleet, survivors: readonly number[]): Promise<{ ok: boolean; note: string; violations: string[]; metrics: Record<string, number> }> {
+  // Wait until the survivors agree with each other and every agent agrees with them.
+  const deadline = performance.now() + 120_000;
+  let last = '';
+  for (;;) {
+    await sleep(2000);
+    const models = await Promise.all(survivors.map((i) => cluster.model(i)));
+    const summaries = await fleet.summaries();
+    const reference = models[0];
+    const replicasAgree = models.every((m) => m.tableSha256 === reference?.tableSha256 && m.sha1 === reference.sha1);
+    const wrong = summaries.filter((s) => s.keys !== reference?.keys || s.tableSha256 !== reference.tableSha256);
+    last = `${wrong.length} of ${summaries.length} agents differ from the replicas; replicas agree: ${replicasAgree}`;
+    if ((replicasAgree && wrong.length === 0) || performance.now() > deadline) {
+      const expected = await cluster.expected();
+      const datastoreMatches = expected.sha1 === reference?.sha1 && expected.keys === reference.keys;
+      const seen = new Map<string, number>();
+      for (const s of summaries) for (const v of new Set(s.violations)) seen.set(v, (seen.get(v) ?? 0) + 1);
+      const violations = [...seen].map(([v, n]) => `protocol violation seen by ${n} agents: ${v}`);
+      const metrics: Record<string, number> = {};
+      for (const i of survivors) for (const [k, v] of Object.entries(await cluster.metrics(i))) metrics[`replica${i}.${k}`] = v;
+      const ok = replicasAgree && wrong.length === 0 && datastoreMatches;
+      return {
+        ok,
+        note: ok
+          ? `every agent's ${reference?.keys} keys and level-16 bucket digests equal the survivors'; the survivors' model equals the one computed from the emulator's objects (sha1 ${expected.sha1.slice(0, 12)})`
+          : `FAILED: ${last}; survivors' model ${datastoreMatches ? 'equals' : 'DIFFERS FROM'} the emulator's (${reference?.keys} vs ${expected.keys} keys)`,
+        violations: violations.slice(0, 20),
+        metrics,
+      };
+    }
+  }
+}
+
+function phaseNote(phase: string, group: string, g: GroupFigures, cpuOn: number, cpuAll: number): string {
+  return `${phase}, ${group}: ${g.caughtUp}/${g.agents} agents caught up (paths ${g.paths}; reasons ${g.reasons}); all after ${g.secondsToAll.toFixed(2)} s ` +
+    `(median ${g.secondsMedian.toFixed(2)} s); bytes median ${(g.bytesMedian / MiB).toFixed(3)} MiB, worst ${(g.bytesMax / MiB).toFixed(3)} MiB; ` +
+    `entries before snapshotEnd median ${g.entriesMedian}; pending deleted ${g.pendingDeletedTotal}; ` +
+    `survivors' CPU ${cpuOn.toFixed(1)} s until the catch-up group was done, ${cpuAll.toFixed(1)} s until all`;
+}
+
+function prefixed(prefix: string, g: GroupFigures): Record<string, number | string> {
+  return Object.fromEntries(Object.entries(g).map(([k, v]) => [`${prefix}${k}`, v as number | string]));
+}
+
+/** The 1, 5 and 15 minute load averages, as `uptime` prints them. */
+function loadAverage(): string {
+  return os.loadavg().map((x) => x.toFixed(2)).join(' ');
 }

@@ -1,0 +1,80 @@
+/**
+ * What a measured phase's agent records add up to, per group (catch-up on or off), and the
+ * delta bytes an agent missed during a cut, read from an observer's marks.
+ */
+import type { CatchUpPath, PhaseRecord } from './agent.ts';
+
+export interface GroupFigures {
+  readonly agents: number;
+  readonly caughtUp: number;
+  readonly paths: string;
+  readonly reasons: string;
+  readonly bytesMedian: number;
+  readonly bytesMax: number;
+  readonly bytesTotal: number;
+  /** From the phase's start (kill, or end of the cut) until the last agent of the group caught up. */
+  readonly secondsToAll: number;
+  readonly secondsMedian: number;
+  /** kvs entries before snapshotEnd (snapshot or replaced buckets), median. */
+  readonly entriesMedian: number;
+  readonly replacedHeldMedian: number;
+  readonly pendingDeletedTotal: number;
+  readonly digestBytesSentMedian: number;
+  readonly attemptsMax: number;
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] as number : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+function tally(values: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return [...counts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, n]) => `${k}:${n}`).join(' ');
+}
+
+export function groupFigures(records: readonly PhaseRecord[], t0: number): GroupFigures {
+  const done = records.filter((r) => r.caughtUpAt > 0);
+  const bytes = done.map((r) => r.bytes);
+  const seconds = done.map((r) => (r.caughtUpAt - t0) / 1000);
+  return {
+    agents: records.length,
+    caughtUp: done.length,
+    paths: tally(records.map((r) => r.path satisfies CatchUpPath)),
+    reasons: tally(records.map((r) => r.reason === '' ? '-' : r.reason)),
+    bytesMedian: median(bytes),
+    bytesMax: bytes.length === 0 ? NaN : Math.max(...bytes),
+    bytesTotal: bytes.reduce((s, b) => s + b, 0),
+    secondsToAll: done.length < records.length || seconds.length === 0 ? NaN : Math.max(...seconds),
+    secondsMedian: median(seconds),
+    entriesMedian: median(done.map((r) => r.catchUpEntries)),
+    replacedHeldMedian: median(done.map((r) => r.replacedHeld)),
+    pendingDeletedTotal: done.reduce((s, r) => s + r.pendingDeleted, 0),
+    digestBytesSentMedian: median(done.map((r) => r.digestBytesSent)),
+    attemptsMax: Math.max(0, ...records.map((r) => r.attempts)),
+  };
+}
+
+/**
+ * Delta bytes an online observer on the same replica received between the agent's resume
+ * position and the mark it caught up at: the observer's cumulative bytes at the first mark at or
+ * after `to`, minus those at the last mark at or before `from` (0 when `from` precedes every mark
+ * of the phase). `marks` is flat: [seq, cumulative bytes, ...], seq ascending.
+ */
+export function missedBytes(marks: readonly number[], from: number, to: number): number | undefined {
+  let fromBytes = 0;
+  let toBytes: number | undefined;
+  for (let i = 0; i < marks.length; i += 2) {
+    const seq = marks[i] as number;
+    const cum = marks[i + 1] as number;
+    if (seq <= from) fromBytes = cum;
+    if (seq >= to) {
+      toBytes = cum;
+      break;
+    }
+  }
+  return toBytes === undefined ? undefined : toBytes - fromBytes;
+}
