@@ -26,6 +26,8 @@ export class RawSocket {
   #closeCode: number | undefined;
   #closeReason = '';
   #onUpgrade: (() => void) | undefined;
+  /** Every binary server payload as received (plain MessagePack, or a zstd frame), before decoding. */
+  onPayload: ((payload: Buffer) => void) | undefined;
 
   private constructor(port: number) {
     this.#socket = net.connect(port, '127.0.0.1');
@@ -91,6 +93,7 @@ export class RawSocket {
         this.#closeReason = payload.subarray(2).toString('utf8');
         this.#socket.end();
       } else if (opcode === 0x2) {
+        this.onPayload?.(payload);
         try {
           const msg = this.#codec.decodeServer(payload);
           if (msg.type !== 'unknown') this.messages.push(msg);

@@ -1,0 +1,178 @@
+/**
+ * A byte-level client of the catch-up paths (PROTOCOL.md §11) for fuzzing: it holds a map with
+ * each key's bucket and KV hash (computed from the raw `kvs` bytes, as a client in any language
+ * must), offers whatever hello capabilities it is told, uploads digests (its own, or the bytes a
+ * case dictates), and applies the answer by the client rules: a resumed connection keeps its
+ * pending set; `buckets` makes the held keys of the replaced buckets pending; a full snapshot
+ * makes every held key pending; every received entry clears its key; at `in-sync` the rest is
+ * deleted. So a case's final map can be compared with the server's model.
+ */
+import {
+  bitmapHas, bucketAtLevel, createPackr, DIGESTS_PER_FRAME, DigestTable, encodeDigests, scanKvsFrame,
+} from '../../src/protocol/index.ts';
+import { type CloseResult, RawSocket } from './rawSocket.ts';
+
+export interface HeldKV {
+  readonly value: unknown;
+  readonly bucket16: number;
+  readonly hi: number;
+  readonly lo: number;
+}
+
+export interface Position {
+  readonly serverInstanceId: string;
+  readonly seq: number;
+}
+
+/** What the peer sends once the serverHello chose digests: its own digests, or a case's messages. */
+export type DigestUpload = { readonly kind: 'own' } | { readonly kind: 'messages'; readonly messages: readonly unknown[] };
+
+export interface PeerOptions {
+  readonly held?: ReadonlyMap<string, HeldKV>;
+  readonly capabilities?: Readonly<Record<string, unknown>>;
+  readonly upload?: DigestUpload;
+  /** Sent right after the serverHello (before any digests), e.g. an ack out of order. */
+  readonly afterHello?: readonly unknown[];
+  /** Sent right after the peer's own ack. */
+  readonly afterAck?: readonly unknown[];
+  /** Sent instead of a hello built from `capabilities` (already a full hello value). */
+  readonly hello?: unknown;
+}
+
+const packr = createPackr();
+
+export const PEER_HELLO = {
+  type: 'hello', protocolVersion: 1, syncerType: 'felix', hostname: 'catch-up-fuzz', clientVersion: 'fuzz', clientInfo: '', clientConnId: 'cf',
+};
+
+export class CatchUpPeer {
+  readonly held: Map<string, HeldKV>;
+  readonly socket: RawSocket;
+  /** The serverHello as decoded (every field, known or not). */
+  serverHello: Record<string, unknown> | undefined;
+  buckets: { readonly level: number; readonly replaced: Uint8Array } | undefined;
+  pending: Set<string> | undefined;
+  status: string | undefined;
+  position: Position | undefined;
+  /** `kvs` frames received before snapshotEnd (a resumed connection must get none). */
+  snapshotFrames = 0;
+  snapshotEnded = false;
+  /** Something the peer saw that breaks the protocol from the client's side. */
+  readonly problems: string[] = [];
+  readonly #options: PeerOptions;
+  /** Called after every change to `position` (for capturing honest states). */
+  onPosition: (() => void) | undefined;
+
+  private constructor(socket: RawSocket, options: PeerOptions) {
+    this.socket = socket;
+    this.#options = options;
+    this.held = new Map(options.held ?? []);
+    socket.onPayload = (payload) => this.#onPayload(payload);
+  }
+
+  static async connect(port: number, options: PeerOptions = {}): Promise<CatchUpPeer> {
+    const socket = await RawSocket.open(port);
+    const peer = new CatchUpPeer(socket, options);
+    socket.sendValue(options.hello ?? { ...PEER_HELLO, capabilities: { ...options.capabilities } });
+    socket.markSent();
+    return peer;
+  }
+
+  get closed(): Promise<CloseResult> {
+    return this.socket.closed;
+  }
+
+  /** key → value, for comparing with the server's model. */
+  values(): Map<string, unknown> {
+    return new Map([...this.held].map(([k, v]) => [k, v.value]));
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  #onPayload(payload: Buffer): void {
+    let msg: Record<string, unknown>;
+    try {
+      msg = packr.unpack(payload) as Record<string, unknown>;
+    } catch (err) {
+      this.problems.push(`undecodable server frame: ${(err as Error).message}`);
+      return;
+    }
+    switch (msg.type) {
+      case 'serverHello': this.#onServerHello(msg); return;
+      case 'buckets': {
+        const level = msg.level as number;
+        const replaced = msg.replaced as Uint8Array;
+        this.buckets = { level, replaced };
+        if (this.serverHello?.catchUp !== 'digest') this.problems.push('buckets on a connection that did not choose digest');
+        // Keys of unreplaced buckets match the server; the replaced ones must all come back.
+        this.pending = new Set([...this.held].filter(([, kv]) => bitmapHas(replaced, bucketAtLevel(kv.bucket16, level))).map(([k]) => k));
+        return;
+      }
+      case 'kvs': {
+        if (!this.snapshotEnded) this.snapshotFrames++;
+        const entries = scanKvsFrame(payload);
+        const kvs = msg.kvs as unknown[][];
+        for (const [i, e] of entries.entries()) {
+          this.pending?.delete(e.key);
+          if (e.deleted) this.held.delete(e.key);
+          else this.held.set(e.key, { value: kvs[i]![1], bucket16: e.bucket16, hi: e.hi, lo: e.lo });
+        }
+        if (typeof msg.seq === 'number' && this.serverHello !== undefined) this.#moveTo(msg.seq);
+        return;
+      }
+      case 'snapshotEnd':
+        this.snapshotEnded = true;
+        if (typeof msg.seq === 'number') this.#moveTo(msg.seq);
+        this.socket.sendValue({ type: 'ack' });
+        for (const m of this.#options.afterAck ?? []) this.socket.sendValue(m);
+        return;
+      case 'status':
+        this.status = msg.status as string;
+        if (msg.status === 'in-sync' && this.pending !== undefined) {
+          for (const k of this.pending) this.held.delete(k);
+          this.pending = undefined;
+        }
+        return;
+      case 'ping':
+        this.socket.sendValue({ type: 'pong', pingTimestamp: msg.timestamp });
+        return;
+      default:
+        return;
+    }
+  }
+
+  #onServerHello(msg: Record<string, unknown>): void {
+    this.serverHello = msg;
+    for (const m of this.#options.afterHello ?? []) this.socket.sendValue(m);
+    if (msg.catchUp === 'resume') return; // the pending set stays as it was (none here)
+    // A full snapshot (or a digest answer, once `buckets` says which) replaces what is held.
+    this.pending = new Set(this.held.keys());
+    if (msg.catchUp !== 'digest') return;
+    const upload = this.#options.upload ?? { kind: 'own' };
+    if (upload.kind === 'messages') {
+      for (const m of upload.messages) this.socket.sendValue(m);
+      return;
+    }
+    const level = (this.#options.capabilities?.digest as { level: number } | undefined)?.level ?? 0;
+    for (const m of ownDigests(this.held, level)) this.socket.sendValue(m);
+  }
+
+  #moveTo(seq: number): void {
+    this.position = { serverInstanceId: String(this.serverHello?.serverInstanceId), seq };
+    this.onPosition?.();
+  }
+}
+
+/** The `digests` messages of a held map at `level`, as an honest client sends them. */
+export function ownDigests(held: ReadonlyMap<string, HeldKV>, level: number): { type: 'digests'; level: number; offset: number; digests: Buffer }[] {
+  const table = new DigestTable();
+  for (const kv of held.values()) table.add(kv.bucket16, kv.hi, kv.lo);
+  const folded = table.fold(level);
+  const out = [];
+  for (let offset = 0; offset < 2 ** level; offset += DIGESTS_PER_FRAME) {
+    out.push({ type: 'digests' as const, level, offset, digests: encodeDigests(folded, offset, Math.min(DIGESTS_PER_FRAME, 2 ** level - offset)) });
+  }
+  return out;
+}
