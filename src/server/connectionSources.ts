@@ -25,52 +25,48 @@ export function peerText(source: string, port: number | undefined): string {
   return port === undefined ? host : `${host}:${port}`;
 }
 
+/**
+ * Counts per source, one number each: the members themselves are the caller's (the server's
+ * set of sessions), so a connection costs this class no Set of its own.
+ */
 export class ConnectionSources<M extends SourceMember> {
-  readonly #bySource = new Map<string, Set<M>>();
+  readonly #counts = new Map<string, number>();
 
   /** Connections currently held by `source`. */
   count(source: string): number {
-    return this.#bySource.get(source)?.size ?? 0;
+    return this.#counts.get(source) ?? 0;
   }
 
   add(member: M): void {
-    let set = this.#bySource.get(member.source);
-    if (set === undefined) this.#bySource.set(member.source, (set = new Set()));
-    set.add(member);
+    this.#counts.set(member.source, (this.#counts.get(member.source) ?? 0) + 1);
   }
 
   remove(member: M): void {
-    const set = this.#bySource.get(member.source);
-    if (set === undefined) return;
-    set.delete(member);
-    if (set.size === 0) this.#bySource.delete(member.source);
+    const n = this.#counts.get(member.source);
+    if (n === undefined) return;
+    if (n <= 1) this.#counts.delete(member.source);
+    else this.#counts.set(member.source, n - 1);
   }
 
   /**
-   * One connection to shed: chosen uniformly among the connections of the sources holding more
-   * than `share` each, or among all connections when no source does. With `share` the number of
-   * syncer types served (one connection per type is all a node needs), a source reconnecting in
-   * a loop or a NAT in front of many nodes is shed before any ordinary agent.
+   * One connection to shed among `members` (every member added and not removed): chosen
+   * uniformly among the connections of the sources holding more than `share` each, or among all
+   * connections when no source does. With `share` the number of syncer types served (one
+   * connection per type is all a node needs), a source reconnecting in a loop or a NAT in front
+   * of many nodes is shed before any ordinary agent.
    */
-  pickVictim(share: number, random: () => number): M | undefined {
-    const over: Array<Set<M>> = [];
+  pickVictim(members: Iterable<M>, share: number, random: () => number): M | undefined {
     let overCount = 0;
     let total = 0;
-    for (const set of this.#bySource.values()) {
-      total += set.size;
-      if (set.size > share) {
-        over.push(set);
-        overCount += set.size;
-      }
+    for (const n of this.#counts.values()) {
+      total += n;
+      if (n > share) overCount += n;
     }
-    const pool = overCount > 0 ? over : [...this.#bySource.values()];
-    let index = Math.floor(random() * (overCount > 0 ? overCount : total));
-    for (const set of pool) {
-      if (index < set.size) {
-        for (const m of set) if (index-- === 0) return m;
-      } else {
-        index -= set.size;
-      }
+    const over = overCount > 0;
+    let index = Math.floor(random() * (over ? overCount : total));
+    for (const m of members) {
+      if (over && this.count(m.source) <= share) continue;
+      if (index-- === 0) return m;
     }
     return undefined;
   }

@@ -7,6 +7,9 @@ import type { Metrics } from '../metrics.ts';
  * when the bytes reach the kernel); a session whose oldest outstanding frame has seen no
  * completion for `writeTimeoutMs` is stalled. A slow reader that keeps accepting bytes is never
  * stalled, however far behind it is — that is the fall-behind rule's business.
+ *
+ * A frame whose bytes the kernel takes at once (the usual case) completes without a timer: the
+ * watchdog runs only while bytes wait in user space, which is when a stall can happen.
  */
 /** Who is told of a stall (the session): an object, not a closure, so a connection holds one less function. */
 export interface StallHandler {
@@ -47,7 +50,10 @@ export class DeliveryTracker {
       if (started >= 0) this.#metrics.writeLatency.observe((performance.now() - started) / 1000);
       this.#wake();
     });
-    this.#arm();
+    // A frame the kernel took at once (ws.send wrote it synchronously: nothing left buffered)
+    // cannot stall, so the watchdog is armed only when bytes are left waiting. An idle session,
+    // whose pings go straight into the kernel, then holds no watchdog timer between them.
+    if (this.#ws.bufferedAmount > 0) this.#arm();
   }
 
   /** Resolves at the next write completion (or when tracking stops). */

@@ -12,26 +12,45 @@ export interface HelloClaimant {
 }
 
 export class DuplicateHellos<C extends HelloClaimant> {
-  readonly #byIdentity = new Map<string, Set<C>>();
+  /**
+   * One claimant as itself, several as an array: nearly every identity has one live session,
+   * and a Set per identity would cost each connection a Set and its table.
+   */
+  readonly #byIdentity = new Map<string, C | C[]>();
 
   /** Records `c`'s claim and returns the other live sessions that already claim the same identity. */
   claim(c: C): C[] {
     const key = identity(c);
     if (key === undefined) return [];
-    let set = this.#byIdentity.get(key);
-    if (set === undefined) this.#byIdentity.set(key, (set = new Set()));
-    const others = [...set];
-    set.add(c);
+    const held = this.#byIdentity.get(key);
+    if (held === undefined) {
+      this.#byIdentity.set(key, c);
+      return [];
+    }
+    if (!Array.isArray(held)) {
+      if (held === c) return [];
+      this.#byIdentity.set(key, [held, c]);
+      return [held];
+    }
+    if (held.includes(c)) return held.filter((o) => o !== c);
+    const others = [...held];
+    held.push(c);
     return others;
   }
 
   release(c: C): void {
     const key = identity(c);
     if (key === undefined) return;
-    const set = this.#byIdentity.get(key);
-    if (set === undefined) return;
-    set.delete(c);
-    if (set.size === 0) this.#byIdentity.delete(key);
+    const held = this.#byIdentity.get(key);
+    if (held === undefined) return;
+    if (!Array.isArray(held)) {
+      if (held === c) this.#byIdentity.delete(key);
+      return;
+    }
+    const i = held.indexOf(c);
+    if (i < 0) return;
+    held.splice(i, 1);
+    if (held.length === 1) this.#byIdentity.set(key, held[0] as C);
   }
 }
 

@@ -261,7 +261,7 @@ export class SyncServer {
   #dropRandom(): void {
     // A node needs one connection per syncer type served: sources holding more are shed first.
     const share = this.#deps.channels.size;
-    const victim = this.#sources.pickVictim(share, this.#random);
+    const victim = this.#sources.pickVictim(this.#sessions, share, this.#random);
     if (victim === undefined) return;
     this.#deps.metrics.connectionsDropped.inc();
     this.#deps.logger.info({

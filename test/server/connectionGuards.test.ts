@@ -1,7 +1,8 @@
-/** Unit tests of the connection-level guards: the inbound token bucket, per-source accounting and the rejection log. */
+/** Unit tests of the connection-level guards: the inbound token bucket, per-source accounting, duplicate hellos and the rejection log. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConnectionSources, peerText, sourceOf } from '../../src/server/connectionSources.ts';
+import { DuplicateHellos } from '../../src/server/duplicateHellos.ts';
 import { InboundRate } from '../../src/server/inboundRate.ts';
 import { RejectionLog } from '../../src/server/rejectionLog.ts';
 import { captureLogs } from '../support/logCapture.ts';
@@ -46,16 +47,43 @@ describe('connection sources', () => {
     const sources = new ConnectionSources<{ source: string; id: number }>();
     const hog = Array.from({ length: 6 }, (_, i) => member('10.0.0.99', i));
     const agents = Array.from({ length: 50 }, (_, i) => member(`10.0.1.${i}`, 100 + i));
-    for (const m of [...agents, ...hog]) sources.add(m);
+    const members = new Set([...agents, ...hog]);
+    for (const m of members) sources.add(m);
     assert.equal(sources.count('10.0.0.99'), 6);
     for (let i = 0; i < 100; i++) {
       const r = i / 100;
-      assert.equal(sources.pickVictim(3, () => r)?.source, '10.0.0.99', `random ${r}`);
+      assert.equal(sources.pickVictim(members, 3, () => r)?.source, '10.0.0.99', `random ${r}`);
     }
-    for (const m of hog.slice(0, 3)) sources.remove(m);
+    for (const m of hog.slice(0, 3)) {
+      sources.remove(m);
+      members.delete(m);
+    }
     const picked = new Set<string>();
-    for (let i = 0; i < 53; i++) picked.add(sources.pickVictim(3, () => i / 53)!.source);
+    for (let i = 0; i < 53; i++) picked.add(sources.pickVictim(members, 3, () => i / 53)!.source);
     assert.equal(picked.size, 51, 'with nobody over the share, every connection can be picked');
+  });
+});
+
+describe('duplicate hellos', () => {
+  const claimant = (hostname: string | undefined, syncerType = 'felix') => ({ hostname, syncerType });
+
+  test('each claim returns the live sessions already claiming its hostname and syncer type, and released ones stop counting', () => {
+    const hellos = new DuplicateHellos<ReturnType<typeof claimant>>();
+    const [a, b, c] = [claimant('node-1'), claimant('node-1'), claimant('node-1')];
+    const other = claimant('node-1', 'bgp');
+    assert.deepEqual(hellos.claim(a), []);
+    assert.deepEqual(hellos.claim(other), [], 'another syncer type is another identity');
+    assert.deepEqual(hellos.claim(b), [a]);
+    assert.deepEqual(hellos.claim(c), [a, b]);
+    hellos.release(a);
+    hellos.release(b);
+    const d = claimant('node-1');
+    assert.deepEqual(hellos.claim(d), [c]);
+    hellos.release(c);
+    hellos.release(d);
+    hellos.release(d);
+    assert.deepEqual(hellos.claim(claimant('node-1')), [], 'nothing left once every claimant is released');
+    assert.deepEqual(hellos.claim(claimant(undefined)), [], 'a session without a hello claims nothing');
   });
 });
 
