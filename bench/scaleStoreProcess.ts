@@ -8,6 +8,7 @@
  * sizes and the compression time, and the process RSS with the snapshot held. A fresh process per
  * size, so no size inherits another's heap.
  */
+import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
 import { systemClock } from '../src/clock.ts';
 import { silentLogger } from '../src/logger.ts';
@@ -29,6 +30,9 @@ export interface StoreScalePoint {
   readonly loadSeconds: number;
   /** SnapshotSource.acquire() until the shared snapshot is complete. */
   readonly buildSeconds: number;
+  /** Full (mark-compact) garbage collections while loading and while building. */
+  readonly loadMajorGcs: number;
+  readonly buildMajorGcs: number;
   readonly frames: number;
   readonly snapshotBytes: number;
   readonly compressedBytes: number;
@@ -50,11 +54,44 @@ function retained(): { heap: number; arrayBuffers: number } {
   return { heap: m.heapUsed, arrayBuffers: m.arrayBuffers };
 }
 
+/**
+ * Remembers when V8 started each full (mark-compact) collection; each marks the whole live heap,
+ * so its cost grows with the store. GC entries reach observers a turn of the event loop after
+ * the collection, so they are counted by their start time, after a settle.
+ */
+class MajorGcLog {
+  readonly #starts: number[] = [];
+  readonly #observer = new PerformanceObserver((list) => this.#take(list.getEntries()));
+
+  constructor() {
+    this.#observer.observe({ entryTypes: ['gc'] });
+  }
+
+  /** Full collections that started within [from, to] (performance.now() times). */
+  async countBetween(from: number, to: number): Promise<number> {
+    for (let i = 0; i < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    this.#take(this.#observer.takeRecords());
+    return this.#starts.filter((t) => t >= from && t <= to).length;
+  }
+
+  stop(): void {
+    this.#observer.disconnect();
+  }
+
+  #take(entries: readonly PerformanceEntry[]): void {
+    for (const e of entries) {
+      if ((e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) this.#starts.push(e.startTime);
+    }
+  }
+}
+
 async function measure(keys: number): Promise<StoreScalePoint> {
   const spec = benchSyncerSpec();
   const metrics = createMetrics(new Registry(), { defaultMetrics: false });
   const before = retained();
   const cache = new SnapshotCache({ syncerType: 'felix', maxBatchSize: 100, clock: systemClock, metrics, logger: silentLogger() });
+  const gcs = new MajorGcLog();
+  const loadStarted = performance.now();
   let loadMs = 0;
   for (let i = 0; i < keys; i += 1000) {
     const batch: Update[] = [];
@@ -68,6 +105,7 @@ async function measure(keys: number): Promise<StoreScalePoint> {
     cache.flush();
     loadMs += performance.now() - t0;
   }
+  const loadEnded = performance.now();
   const after = retained();
   let encodedBytes = 0;
   for (const [, kv] of cache.current().kvs.entries()) encodedBytes += kv.bytes.length;
@@ -79,14 +117,18 @@ async function measure(keys: number): Promise<StoreScalePoint> {
     await snap.waitFor(i);
     if (i >= snap.frames.length) break;
   }
-  const buildSeconds = (performance.now() - t0) / 1000;
+  const built = performance.now();
+  const buildSeconds = (built - t0) / 1000;
   const t1 = performance.now();
   let compressedBytes = 0;
   for (const f of snap.frames) compressedBytes += f.compressed.length;
   const compressSeconds = (performance.now() - t1) / 1000;
+  const loadMajorGcs = await gcs.countBetween(loadStarted, loadEnded);
+  const buildMajorGcs = await gcs.countBetween(t0, built);
+  gcs.stop();
   const point: StoreScalePoint = {
     keys: cache.size(), heapBytes: after.heap - before.heap, arrayBufferBytes: after.arrayBuffers - before.arrayBuffers, encodedBytes,
-    loadSeconds: loadMs / 1000, buildSeconds, frames: snap.frames.length, snapshotBytes: snap.bytes, compressedBytes, compressSeconds,
+    loadSeconds: loadMs / 1000, buildSeconds, loadMajorGcs, buildMajorGcs, frames: snap.frames.length, snapshotBytes: snap.bytes, compressedBytes, compressSeconds,
     rssBytes: process.memoryUsage.rss(),
   };
   cache.close();

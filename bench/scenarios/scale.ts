@@ -243,9 +243,9 @@ function tables(store: readonly StoreScalePoint[], fanout: readonly FanoutPoint[
   return [
     {
       title: 'Store and snapshot vs WorkloadEndpoint keys (one process per size)',
-      header: ['keys', 'store heap MiB', 'store buffers MiB', 'store B/key', 'load s', 'snapshot build s', 'snapshot MiB', 'zstd MiB', 'ratio', 'zstd once s', 'RSS MiB'],
+      header: ['keys', 'store heap MiB', 'store buffers MiB', 'store B/key', 'load s', 'snapshot build s', 'full GCs in build', 'snapshot MiB', 'zstd MiB', 'ratio', 'zstd once s', 'RSS MiB'],
       rows: store.map((p) => [num(p.keys), mib(p.heapBytes), mib(p.arrayBufferBytes), num((p.heapBytes + p.arrayBufferBytes) / p.keys), num(p.loadSeconds),
-        num(p.buildSeconds), mib(p.snapshotBytes), mib(p.compressedBytes), `${num(p.snapshotBytes / p.compressedBytes)}:1`, num(p.compressSeconds), mib(p.rssBytes)]),
+        num(p.buildSeconds), String(p.buildMajorGcs), mib(p.snapshotBytes), mib(p.compressedBytes), `${num(p.snapshotBytes / p.compressedBytes)}:1`, num(p.compressSeconds), mib(p.rssBytes)]),
     },
     {
       title: `Snapshot fan-out vs agents (${num(plan.fanoutKeys)} keys, snapshot already built; all agents connect at once)`,
@@ -323,7 +323,7 @@ export async function scale(ctx: BenchContext): Promise<ScenarioResult> {
   for (const p of store) {
     Object.assign(figures, {
       [`store${p.keys}HeapBytes`]: p.heapBytes, [`store${p.keys}ArrayBufferBytes`]: p.arrayBufferBytes, [`store${p.keys}EncodedBytes`]: p.encodedBytes,
-      [`store${p.keys}LoadSeconds`]: p.loadSeconds, [`store${p.keys}BuildSeconds`]: p.buildSeconds, [`store${p.keys}SnapshotBytes`]: p.snapshotBytes,
+      [`store${p.keys}LoadSeconds`]: p.loadSeconds, [`store${p.keys}BuildSeconds`]: p.buildSeconds, [`store${p.keys}LoadMajorGcs`]: p.loadMajorGcs, [`store${p.keys}BuildMajorGcs`]: p.buildMajorGcs, [`store${p.keys}SnapshotBytes`]: p.snapshotBytes,
       [`store${p.keys}ZstdBytes`]: p.compressedBytes, [`store${p.keys}ZstdSeconds`]: p.compressSeconds, [`store${p.keys}RssBytes`]: p.rssBytes,
     });
   }
