@@ -88,7 +88,18 @@ async function run(command: CliCommand, io: CliIo): Promise<number> {
   });
   client.on('connected', (info) => {
     everConnected = true;
-    io.stderr(`connected to ${info.url} (server ${info.serverInstanceId || '?'} ${info.serverVersion}, connection ${info.connectionId}, client ${info.clientConnId})`);
+    io.stderr(`connected to ${info.url} (server ${info.serverInstanceId || '?'} ${info.serverVersion}, connection ${info.connectionId}, client ${info.clientConnId}`
+      + `, catch-up ${info.catchUp ?? 'none'}${info.catchUpReason === undefined ? '' : ` (${info.catchUpReason})`})`);
+  });
+  client.on('caughtUp', (c) => {
+    const buckets = c.path === 'digest' ? `, ${c.replacedBuckets ?? '?'} of ${2 ** (c.level ?? 0)} buckets replaced (${c.pendingKeys ?? 0} held keys in them)` : '';
+    io.stderr(`caught up by ${c.path}${c.reason === undefined ? '' : ` (${c.reason})`}: ${c.entries} entries, ${c.bytes} bytes in ${c.durationMs} ms${buckets}`);
+  });
+  client.on('probed', (p) => {
+    io.stderr(`probed ${p.url || 'discovery'}: ${p.status ?? p.error?.message ?? 'no answer'}${p.nextProbeInMs === undefined ? '' : `; next probe in ${p.nextProbeInMs} ms`}`);
+  });
+  client.on('leavingReplica', (l) => {
+    io.stderr(`leaving stale replica ${l.from} (${l.status ?? 'no status'} for ${l.notInSyncForMs} ms) for ${l.to}, which is in sync`);
   });
   client.on('disconnected', (info) => {
     if (info.streamed) io.stderr(`disconnected from ${info.url}: ${info.error?.message ?? `close ${info.code}`}`);
@@ -121,7 +132,8 @@ async function run(command: CliCommand, io: CliIo): Promise<number> {
     statsTimer = setInterval(() => {
       const s = client.stats;
       io.stdout(`updates/s=${updatesThisSecond} keys=${client.state.size} delivered=${s.updatesDelivered} received=${s.updatesReceived} `
-        + `coalesced=${s.updatesCoalesced} queued=${s.queued} status=${client.status ?? '-'} server=${client.connection?.serverInstanceId ?? '-'}`);
+        + `coalesced=${s.updatesCoalesced} queued=${s.queued} status=${client.status ?? '-'} server=${client.connection?.serverInstanceId ?? '-'} `
+        + `catchup=${client.connection?.catchUp ?? '-'} bytes=${s.bytesReceived}`);
       updatesThisSecond = 0;
     }, 1000);
   }

@@ -56,6 +56,12 @@ Timeouts:
   --read-timeout-ms MS    silence that means a dead connection (default 30000)
   --connect-timeout-ms MS (default 10000)
 
+Catch-up (PROTOCOL.md §11):
+  --no-catch-up           offer neither resume nor digests: every reconnect is a full snapshot
+  --leave-stale-after-ms MS
+                          probe another replica once the current one has not been in sync for
+                          this long, and move if it is (default 120000; 0 = never)
+
   --help, --version
 
 Exit codes: 0 done; 1 internal error; 2 refused by the server (unknown syncer type, or 403 for the certificate);
@@ -89,6 +95,8 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
         'read-timeout-ms': { type: 'string' },
         'connect-timeout-ms': { type: 'string' },
         'dump-timeout-ms': { type: 'string' },
+        'no-catch-up': { type: 'boolean' },
+        'leave-stale-after-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -116,6 +124,11 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   const readTimeoutMs = ms('read-timeout-ms');
   const connectTimeoutMs = ms('connect-timeout-ms');
   const dumpTimeoutMs = ms('dump-timeout-ms');
+  const leaveStale = str('leave-stale-after-ms');
+  const leaveStaleAfterMs = leaveStale === undefined ? undefined : Number(leaveStale);
+  if (leaveStaleAfterMs !== undefined && !(Number.isInteger(leaveStaleAfterMs) && leaveStaleAfterMs >= 0)) {
+    problems.push(`--leave-stale-after-ms must be 0 (never) or a positive integer, got ${leaveStale}`);
+  }
   if (dumpTimeoutMs !== undefined && modes[0] !== 'dump') problems.push('--dump-timeout-ms goes with --dump');
 
   const tlsFlags = ['ca-file', 'cert-file', 'key-file', 'server-cn', 'server-uri-san'];
@@ -166,6 +179,8 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
         ...(tls === undefined ? {} : { tls }),
         ...(readTimeoutMs === undefined ? {} : { readTimeoutMs }),
         ...(connectTimeoutMs === undefined ? {} : { connectTimeoutMs }),
+        ...(values['no-catch-up'] === true ? { catchUp: false } : {}),
+        ...(leaveStaleAfterMs === undefined ? {} : { leaveStaleAfterMs }),
       },
     },
   };

@@ -135,6 +135,19 @@ describe('cattail-client CLI', () => {
     assert.ok(dns.kind === 'run' && dns.command.clientOptions.dns?.port === 6000 && dns.command.mode === 'stats');
   });
 
+  it('parses the catch-up flags: --no-catch-up and --leave-stale-after-ms (0 = never)', () => {
+    const defaults = parseCli(['--server', 'x'], {});
+    assert.ok(defaults.kind === 'run');
+    assert.equal(defaults.command.clientOptions.catchUp, undefined, 'catch-up on by default');
+    assert.equal(defaults.command.clientOptions.leaveStaleAfterMs, undefined, 'the library default (120000)');
+    const off = parseCli(['--server', 'x', '--no-catch-up', '--leave-stale-after-ms', '0'], {});
+    assert.ok(off.kind === 'run');
+    assert.equal(off.command.clientOptions.catchUp, false);
+    assert.equal(off.command.clientOptions.leaveStaleAfterMs, 0);
+    const bad = parseCli(['--server', 'x', '--leave-stale-after-ms', '-5'], {});
+    assert.ok(bad.kind === 'usage-error' && bad.problems.some((p) => p.includes('--leave-stale-after-ms')));
+  });
+
   it('runs as a program: --dump against a server exits 0 with the JSON on stdout', async (t) => {
     const server = await FakeServer.start();
     t.after(() => server.close());
