@@ -18,7 +18,7 @@ import { checkFileDir, describeStartupFailure } from './startupFailure.ts';
 import {
   ConnectionLimitPoller, countReplicas, createTlsSettings, OpsServer, type Readiness, SyncServer, type SyncerChannel, type TlsSettings,
 } from './server/index.ts';
-import { SnapshotCache, SnapshotSource } from './snapshot/index.ts';
+import { CatchUpSource, SnapshotCache, SnapshotSource } from './snapshot/index.ts';
 import { Syncer, ValidationFilter, type SyncerTypeSpec } from './syncer/index.ts';
 import { VERSION } from './version.ts';
 
@@ -92,14 +92,20 @@ export async function startCattail(config: Config, deps: CattailDeps): Promise<C
   for (const name of config.syncerTypes) {
     initSyncerSeries(metrics, name);
     const spec = deps.specs?.[name] ?? specs[name];
-    const cache = new SnapshotCache({ syncerType: name, maxBatchSize: config.maxBatchSize, clock, metrics, logger });
+    const cache = new SnapshotCache({
+      syncerType: name, maxBatchSize: config.maxBatchSize, clock, metrics, logger,
+      retention: { maxAgeMs: config.resumeRetentionMs, maxBytes: config.resumeRetentionBytes },
+    });
+    metrics.watchRetention(name, () => cache.retentionStats());
     const snapshots = new SnapshotSource(cache, { frameKVs: config.snapshotFrameKvs, reuseMs: config.snapshotReuseMs, clock, metrics });
+    // Digest catch-up bases, shared like snapshots by the clients that join within the reuse window.
+    const catchUp = new CatchUpSource(cache, { frameKVs: config.snapshotFrameKvs, reuseMs: config.snapshotReuseMs, clock });
     // Typha's output filter sits between the conversions and the cache: nothing invalid or
     // oversized is encoded, stored or sent.
     const filter = new ValidationFilter({ syncerType: name, sink: cache, logger, metrics, maxValueBytes: config.maxValueBytes });
     const syncer = new Syncer({ spec, datastore, sink: filter, clock, logger, metrics, staleUpstreamMs: config.staleUpstreamMs });
     caches.set(name, cache);
-    channels.set(name, { cache, snapshots });
+    channels.set(name, { cache, snapshots, catchUp });
     syncers.set(name, syncer);
     syncer.start();
   }

@@ -9,9 +9,9 @@ import type { CloseReason } from './server/session.ts';
  * type checker insists on each CloseReason: a reason missing here would have no series until
  * its first close, and `increase()` never sees that first one.
  */
-const CLOSE_REASONS: Record<CloseReason | 'left-stale', true> = {
+const CLOSE_REASONS: Record<CloseReason, true> = {
   client: true, protocol: true, 'handshake-timeout': true, 'fell-behind': true, 'write-timeout': true,
-  'pong-timeout': true, rebalance: true, shutdown: true, error: true, 'rate-limit': true, 'left-stale': true,
+  'pong-timeout': true, rebalance: true, shutdown: true, error: true, 'rate-limit': true, 'left-stale': true, probe: true,
 };
 
 /** What the retention gauges read from one syncer type's cache (SnapshotCache.retentionStats). */

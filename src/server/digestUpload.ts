@@ -1,4 +1,5 @@
 import { CloseCode, DIGEST_BYTES, DIGESTS_PER_FRAME, ProtocolError } from '../protocol/index.ts';
+import type { CatchUpFallback } from './catchUpPlan.ts';
 
 /** What a `digests` message carries (decoded and shape-checked by the codec). */
 export interface DigestsChunk {
@@ -19,11 +20,14 @@ export interface DigestsChunk {
  */
 export class DigestUpload {
   readonly level: number;
+  /** Why the session is on the digest path rather than resuming (counted once the catch-up ends). */
+  readonly reason: CatchUpFallback;
   #next = 0;
   #digests: Uint32Array | undefined;
 
-  constructor(level: number) {
+  constructor(level: number, reason: CatchUpFallback = 'not-offered') {
     this.level = level;
+    this.reason = reason;
   }
 
   /** Buckets at this level. */

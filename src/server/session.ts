@@ -3,27 +3,33 @@ import type { Clock, Timer } from '../clock.ts';
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { chooseCompression, type Codec, CloseCode, type ClientMessage, type HelloMessage, PROTOCOL_VERSION, ProtocolError } from '../protocol/index.ts';
+import {
+  chooseCompression, type Codec, CloseCode, type ClientMessage, compressFrame, type DigestsMessage, type HelloMessage, PROTOCOL_VERSION, ProtocolError,
+} from '../protocol/index.ts';
 import type { BreadcrumbWaiter } from '../snapshot/breadcrumb.ts';
-import type { Breadcrumb, SharedFrame, SnapshotCache, SnapshotSource } from '../snapshot/index.ts';
+import type { Breadcrumb, CatchUpBase, CatchUpSource, SharedFrame, SnapshotCache, SnapshotSource } from '../snapshot/index.ts';
 import type { SyncStatus } from '../syncer/types.ts';
+import { type CatchUpChoice, chooseCatchUp, type CatchUpOutcome, type CatchUpPath } from './catchUpPlan.ts';
 import { DeliveryTracker } from './deliveryTracker.ts';
+import { allZero, DigestUpload } from './digestUpload.ts';
 import { lingerForClose } from './closeLinger.ts';
 import { peerText } from './connectionSources.ts';
 import { InboundRate } from './inboundRate.ts';
 
-export type SessionPhase = 'handshake' | 'snapshot' | 'awaiting-ack' | 'streaming' | 'closed';
+/** `digests`: a digest catch-up waits for the client's bucket digests (PROTOCOL.md §11). */
+export type SessionPhase = 'handshake' | 'digests' | 'snapshot' | 'awaiting-ack' | 'streaming' | 'closed';
 
-/** What a session reads from: one syncer type's cache and its shared snapshots. */
+/** What a session reads from: one syncer type's cache, its shared snapshots and its catch-up bases. */
 export interface SyncerChannel {
   readonly cache: SnapshotCache;
   readonly snapshots: SnapshotSource;
+  readonly catchUp: CatchUpSource;
 }
 
 export type SessionConfig = Pick<Config,
   'pingIntervalMs' | 'pongTimeoutMs' | 'handshakeTimeoutMs' | 'writeTimeoutMs' | 'sendHighWaterMarkBytes' |
   'maxFallBehindMs' | 'newClientGracePeriodMs' | 'maxBacklogBytes' | 'maxMessageKvs' | 'maxInboundFrameBytes' |
-  'maxInboundFramesPerSecond' | 'inboundFrameBurst'>;
+  'maxInboundFramesPerSecond' | 'inboundFrameBurst' | 'digestCatchup'>;
 
 export interface SessionDeps {
   readonly config: SessionConfig;
@@ -45,10 +51,15 @@ export interface SessionDeps {
   readonly onHello?: (session: Session) => void;
   /** Uniform in [0, 1): the ping interval's jitter (injected so tests can pin it). */
   readonly random: () => number;
+  /**
+   * Plain size of the last full snapshot a session of this server sent, per syncer type: what
+   * a resume or digest catch-up is compared with for `cattail_catchup_bytes_saved_total`.
+   */
+  readonly snapshotBytes?: Map<string, number>;
 }
 
 /** Bounded vocabulary for `cattail_connections_closed_total{reason}` and logs. */
-export type CloseReason = 'client' | 'protocol' | 'rate-limit' | 'handshake-timeout' | 'fell-behind' | 'write-timeout' | 'pong-timeout' | 'rebalance' | 'shutdown' | 'error';
+export type CloseReason = 'client' | 'protocol' | 'rate-limit' | 'handshake-timeout' | 'fell-behind' | 'write-timeout' | 'pong-timeout' | 'rebalance' | 'shutdown' | 'error' | 'left-stale' | 'probe';
 
 /**
  * One client connection: hello → serverHello → shared snapshot frames → snapshotEnd → ack →
@@ -83,7 +94,10 @@ export class Session implements BreadcrumbWaiter {
   #graceEndsAt = Infinity;
   #graceUsed = false;
   #wasBehind = false;
+  /** The handshake budget until hello; on the digest path, then the budget for the digests. */
   #handshakeTimer: Timer | undefined;
+  /** Only while the digest path waits for the client's digests (phase `digests`). */
+  #upload: DigestUpload | undefined;
   #pingTimer: Timer | undefined;
   readonly #ws: WebSocket;
   readonly #deps: SessionDeps;
@@ -237,10 +251,14 @@ export class Session implements BreadcrumbWaiter {
   }
 
   #onSocketClosed(code: number, reason: string): void {
-    if (this.#phase !== 'closed') {
-      this.#log('info', { code, reason }, 'client closed connection');
-      this.#end('client');
+    if (this.#phase === 'closed') return;
+    if (code === LEAVING_STALE_REPLICA) {
+      this.#log('info', { code, reason }, 'client left this replica as stale (it had not been in sync for too long and another replica is)');
+      this.#end('left-stale');
+      return;
     }
+    this.#log('info', { code, reason }, 'client closed connection');
+    this.#end('client');
   }
 
   /**
@@ -290,7 +308,11 @@ export class Session implements BreadcrumbWaiter {
       this.#onHello(msg);
       return;
     }
-    if (this.#phase === 'snapshot') throw new ProtocolError(CloseCode.protocolError, 'ack before snapshotEnd; send ack only after receiving snapshotEnd');
+    if (msg.type === 'digests') {
+      this.#onDigests(msg);
+      return;
+    }
+    if (this.#phase === 'snapshot' || this.#phase === 'digests') throw new ProtocolError(CloseCode.protocolError, 'ack before snapshotEnd; send ack only after receiving snapshotEnd');
     if (this.#phase !== 'awaiting-ack') throw new ProtocolError(CloseCode.protocolError, 'ack sent twice');
     this.#startStreaming();
   }
@@ -307,17 +329,133 @@ export class Session implements BreadcrumbWaiter {
     this.#hostname = hello.hostname;
     this.#syncerType = hello.syncerType;
     this.#channel = channel;
-    this.#log('info', { hostname: hello.hostname, syncer: hello.syncerType, clientVersion: hello.clientVersion, clientConnId: hello.clientConnId }, 'client hello');
+    const caps = hello.capabilities;
+    const status = channel.cache.current().status;
+    if (caps.probe === true) return this.#answerProbe(hello, status);
+    const { config, serverInstanceId, codec } = this.#deps;
+    const choice = chooseCatchUp(caps, channel.cache, { serverInstanceId, digestEnabled: config.digestCatchup, maxBacklogBytes: config.maxBacklogBytes });
+    const offered = caps.resume !== undefined || caps.digest !== undefined;
+    const reason = choice.path === 'resume' ? undefined : choice.reason;
+    this.#log('info', {
+      hostname: hello.hostname, syncer: hello.syncerType, clientVersion: hello.clientVersion, clientConnId: hello.clientConnId,
+      catchUp: choice.path, catchUpReason: reason ?? (choice.path === 'resume' ? 'ok' : 'not-offered'),
+      ...(caps.resume !== undefined ? { resumeFrom: caps.resume.seq } : {}), ...(caps.digest !== undefined ? { digestLevel: caps.digest.level } : {}),
+    }, 'client hello');
     this.#deps.onHello?.(this);
-    const compression = chooseCompression(hello.capabilities.compression);
+    const compression = chooseCompression(caps.compression);
     this.#compressed = compression !== null;
-    this.#send(this.#deps.codec.encode({
+    const serverHello = codec.encode({
       type: 'serverHello', protocolVersion: PROTOCOL_VERSION, syncerType: hello.syncerType, serverVersion: this.#deps.serverVersion,
-      serverInstanceId: this.#deps.serverInstanceId, connectionId: this.connId, compression,
-    }));
-    this.#phase = 'snapshot';
-    void this.#sendSnapshot(channel).catch((err: unknown) => this.#fail(err));
+      serverInstanceId, connectionId: this.connId, compression, status,
+      ...(offered ? { catchUp: choice.path } : {}), ...(offered && reason !== undefined ? { catchUpReason: reason } : {}),
+    });
+    this.#send(serverHello);
+    this.#startCatchUp(channel, choice, serverHello.length);
     this.#follow(channel);
+  }
+
+  /** Sends what the chosen path sends before snapshotEnd (the digest path first waits for the client's digests). */
+  #startCatchUp(channel: SyncerChannel, choice: CatchUpChoice, sentBytes: number): void {
+    const started = performance.now();
+    if (choice.path === 'resume') {
+      // Nothing before snapshotEnd: the client holds the state of this breadcrumb already.
+      this.#crumb = choice.crumb;
+      this.#phase = 'snapshot';
+      this.#endCatchUp(channel, choice.crumb, choice.crumb.kvs.size, 'resume', 'ok', sentBytes, started);
+      return;
+    }
+    if (choice.path === 'digest') {
+      this.#phase = 'digests';
+      this.#upload = new DigestUpload(choice.level, choice.reason);
+      // The handshake budget again, from serverHello: a client that never sends its digests
+      // holds a slot no longer than one that never says hello.
+      this.#handshakeTimer = this.#deps.clock.setTimeout(() => {
+        this.#handshakeTimer = undefined;
+        if (this.#phase === 'digests') this.close(CloseCode.handshakeTimeout, 'no digests within the handshake timeout', 'handshake-timeout');
+      }, this.#deps.config.handshakeTimeoutMs);
+      this.#handshakeTimer.unref?.();
+      return;
+    }
+    this.#phase = 'snapshot';
+    void this.#sendSnapshot(channel, choice.reason ?? 'not-offered', sentBytes, started).catch((err: unknown) => this.#fail(err));
+  }
+
+  /**
+   * The digest path: gathers the client's digests and, on the last message, compares them with
+   * a catch-up base (shared by every session joining within the reuse window) and sends the
+   * replaced buckets' bitmap, then their keys, or every bit and the shared full snapshot when
+   * the differing buckets hold more than half the keys.
+   */
+  #onDigests(msg: DigestsMessage): void {
+    const upload = this.#upload;
+    if (this.#phase !== 'digests' || upload === undefined) {
+      throw new ProtocolError(CloseCode.protocolError, 'digests sent when none are expected (only after a serverHello with catchUp digest, until the last)');
+    }
+    const digests = upload.accept(msg);
+    if (digests === undefined) return;
+    this.#upload = undefined;
+    this.#clearHandshakeTimer();
+    const channel = this.#channel as SyncerChannel;
+    const started = performance.now();
+    const level = upload.level;
+    const base = channel.catchUp.acquire();
+    const diff = base.compare(level, digests);
+    this.#phase = 'snapshot';
+    // With every bit set (the differing buckets held over half the keys) the shared full
+    // snapshot follows: the same bytes for the client, encoded once for everyone.
+    const buckets = this.#deps.codec.encode({ type: 'buckets', level, replaced: diff.bitmap });
+    this.#send(buckets);
+    if (diff.fullSnapshot) {
+      void this.#sendSnapshot(channel, allZero(digests) ? 'client-empty' : 'too-many-differ', buckets.length, started).catch((err: unknown) => this.#fail(err));
+      return;
+    }
+    this.#crumb = base.crumb;
+    void this.#sendBuckets(channel, base, diff.bitmap, level, upload.reason, buckets.length, started).catch((err: unknown) => this.#fail(err));
+  }
+
+  /** The keys of the replaced buckets at the base (frames built once per base and bitmap by the base), then snapshotEnd. */
+  async #sendBuckets(channel: SyncerChannel, base: CatchUpBase, bitmap: Buffer, level: number, reason: CatchUpOutcome, sentBytes: number, started: number): Promise<void> {
+    let sent = sentBytes;
+    for (const plain of base.frames(bitmap, level)) {
+      if (!(await this.#writable()) || this.#phase !== 'snapshot') return;
+      // Per client, so compressed per client (the shared frames are compressed once instead).
+      const frame = this.#compressed ? smaller(compressFrame(plain), plain) : plain;
+      this.#send(frame);
+      sent += frame.length;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    if (this.#phase !== 'snapshot') return;
+    this.#endCatchUp(channel, base.crumb, base.keys, 'digest', reason, sent, started);
+  }
+
+  /** Sends a per-session snapshotEnd (resume and digest paths) and counts the catch-up. */
+  #endCatchUp(channel: SyncerChannel, crumb: Breadcrumb, keys: number, path: CatchUpPath, reason: CatchUpOutcome, sentBytes: number, started: number): void {
+    const end = this.#deps.codec.encode({ type: 'snapshotEnd', seq: crumb.seq, keys });
+    this.#send(end);
+    this.#phase = 'awaiting-ack';
+    const syncer = channel.cache.syncerType;
+    const { metrics, snapshotBytes } = this.#deps;
+    const sent = sentBytes + end.length;
+    metrics.catchUps.inc({ syncer, path, reason });
+    metrics.catchUpBytes.inc({ syncer, path }, sent);
+    const full = snapshotBytes?.get(syncer);
+    if (full !== undefined && full > sent) metrics.catchUpBytesSaved.inc({ syncer }, full - sent);
+    if (path === 'digest') metrics.snapshotSendSeconds.observe({ syncer }, (performance.now() - started) / 1000);
+    this.#startPings();
+  }
+
+  /** A probe (§11.7): the serverHello with the status, then close 1000; no snapshot, no duplicate-hello check. */
+  #answerProbe(hello: HelloMessage, status: SyncStatus): void {
+    const { codec, metrics, serverInstanceId, serverVersion } = this.#deps;
+    this.#send(codec.encode({
+      type: 'serverHello', protocolVersion: PROTOCOL_VERSION, syncerType: hello.syncerType, serverVersion, serverInstanceId, connectionId: this.connId,
+      compression: null, status,
+    }));
+    metrics.probes.inc({ syncer: hello.syncerType, status });
+    this.#end('probe');
+    this.#log('debug', { syncer: hello.syncerType, status, clientConnId: hello.clientConnId }, 'probe answered');
+    this.#ws.close(CloseCode.normal, 'probe answered');
+    lingerForClose(this.#ws, false);
   }
 
   /**
@@ -368,17 +506,17 @@ export class Session implements BreadcrumbWaiter {
     return false;
   }
 
-  async #sendSnapshot(channel: SyncerChannel): Promise<void> {
-    const started = performance.now();
+  async #sendSnapshot(channel: SyncerChannel, reason: CatchUpOutcome, sentBytes: number, started: number): Promise<void> {
     const snap = channel.snapshots.acquire();
     this.#crumb = snap.crumb;
+    let sent = sentBytes;
     for (let i = 0; ; i++) {
       await snap.waitFor(i);
       if (this.#phase !== 'snapshot') return;
       const frame = snap.frames[i];
       if (frame === undefined) break;
       if (!(await this.#writable())) return;
-      this.#sendShared(frame);
+      sent += this.#sendShared(frame);
       if (snap.done && i === snap.frames.length - 1) {
         // That was snapshotEnd: the ack may arrive before this function runs again.
         this.#phase = 'awaiting-ack';
@@ -390,7 +528,12 @@ export class Session implements BreadcrumbWaiter {
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     if (this.#phase !== 'awaiting-ack') return;
-    this.#deps.metrics.snapshotSendSeconds.observe({ syncer: channel.cache.syncerType }, (performance.now() - started) / 1000);
+    const syncer = channel.cache.syncerType;
+    const { metrics, snapshotBytes } = this.#deps;
+    metrics.snapshotSendSeconds.observe({ syncer }, (performance.now() - started) / 1000);
+    metrics.catchUps.inc({ syncer, path: 'snapshot', reason });
+    metrics.catchUpBytes.inc({ syncer, path: 'snapshot' }, sent);
+    snapshotBytes?.set(syncer, snap.bytes);
     this.#startPings();
   }
 
@@ -518,9 +661,11 @@ export class Session implements BreadcrumbWaiter {
     this.#delivery.send(frame);
   }
 
-  /** A shared frame as this session negotiated it: the same bytes for every session that did. */
-  #sendShared(frame: SharedFrame): void {
-    this.#send(this.#compressed ? frame.compressed : frame.plain);
+  /** A shared frame as this session negotiated it: the same bytes for every session that did. Returns their length. */
+  #sendShared(frame: SharedFrame): number {
+    const bytes = this.#compressed ? frame.compressed : frame.plain;
+    this.#send(bytes);
+    return bytes.length;
   }
 
   /**
@@ -536,6 +681,12 @@ export class Session implements BreadcrumbWaiter {
     this.close(CloseCode.protocolError, 'internal error', 'error');
   }
 }
+
+/** The close code a client sends when it leaves this replica for an in-sync one (PROTOCOL.md §11, a client → server code). */
+const LEAVING_STALE_REPLICA = 4030;
+
+/** The zstd frame when it is smaller, else the plain frame (clients take either, PROTOCOL.md §7.1). */
+const smaller = (packed: Buffer, plain: Buffer): Buffer => (packed.length < plain.length ? packed : plain);
 
 /** Where a socket's shared listeners find their session. */
 const SESSION = Symbol('cattail.session');

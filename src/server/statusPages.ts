@@ -58,7 +58,7 @@ export class StatusPages {
 
   constructor(report: StatusReport, computedAt: number) {
     const { sessions, ...summary } = report;
-    const byPhase: Record<string, number> = { handshake: 0, snapshot: 0, 'awaiting-ack': 0, streaming: 0 };
+    const byPhase: Record<string, number> = { handshake: 0, digests: 0, snapshot: 0, 'awaiting-ack': 0, streaming: 0 };
     const bySyncer: Record<string, number> = {};
     for (const s of sessions) {
       byPhase[s.phase] = (byPhase[s.phase] ?? 0) + 1;

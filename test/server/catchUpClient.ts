@@ -47,6 +47,8 @@ export class CatchUpConnection {
   /** Bytes as received from the socket, in total and until snapshotEnd (inclusive). */
   wireBytes = 0;
   bytesUntilSnapshotEnd = 0;
+  /** Frames that arrived zstd-compressed. */
+  compressedFrames = 0;
   snapshotEnded = false;
   /** KV entries received in kvs frames before snapshotEnd, and after. */
   snapshotEntries = 0;
@@ -119,7 +121,9 @@ export class CatchUpConnection {
   #onFrame(data: Buffer): void {
     this.wireBytes += data.length;
     if (!this.snapshotEnded) this.bytesUntilSnapshotEnd += data.length;
-    const plain = isCompressedFrame(data) ? decompressFrame(data, largestServerFrameBytes(DEFAULT_MAX_VALUE_BYTES)) : data;
+    const compressed = isCompressedFrame(data);
+    if (compressed) this.compressedFrames++;
+    const plain = compressed ? decompressFrame(data, largestServerFrameBytes(DEFAULT_MAX_VALUE_BYTES)) : data;
     const msg = this.#client.codec.decodeServer(plain);
     if (msg.type === 'unknown') return;
     this.messages.push(msg);

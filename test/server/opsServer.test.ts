@@ -122,7 +122,7 @@ describe('the ops endpoints under polling', () => {
     const o = await opsWith(() => all);
     try {
       const page1 = await getJson<StatusBody>(`${o.url}/status`);
-      assert.deepEqual(page1.sessionCounts, { total: 253, byPhase: { handshake: 1, snapshot: 0, 'awaiting-ack': 1, streaming: 251 }, bySyncer: { felix: 250, bgp: 2 } });
+      assert.deepEqual(page1.sessionCounts, { total: 253, byPhase: { handshake: 1, digests: 0, snapshot: 0, 'awaiting-ack': 1, streaming: 251 }, bySyncer: { felix: 250, bgp: 2 } });
       assert.deepEqual(page1.sessionsPage, { offset: 0, limit: 100, returned: 100, total: 253 });
       assert.equal(page1.sessions[0]!.lagMs, 249, 'the furthest behind comes first');
       assert.equal(page1.version, 'test', 'the summary fields are kept');

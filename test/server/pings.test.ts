@@ -11,7 +11,7 @@ import { parseConfig } from '../../src/config/index.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { createMetrics, type Metrics } from '../../src/metrics.ts';
 import { SyncServer } from '../../src/server/index.ts';
-import { SnapshotCache, SnapshotSource } from '../../src/snapshot/index.ts';
+import { CatchUpSource, SnapshotCache, SnapshotSource } from '../../src/snapshot/index.ts';
 import { eventually } from '../support/eventually.ts';
 import { ManualClock } from '../support/manualClock.ts';
 import { TestClient } from '../support/testClient.ts';
@@ -29,8 +29,9 @@ async function serverWith(random: number) {
   cache.onStatus('in-sync');
   cache.flush();
   const snapshots = new SnapshotSource(cache, { frameKVs: 1000, reuseMs: 1000, clock, metrics });
+  const catchUp = new CatchUpSource(cache, { frameKVs: 1000, reuseMs: 1000, clock });
   const server = new SyncServer({
-    config: parsed.config, channels: new Map([['felix', { cache, snapshots }]]), clock, logger, metrics, serverVersion: 'test', random: () => random,
+    config: parsed.config, channels: new Map([['felix', { cache, snapshots, catchUp }]]), clock, logger, metrics, serverVersion: 'test', random: () => random,
   });
   const address = await server.start();
   return { clock, metrics, server, cache, url: `ws://127.0.0.1:${address.port}/sync` };

@@ -78,8 +78,8 @@ async function backlogExceeded(h: Harness): Promise<number> {
 }
 
 describe('history retention', () => {
-  test('a client that stays connected through 16 MiB of churn keeps no breadcrumb alive behind the one it is at', { timeout: 120_000 }, async () => {
-    const { h, ds } = await start([]);
+  test('with resume retention off, a client that stays connected through 16 MiB of churn keeps no breadcrumb alive behind the one it is at', { timeout: 120_000 }, async () => {
+    const { h, ds } = await start(['--resume-retention-ms', '0']);
     try {
       const c = await TestClient.connect(h.syncUrl);
       await eventually(() => c.inSync, 'in sync', 30_000);
@@ -103,7 +103,7 @@ describe('history retention', () => {
   });
 
   test('a client that never acks its snapshot is closed with 4010 once the deltas waiting for it pass --max-backlog-bytes, and keeps nothing alive', { timeout: 120_000 }, async () => {
-    const { h, ds } = await start(['--max-backlog-bytes', String(2 * MiB)]);
+    const { h, ds } = await start(['--max-backlog-bytes', String(2 * MiB), '--resume-retention-bytes', '0']);
     try {
       const steady = await TestClient.connect(h.syncUrl, { hostname: 'steady' });
       const silent = await TestClient.connect(h.syncUrl, { hostname: 'never-acks', noAck: true });
@@ -127,7 +127,7 @@ describe('history retention', () => {
   });
 
   test('a client that keeps its connection open but stops reading is closed by the backlog rule long before the write timeout', { timeout: 120_000 }, async () => {
-    const { h, ds } = await start(['--max-backlog-bytes', String(2 * MiB), '--send-high-water-mark-bytes', '65536']);
+    const { h, ds } = await start(['--max-backlog-bytes', String(2 * MiB), '--send-high-water-mark-bytes', '65536', '--resume-retention-bytes', '0']);
     try {
       const c = await TestClient.connect(h.syncUrl, { hostname: 'stopped-reading' });
       await eventually(() => c.inSync, 'in sync', 30_000);
@@ -144,6 +144,60 @@ describe('history retention', () => {
         throw new Error(`${err.message}: ${live(refs)} of ${refs.length} breadcrumbs still reachable`);
       });
       socketOf(c).resume();
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('with resume retention on, breadcrumbs within --resume-retention-bytes of the newest stay reachable and none beyond it', { timeout: 120_000 }, async () => {
+    const bound = 4 * MiB;
+    const { h, ds } = await start(['--resume-retention-bytes', String(bound)]);
+    try {
+      const cache = h.app.caches.get('felix')!;
+      const c = await TestClient.connect(h.syncUrl);
+      await eventually(() => c.inSync, 'in sync', 30_000);
+      const { refs, last } = await churn(h, ds, 16);
+      await eventually(() => (c.state.get(`/blob/b-${last % POOL}`) as { blob: string } | undefined)?.blob.startsWith(`${last}:`) === true, 'client has the last write', 60_000);
+      const newest = cache.current();
+      const behind = (r: WeakRef<Breadcrumb>) => newest.deltaBytesThrough - r.deref()!.deltaBytesThrough;
+      await eventually(async () => {
+        await collectGarbage();
+        return refs.every((r) => r.deref() === undefined || behind(r) <= bound);
+      }, 'breadcrumbs beyond the bound to be collected', 30_000).catch((err: Error) => {
+        const beyond = refs.filter((r) => r.deref() !== undefined && behind(r) > bound).length;
+        throw new Error(`${err.message}: ${beyond} breadcrumbs beyond ${bound} bytes still reachable`);
+      });
+      const kept = refs.filter((r) => r.deref() !== undefined);
+      assert.ok(kept.length > 2, `${kept.length} breadcrumbs within the window are reachable`);
+      assert.ok(Math.max(...kept.map(behind)) > bound / 2, 'the window reaches back most of the bound');
+      const stats = cache.retentionStats();
+      assert.ok(stats.deltaBytes <= bound, `${stats.deltaBytes} retained bytes within ${bound}`);
+      assert.equal((await h.app.metrics.retentionBytes.get()).values.find((v) => v.labels.syncer === 'felix')?.value, stats.deltaBytes);
+      // The oldest retained breadcrumb is one a client can resume from.
+      const oldest = kept.map((r) => r.deref()!).reduce((a, b) => (a.seq < b.seq ? a : b));
+      assert.ok('crumb' in cache.resumeFrom(oldest.seq), `breadcrumb ${oldest.seq} is resumable`);
+      assert.equal(c.closed, undefined);
+      c.close();
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('with a short --resume-retention-ms, breadcrumbs superseded longer ago are let go at the next breadcrumb', { timeout: 120_000 }, async () => {
+    const { h, ds } = await start(['--resume-retention-ms', '300']);
+    try {
+      const c = await TestClient.connect(h.syncUrl);
+      await eventually(() => c.inSync, 'in sync', 30_000);
+      const { refs } = await churn(h, ds, 2);
+      await new Promise((r) => setTimeout(r, 600));
+      write(ds, 0);
+      await eventually(async () => {
+        await collectGarbage();
+        return live(refs.slice(0, -1)) === 0;
+      }, 'breadcrumbs older than the age bound to be collected', 30_000).catch((err: Error) => {
+        throw new Error(`${err.message}: ${live(refs)} of ${refs.length} breadcrumbs still reachable`);
+      });
+      c.close();
     } finally {
       await h.close();
     }
