@@ -86,7 +86,7 @@ async function check(peer: CatchUpPeer, c: CatchUpCase, model: () => Map<string,
   if (hello === undefined) return `${c.name}: no serverHello within ${bound + 500} ms`;
   const path = (hello.catchUp ?? undefined) as string | undefined;
   const reason = (hello.catchUpReason ?? undefined) as string | undefined;
-  took(path ?? 'plain');
+  took(`${path ?? 'plain'}${reason !== undefined ? ` (${reason})` : ''}`);
   if (!c.open.paths.includes(path)) return `${c.name}: took path ${String(path)} (${String(reason)}), expected ${c.open.paths.map(String).join(' or ')}`;
   if (reason !== undefined && !(CATCH_UP_REASONS as readonly string[]).includes(reason)) return `${c.name}: reason ${reason} is not in the documented vocabulary`;
   if (c.open.reasons !== undefined && path !== 'resume' && !c.open.reasons.includes(reason)) return `${c.name}: path ${path} with reason ${String(reason)}, expected ${c.open.reasons.map(String).join(' or ')}`;
@@ -145,7 +145,7 @@ describe('catch-up fuzzing against a live server', () => {
     const reference = await CatchUpPeer.connect(port);
     const history: { at: number; state: HonestState }[] = [];
     reference.onPosition = () => {
-      if (reference.status !== 'in-sync' || reference.pending !== undefined || reference.position === undefined) return;
+      if (reference.status !== 'in-sync' || !reference.atPosition || reference.position === undefined) return;
       const last = history[history.length - 1];
       if (last !== undefined && Date.now() - last.at < 100) return;
       history.push({ at: Date.now(), state: { position: reference.position, held: new Map(reference.held) } });

@@ -60,8 +60,10 @@ export class CatchUpPeer {
   /** Something the peer saw that breaks the protocol from the client's side. */
   readonly problems: string[] = [];
   readonly #options: PeerOptions;
-  /** Called after every change to `position` (for capturing honest states). */
+  /** Called after every change to `position` and at in-sync (for capturing honest states). */
   onPosition: (() => void) | undefined;
+  /** A `kvs` frame with no position mark arrived after the last mark: `held` is past `position`. */
+  #pastPosition = false;
 
   private constructor(socket: RawSocket, options: PeerOptions) {
     this.socket = socket;
@@ -120,6 +122,7 @@ export class CatchUpPeer {
           else this.held.set(e.key, { value: kvs[i]![1], bucket16: e.bucket16, hi: e.hi, lo: e.lo });
         }
         if (typeof msg.seq === 'number' && this.serverHello !== undefined) this.#moveTo(msg.seq);
+        else if (this.snapshotEnded) this.#pastPosition = true;
         return;
       }
       case 'snapshotEnd':
@@ -134,6 +137,7 @@ export class CatchUpPeer {
           for (const k of this.pending) this.held.delete(k);
           this.pending = undefined;
         }
+        this.onPosition?.();
         return;
       case 'ping':
         this.socket.sendValue({ type: 'pong', pingTimestamp: msg.timestamp });
@@ -159,7 +163,13 @@ export class CatchUpPeer {
     for (const m of ownDigests(this.held, level)) this.socket.sendValue(m);
   }
 
+  /** `held` is exactly the state of `position` (no unmarked delta since), with no pending set. */
+  get atPosition(): boolean {
+    return this.position !== undefined && !this.#pastPosition && this.pending === undefined;
+  }
+
   #moveTo(seq: number): void {
+    this.#pastPosition = false;
     this.position = { serverInstanceId: String(this.serverHello?.serverInstanceId), seq };
     this.onPosition?.();
   }
