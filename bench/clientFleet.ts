@@ -62,6 +62,12 @@ export class ClientFleet {
     return r.reduce((s, n) => s + n, 0);
   }
 
+  /** User + system CPU seconds every agent process has used so far. */
+  async cpuSeconds(): Promise<number> {
+    const r = await Promise.all(this.#children.map((c) => c.request<number>('cpuMicros')));
+    return r.reduce((s, n) => s + n, 0) / 1e6;
+  }
+
   /** Bytes the agents received since the last reset (Cattail: WebSocket message payloads; Redis, etcd: socket bytes). */
   async bytesReceived(): Promise<number> {
     const r = await Promise.all(this.#children.map((c) => c.request<number>('bytesReceived')));

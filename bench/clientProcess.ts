@@ -157,6 +157,11 @@ async function main(): Promise<void> {
       if (counted.length === 0) resolve(wallClockMs());
     }),
     received: () => counted.reduce((s, c) => s + c.count() - (baseline.get(c) ?? 0), 0),
+    /** This process's user + system CPU time so far, microseconds (system time includes its share of loopback receive work). */
+    cpuMicros: () => {
+      const u = process.cpuUsage();
+      return u.user + u.system;
+    },
     /** Bytes read from the sockets since the reset, every connection together. */
     bytesReceived: () => counted.reduce((s, c) => s + c.bytes() - (bytesBaseline.get(c) ?? 0), 0),
     latency: () => histogram.toJSON(),

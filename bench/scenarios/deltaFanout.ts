@@ -5,9 +5,13 @@
  *
  * Beside them, the bound a 2-core machine sets: one raw ws stream's byte rate measured in the
  * same run, divided by the bytes the agents received per delivery, is the delivery rate at
- * which the loopback copy alone would take the whole burst's time. With `--strace` the server's
- * (and Redis's) syscalls are counted over the burst (such a run's rates are not comparable).
+ * which the loopback copy alone would take the whole burst's time; and the CPU bound: the
+ * machine's CPUs divided by the CPU time (server, agents, and this process, which publishes to
+ * Redis) each delivery took, the rate at which the burst would keep every CPU busy. With
+ * `--strace` the server's (and Redis's) syscalls are counted over the burst (such a run's rates
+ * are not comparable).
  */
+import os from 'node:os';
 import { createPackr } from '../../src/protocol/index.ts';
 import { BenchServer, cpuSeconds } from '../benchServer.ts';
 import { ClientFleet } from '../clientFleet.ts';
@@ -32,12 +36,31 @@ interface FanoutRun {
   readonly bytesPerDelivery: number;
   /** With --strace: the server's syscalls over the burst. */
   readonly syscalls: SyscallCounts | undefined;
+  /** CPU the agent processes, and this process, used per delivery over the burst. */
+  readonly agentCpuMicrosPerDelivery: number;
+  readonly orchestratorCpuMicrosPerDelivery: number;
 }
 
-function fanoutRun(deliveries: number, seconds: number, cpu: number, complete: boolean, bytes: number, syscalls?: SyscallCounts): FanoutRun {
+interface OtherCpu {
+  readonly agents: number;
+  readonly orchestrator: number;
+}
+
+function fanoutRun(deliveries: number, seconds: number, cpu: number, complete: boolean, bytes: number, other: OtherCpu, syscalls?: SyscallCounts): FanoutRun {
   return {
     deliveries, seconds, deliveriesPerSec: deliveries / seconds, serverCpuSeconds: cpu, cpuMicrosPerDelivery: (cpu * 1e6) / deliveries, complete,
     bytesPerDelivery: bytes / deliveries, syscalls,
+    agentCpuMicrosPerDelivery: (other.agents * 1e6) / deliveries, orchestratorCpuMicrosPerDelivery: (other.orchestrator * 1e6) / deliveries,
+  };
+}
+
+/** CPU seconds of the agents and of this process since `start()` (the returned function reads them). */
+async function otherCpu(fleet: ClientFleet): Promise<() => Promise<OtherCpu>> {
+  const agents0 = await fleet.cpuSeconds();
+  const self0 = process.cpuUsage();
+  return async () => {
+    const self = process.cpuUsage(self0);
+    return { agents: (await fleet.cpuSeconds()) - agents0, orchestrator: (self.user + self.system) / 1e6 };
   };
 }
 
@@ -61,14 +84,16 @@ async function runCattail(ctx: BenchContext): Promise<{ run: FanoutRun; verified
     const seqBefore = (await server.counters()).breadcrumbSeq;
     const stopTrace = ctx.strace ? await server.traceSyscalls() : undefined;
     const before = await server.usage();
+    const others = await otherCpu(fleet);
     const { firstStampMs } = await server.burst(updates, keys);
     const done = await fleet.awaitUpdates(updates, 300_000);
     const after = await server.usage();
+    const other = await others();
     const syscalls = await stopTrace?.();
     const breadcrumbs = (await server.counters()).breadcrumbSeq - seqBefore;
     const [model, digest, bytes] = await Promise.all([server.model(), fleet.digest(), fleet.bytesReceived()]);
     return {
-      run: fanoutRun(clients * updates, (done.doneAt - firstStampMs) / 1000, cpuSeconds(before, after), done.complete, bytes, syscalls),
+      run: fanoutRun(clients * updates, (done.doneAt - firstStampMs) / 1000, cpuSeconds(before, after), done.complete, bytes, other, syscalls),
       verified: model.sha1 === digest.sha1 && model.keys === digest.keys,
       breadcrumbs,
     };
@@ -89,14 +114,16 @@ async function runRedis(ctx: BenchContext): Promise<FanoutRun> {
     await fleet.reset();
     const trace = ctx.strace ? await SyscallCounter.attach(redis.pid) : undefined;
     const cpu0 = redis.cpuSeconds();
+    const others = await otherCpu(fleet);
     const t0 = wallClockMs();
     await publisher.publishAll('bench', messages);
     const done = await fleet.awaitUpdates(updates, peerTimeoutMs);
     const received = done.complete ? clients * updates : await fleet.received();
     const seconds = ((done.complete ? done.doneAt : wallClockMs()) - t0) / 1000;
     const cpu = redis.cpuSeconds() - cpu0;
+    const other = await others();
     const syscalls = await trace?.stop();
-    return fanoutRun(received, seconds, cpu, done.complete, await fleet.bytesReceived(), syscalls);
+    return fanoutRun(received, seconds, cpu, done.complete, await fleet.bytesReceived(), other, syscalls);
   } finally {
     publisher.close();
     await fleet.stop();
@@ -114,6 +141,7 @@ async function runEtcd(ctx: BenchContext): Promise<FanoutRun> {
     const entries = [...payloads(updates, keys)].map(([k, v]) => [`/bench${k}`, v] as const);
     await fleet.reset();
     const cpu0 = etcd.cpuSeconds();
+    const others = await otherCpu(fleet);
     const t0 = wallClockMs();
     // etcd slows its own puts while it fans out; the run is bounded, and its rate counts what arrived.
     const deadline = performance.now() + peerTimeoutMs;
@@ -121,7 +149,8 @@ async function runEtcd(ctx: BenchContext): Promise<FanoutRun> {
     const done = await fleet.awaitUpdates(updates, Math.max(1000, deadline - performance.now()));
     const received = done.complete ? clients * updates : await fleet.received();
     const seconds = ((done.complete ? done.doneAt : wallClockMs()) - t0) / 1000;
-    return fanoutRun(received, seconds, etcd.cpuSeconds() - cpu0, done.complete, await fleet.bytesReceived());
+    const cpu = etcd.cpuSeconds() - cpu0;
+    return fanoutRun(received, seconds, cpu, done.complete, await fleet.bytesReceived(), await others());
   } finally {
     client.close();
     await fleet.stop();
@@ -172,6 +201,9 @@ export async function deltaFanout(ctx: BenchContext): Promise<ScenarioResult> {
     figures[`${name}BytesPerDelivery`] = r.bytesPerDelivery;
     // The rate at which one raw stream's byte rate would carry these deliveries' bytes.
     figures[`${name}RawBoundDeliveriesPerSec`] = raw.bytesPerSec / r.bytesPerDelivery;
+    figures[`${name}AgentCpuMicrosPerDelivery`] = r.agentCpuMicrosPerDelivery;
+    figures[`${name}OrchestratorCpuMicrosPerDelivery`] = r.orchestratorCpuMicrosPerDelivery;
+    figures[`${name}CpuBoundDeliveriesPerSec`] = cpuBound(r);
     if (r.syscalls !== undefined) {
       figures[`${name}Syscalls`] = r.syscalls.total;
       figures[`${name}SyscallsPerDelivery`] = r.syscalls.total / r.deliveries;
@@ -180,6 +212,10 @@ export async function deltaFanout(ctx: BenchContext): Promise<ScenarioResult> {
   }
   const bound = raw.bytesPerSec / cattail.bytesPerDelivery;
   notes.push(`Cattail ${fmtRate(cattail.deliveriesPerSec)} deliveries/s of ${cattail.bytesPerDelivery.toFixed(0)} B = ${(cattail.deliveriesPerSec * cattail.bytesPerDelivery / 1024 ** 2).toFixed(0)} MiB/s to the agents; one raw ws stream moves ${(raw.bytesPerSec / 1024 ** 2).toFixed(0)} MiB/s, i.e. ${fmtRate(bound)} such deliveries/s: Cattail is at ${(cattail.deliveriesPerSec / bound).toFixed(2)}× that bound`);
+  for (const [name, r] of [['Cattail', cattail], ['Redis', redis]] as const) {
+    if (r === undefined) continue;
+    notes.push(`${name} CPU per delivery: server ${r.cpuMicrosPerDelivery.toFixed(3)} µs + agents ${r.agentCpuMicrosPerDelivery.toFixed(3)} µs + orchestrator ${r.orchestratorCpuMicrosPerDelivery.toFixed(3)} µs; ${os.cpus().length} CPUs kept busy would give ${fmtRate(cpuBound(r))} deliveries/s (${(r.deliveriesPerSec / cpuBound(r)).toFixed(2)}× reached)`);
+  }
   if (redis !== undefined) {
     notes.push(`Redis ${fmtRate(redis.deliveriesPerSec)} deliveries/s of ${redis.bytesPerDelivery.toFixed(0)} B (${(redis.deliveriesPerSec / (raw.bytesPerSec / redis.bytesPerDelivery)).toFixed(2)}× its raw-stream bound); 3× Redis would be ${fmtRate(3 * redis.deliveriesPerSec)}/s, ${((3 * redis.deliveriesPerSec) / bound).toFixed(2)}× Cattail's raw-stream bound`);
   }
@@ -193,6 +229,11 @@ export async function deltaFanout(ctx: BenchContext): Promise<ScenarioResult> {
     notes.push(`strace (Redis): ${redis.syscalls.calls.write ?? 0} write, ${redis.syscalls.total} syscalls in all, ${(redis.syscalls.total / redis.deliveries).toFixed(4)} per delivery`);
   }
   return { scenario: 'delta', title: `1. delta fan-out (${clients}×${updates})`, figures, targets, notes };
+}
+
+/** Deliveries/s at which the burst's CPU time per delivery, summed over every process, fills every CPU of the machine. */
+function cpuBound(r: FanoutRun): number {
+  return (os.cpus().length * 1e6) / (r.cpuMicrosPerDelivery + r.agentCpuMicrosPerDelivery + r.orchestratorCpuMicrosPerDelivery);
 }
 
 function fmtRate(perSec: number): string {

@@ -28,9 +28,11 @@ export async function pacedLatency(ctx: BenchContext): Promise<ScenarioResult> {
     const seqBefore = (await server.counters()).breadcrumbSeq;
     const stopTrace = ctx.strace ? await server.traceSyscalls() : undefined;
     const before = await server.usage();
+    const agentCpu0 = await fleet.cpuSeconds();
     const { emitted } = await server.paced(ratePerSec, durationMs, 5_000);
     const done = await fleet.awaitUpdates(emitted, 60_000);
     const after = await server.usage();
+    const agentCpuPercent = (100 * ((await fleet.cpuSeconds()) - agentCpu0)) / (durationMs / 1000);
     const syscalls = await stopTrace?.();
     const breadcrumbs = (await server.counters()).breadcrumbSeq - seqBefore;
     const [h, s] = await Promise.all([fleet.latency(), server.serverLatency()]);
@@ -41,12 +43,13 @@ export async function pacedLatency(ctx: BenchContext): Promise<ScenarioResult> {
     const figures: Record<string, number | string | boolean> = {
       clients, ratePerSec, durationMs, emitted, samples: h.count, p50Ms: p50, p90Ms: h.quantile(0.9), p99Ms: p99, p999Ms: h.quantile(0.999), maxMs: h.maxMs,
       serverSamples: s.count, serverP50Ms: s.quantile(0.5), serverP90Ms: s.quantile(0.9), serverP99Ms: s.quantile(0.99), serverP999Ms: s.quantile(0.999), serverMaxMs: s.maxMs,
-      serverCpuPercent: (100 * cpuSeconds(before, after)) / (durationMs / 1000), breadcrumbs, kvsPerBreadcrumb: emitted / breadcrumbs,
+      serverCpuPercent: (100 * cpuSeconds(before, after)) / (durationMs / 1000), agentCpuPercent, breadcrumbs,
+      serverCpuMicrosPerSend: (cpuSeconds(before, after) * 1e6) / (clients * breadcrumbs), kvsPerBreadcrumb: emitted / breadcrumbs,
       agentProcesses: ctx.sizes.clientProcesses, pinned: ctx.pin !== undefined, complete: done.complete, verified,
     };
     const notes = [
       `p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${h.maxMs.toFixed(1)} ms over ${h.count} deliveries`,
-      `server's share (update entered the cache → frame handed to the socket): p50 ${s.quantile(0.5).toFixed(2)} ms, p99 ${s.quantile(0.99).toFixed(2)} ms, max ${s.maxMs.toFixed(1)} ms over ${s.count} sampled sends; ${breadcrumbs} breadcrumbs (${(emitted / breadcrumbs).toFixed(2)} KVs each), server CPU ${(figures.serverCpuPercent as number).toFixed(0)} %`,
+      `server's share (update entered the cache → frame handed to the socket): p50 ${s.quantile(0.5).toFixed(2)} ms, p99 ${s.quantile(0.99).toFixed(2)} ms, max ${s.maxMs.toFixed(1)} ms over ${s.count} sampled sends; ${breadcrumbs} breadcrumbs (${(emitted / breadcrumbs).toFixed(2)} KVs each), server CPU ${(figures.serverCpuPercent as number).toFixed(0)} % (${(figures.serverCpuMicrosPerSend as number).toFixed(1)} µs per session per breadcrumb), agents' CPU ${agentCpuPercent.toFixed(0)} % of one CPU`,
       ...(verified ? [] : ['VERIFICATION FAILED: the verifying agent\'s final state differs from the server\'s']),
     ];
     if (syscalls !== undefined) {

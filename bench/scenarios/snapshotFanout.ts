@@ -5,7 +5,8 @@
  * encodings (shared snapshots built), bytes per agent, and the server's event-loop delay while
  * it serves the storm.
  */
-import { BenchServer } from '../benchServer.ts';
+import os from 'node:os';
+import { BenchServer, cpuSeconds } from '../benchServer.ts';
 import { ClientFleet } from '../clientFleet.ts';
 import type { BenchContext } from '../context.ts';
 import { measureRawStreamPinned } from '../rawStreamPinned.ts';
@@ -34,9 +35,13 @@ async function fanout(ctx: BenchContext, compression: boolean): Promise<Scenario
     await server.waitInSync();
     const before = await server.counters();
     await server.eventLoopDelay(true);
+    const serverBefore = await server.usage();
+    const agentCpu0 = await fleet.cpuSeconds();
     const t0 = wallClockMs();
     const r = await fleet.connect(clients, { url: server.url, verify: true, concurrency: clients, compression });
     const seconds = (r.lastInSyncAt - t0) / 1000;
+    const serverCpu = cpuSeconds(serverBefore, await server.usage());
+    const agentCpu = (await fleet.cpuSeconds()) - agentCpu0;
     const countingSeconds = ((r.countingLastInSyncAt ?? r.lastInSyncAt) - t0) / 1000;
     const eld = await server.eventLoopDelay(true);
     const after = await server.counters();
@@ -50,7 +55,7 @@ async function fanout(ctx: BenchContext, compression: boolean): Promise<Scenario
       title: `3. snapshot fan-out (${keys} keys, ${clients} agents${compression ? ', zstd' : ''})`,
       figures: {
         keys, clients, seconds, countingSeconds, agentProcesses: ctx.sizes.clientProcesses, pinned: ctx.pin !== undefined, aggregateMiBPerSec: rate / MB, aggregateModelMiBPerSec: modelRate / MB, rawMiBPerSec: raw.bytesPerSec / MB, encodings,
-        bytesPerClient: r.snapshotBytes / clients, storeEncodedBytes: model.encodedBytes,
+        serverCpuSeconds: serverCpu, agentCpuSeconds: agentCpu, bytesPerClient: r.snapshotBytes / clients, storeEncodedBytes: model.encodedBytes,
         eventLoopDelayP50Ms: eld.p50Ms, eventLoopDelayP99Ms: eld.p99Ms, eventLoopDelayMaxMs: eld.maxMs, verified,
       },
       targets: [
@@ -62,6 +67,7 @@ async function fanout(ctx: BenchContext, compression: boolean): Promise<Scenario
       notes: [
         ...(compression ? [`zstd: ${(r.snapshotPlainBytes / r.snapshotBytes).toFixed(2)}:1 on the wire; ${(modelRate / MB).toFixed(0)} MiB/s of model bytes aggregate (${(modelRate / raw.bytesPerSec).toFixed(2)}× the raw stream)`] : []),
         `${clients} agents in sync after ${seconds.toFixed(2)} s: ${(rate / MB).toFixed(0)} MiB/s aggregate vs ${(raw.bytesPerSec / MB).toFixed(0)} MiB/s raw; ${(r.snapshotBytes / clients / MB).toFixed(1)} MiB per agent`,
+        `CPU over the fan-out: server ${serverCpu.toFixed(1)} s, agents ${agentCpu.toFixed(1)} s, in ${seconds.toFixed(1)} s of wall clock on ${os.cpus().length} CPUs`,
         `the ${clients - 1} counting agents were in sync after ${countingSeconds.toFixed(2)} s (the verifying agent, which decodes every entry, after ${seconds.toFixed(2)} s)`,
         `server event-loop delay during the storm: p50 ${eld.p50Ms.toFixed(1)} ms, p99 ${eld.p99Ms.toFixed(1)} ms, max ${eld.maxMs.toFixed(1)} ms`,
         ...(verified ? [] : ['VERIFICATION FAILED: the verifying agent\'s snapshot differs from the server\'s']),
