@@ -55,7 +55,7 @@ export interface SessionDeps {
    * Plain size of the last full snapshot a session of this server sent, per syncer type: what
    * a resume or digest catch-up is compared with for `cattail_catchup_bytes_saved_total`.
    */
-  readonly snapshotBytes?: Map<string, number>;
+  readonly snapshotBytes: Map<string, number>;
 }
 
 /** Bounded vocabulary for `cattail_connections_closed_total{reason}` and logs. */
@@ -400,6 +400,7 @@ export class Session implements BreadcrumbWaiter {
     const level = upload.level;
     const base = channel.catchUp.acquire();
     const diff = base.compare(level, digests);
+    this.#log('debug', { level, baseSeq: base.crumb.seq, replacedBuckets: diff.replacedBuckets, replacedKeys: diff.replacedKeys, keys: base.keys, fullSnapshot: diff.fullSnapshot }, 'digests compared');
     this.#phase = 'snapshot';
     // With every bit set (the differing buckets held over half the keys) the shared full
     // snapshot follows: the same bytes for the client, encoded once for everyone.
@@ -438,7 +439,7 @@ export class Session implements BreadcrumbWaiter {
     const sent = sentBytes + end.length;
     metrics.catchUps.inc({ syncer, path, reason });
     metrics.catchUpBytes.inc({ syncer, path }, sent);
-    const full = snapshotBytes?.get(syncer);
+    const full = snapshotBytes.get(syncer);
     if (full !== undefined && full > sent) metrics.catchUpBytesSaved.inc({ syncer }, full - sent);
     if (path === 'digest') metrics.snapshotSendSeconds.observe({ syncer }, (performance.now() - started) / 1000);
     this.#startPings();
@@ -533,7 +534,7 @@ export class Session implements BreadcrumbWaiter {
     metrics.snapshotSendSeconds.observe({ syncer }, (performance.now() - started) / 1000);
     metrics.catchUps.inc({ syncer, path: 'snapshot', reason });
     metrics.catchUpBytes.inc({ syncer, path: 'snapshot' }, sent);
-    snapshotBytes?.set(syncer, snap.bytes);
+    snapshotBytes.set(syncer, snap.bytes);
     this.#startPings();
   }
 

@@ -114,7 +114,7 @@ export class SyncServer {
     this.#upgradeSocketError = (err) => deps.logger.debug({ err: err.message }, 'sync socket error');
     this.#sessionDeps = {
       config: deps.config, channels: deps.channels, clock: deps.clock, logger: deps.logger, metrics: deps.metrics,
-      serverInstanceId: this.serverInstanceId, serverVersion: deps.serverVersion, codec, statusFrames, random: this.#random,
+      serverInstanceId: this.serverInstanceId, serverVersion: deps.serverVersion, codec, statusFrames, random: this.#random, snapshotBytes: new Map(),
       onHello: (s) => this.#onHello(s),
     };
     // ws cuts a socket (1006, no reason) once 60 of its automatic pongs are unwritten, which a
