@@ -52,6 +52,8 @@ export class SyncClient {
   readonly #stale: StaleWatch;
   /** TLS of the current attempt, reused by probes. */
   #tls: SocketTlsOptions | undefined;
+  /** The probe in flight, if any (closed with the client). */
+  #probeConnection: Connection | undefined;
   readonly #catchUps = perPath();
   readonly #catchUpBytes = perPath();
   #bytesReceived = 0;
@@ -110,6 +112,7 @@ export class SyncClient {
       this.#closing = true;
       this.#wakeSleep?.();
       this.#stale.disconnected();
+      this.#probeConnection?.close();
       this.#connection?.close();
       this.#buffer.interrupt();
       if (this.#loop === undefined) this.#stop({ reason: 'closed', error: undefined });
@@ -343,7 +346,9 @@ export class SyncClient {
       onSnapshotEnd: () => undefined,
       onStatus: () => undefined,
     });
+    this.#probeConnection = probe;
     const outcome = await probe.run();
+    this.#probeConnection = undefined;
     const error = status === undefined
       ? outcome.error ?? new CattailClientError('PROTOCOL', `${url}: the probe's serverHello carried no status`, { address: url })
       : undefined;
