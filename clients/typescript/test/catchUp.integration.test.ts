@@ -5,13 +5,15 @@
  * side closing on purpose.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import { eventually, startCattail, type Harness } from '../../../test/support/harness.ts';
 import { TcpProxy } from '../../../test/support/tcpProxy.ts';
-import { SyncClient, type CatchUpInfo } from '../src/index.ts';
+import { SyncClient, type CatchUpInfo, type LeaveStaleInfo, type ProbeInfo } from '../src/index.ts';
 import { RecordingHost } from './support/recordingHost.ts';
 
 const EXAMPLE = path.resolve(import.meta.dirname, '../../../examples/cluster');
@@ -130,6 +132,38 @@ describe('client catch-up against the real server', () => {
       await client.close();
       proxy.open();
       proxyB.open();
+    }
+  });
+
+  it('leaves a replica stuck in wait-for-datastore for one a probe finds in sync, and the stale replica counts the 4030 as left-stale', async () => {
+    // A replica whose manifest directory does not exist (and waits for it) never reaches in-sync.
+    const stale = await startCattail({ dir: path.join(tmpdir(), `cattail-missing-${randomBytes(6).toString('hex')}`), flags: ['--syncer-types', 'felix', '--file-dir-missing', 'wait'] });
+    const host = new RecordingHost();
+    const client = new SyncClient({
+      servers: [stale.syncUrl, b.syncUrl], shuffleServers: false, syncerType: 'felix', handler: host, leaveStaleAfterMs: 300,
+      backoff: { initialDelayMs: 20, maxDelayMs: 200 },
+    });
+    const probes: ProbeInfo[] = [];
+    const left: LeaveStaleInfo[] = [];
+    client.on('probed', (p) => probes.push(p));
+    client.on('leavingReplica', (l) => left.push(l));
+    try {
+      client.start();
+      await eventually(() => client.connection?.url === stale.syncUrl, 'connected to the stale replica', 30_000);
+      await eventually(() => host.lastStatus === 'in-sync' && client.connection?.url === b.syncUrl && isDeepStrictEqual(host.state, b.model('felix')),
+        'moved to B and in sync there', 30_000);
+      assert.equal(left.length, 1);
+      assert.equal(left[0]?.from, stale.syncUrl);
+      assert.equal(left[0]?.to, b.syncUrl);
+      assert.ok((left[0]?.notInSyncForMs ?? 0) >= 300, `left after ${left[0]?.notInSyncForMs} ms`);
+      assert.deepEqual(probes.map((p) => [p.url, p.status]), [[b.syncUrl, 'in-sync']]);
+      assert.equal(client.stats.leftStale, 1);
+      const metric = stale.app.metrics.connectionsClosed as unknown as { get(): Promise<{ values: { labels: Record<string, string | number>; value: number }[] }> };
+      await eventually(async () => (await metric.get()).values.some((v) => v.labels.reason === 'left-stale' && v.value === 1), 'the stale replica counts left-stale', 30_000);
+      assert.deepEqual(host.violations, []);
+    } finally {
+      await client.close();
+      await stale.close();
     }
   });
 });

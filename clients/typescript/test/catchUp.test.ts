@@ -181,6 +181,13 @@ describe('Catch-up in the SyncClient (PROTOCOL.md §11), against a scripted serv
     assert.equal(c.connection?.catchUp, 'digest');
   });
 
+  it('refuses a negative leaveStaleAfterMs and a catchUp that is not a boolean, naming both', () => {
+    assert.throws(
+      () => new SyncClient({ servers: ['127.0.0.1:1'], handler: new RecordingHost(), leaveStaleAfterMs: -1, catchUp: 'yes' as unknown as boolean }),
+      (err: Error & { code?: string }) => err.code === 'INVALID_OPTIONS' && /leaveStaleAfterMs/.test(err.message) && /catchUp/.test(err.message),
+    );
+  });
+
   it('offers no catch-up at all with catchUp: false', async () => {
     const srv = await server();
     const host = new RecordingHost();
