@@ -15,7 +15,8 @@ import { createPackr, DEFAULT_MAX_VALUE_BYTES, largestServerFrameBytes } from '.
 import { wallClockMs } from '../workload.ts';
 import { HeldKeys } from './heldKeys.ts';
 import type { KeyTable } from './keyTable.ts';
-import { isMap, quickType, scanKvs } from './kvsMessage.ts';
+import type { FrameCache } from './frameCache.ts';
+import { isMap, quickType } from './kvsMessage.ts';
 
 export interface AgentSpec {
   readonly hostname: string;
@@ -56,6 +57,8 @@ export interface PhaseRecord {
   attempts: number;
   /** Bytes of `digests` messages sent. */
   digestBytesSent: number;
+  /** The agent had seen a delta frame carry `seq` when it caught up; without marks, caught up means in-sync. */
+  marksSeen: boolean;
 }
 
 interface Connection {
@@ -85,10 +88,9 @@ export interface AgentHooks {
 export class Agent {
   readonly spec: AgentSpec;
   readonly held: HeldKeys;
-  readonly #table: KeyTable;
+  readonly #frames: FrameCache;
   readonly #hooks: AgentHooks;
   readonly #packr = createPackr();
-  readonly #scratch = new Uint32Array(2);
   #conn: Connection | undefined;
   #replica: number;
   #live: ReadonlySet<number>;
@@ -108,9 +110,9 @@ export class Agent {
   #markBytes = 0;
   readonly violations: string[] = [];
 
-  constructor(spec: AgentSpec, table: KeyTable, hooks: AgentHooks) {
+  constructor(spec: AgentSpec, table: KeyTable, frames: FrameCache, hooks: AgentHooks) {
     this.spec = spec;
-    this.#table = table;
+    this.#frames = frames;
     this.#hooks = hooks;
     this.held = new HeldKeys(table);
     this.#replica = spec.order[0] as number;
@@ -149,7 +151,7 @@ export class Agent {
     this.#phase = this.#watching ? {
       hostname: this.spec.hostname, catchUp: this.spec.catchUp, lost: false, lostAt: 0, replicaBefore: this.replica, replicaAfter: -1,
       resumeFrom: undefined, bytes: 0, caughtUpAt: 0, seqReached: -1, path: 'none', reason: '', catchUpEntries: 0, replacedHeld: 0,
-      pendingDeleted: 0, attempts: 0, digestBytesSent: 0,
+      pendingDeleted: 0, attempts: 0, digestBytesSent: 0, marksSeen: false,
     } : undefined;
   }
 
@@ -265,32 +267,22 @@ export class Agent {
   }
 
   #onKvs(conn: Connection, frame: Buffer): void {
-    const table = this.#table;
+    const parsed = this.#frames.parse(frame);
     const held = this.held;
-    const out = this.#scratch;
-    let inconsistent = 0;
-    const scan = scanKvs(frame, (e) => {
-      const id = table.idOf(e.key, e.keyUtf8);
-      if (e.inconsistent) inconsistent++;
-      if (e.deleted) held.apply(id, true, 0, 0);
-      else {
-        table.kvHash(id, e.keyValueBytes, out);
-        held.apply(id, false, out[0] as number, out[1] as number);
-      }
-    });
-    if (inconsistent > 0) this.#violation(`${inconsistent} entries whose nil value and updateType 3 disagree`);
+    for (let i = 0; i < parsed.entries; i++) held.apply(parsed.ids[i] as number, parsed.deleted[i] === 1, parsed.hi[i] as number, parsed.lo[i] as number);
+    if (parsed.inconsistent > 0) this.#violation(`${parsed.inconsistent} entries whose nil value and updateType 3 disagree`);
     if (!conn.snapshotEnd) {
-      conn.entriesBeforeEnd += scan.entries;
-      if (scan.seq !== undefined) this.#violation('a kvs frame before snapshotEnd carries seq');
+      conn.entriesBeforeEnd += parsed.entries;
+      if (parsed.seq !== undefined) this.#violation('a kvs frame before snapshotEnd carries seq');
       return;
     }
     if (this.spec.observer === true) this.#markBytes += frame.length;
-    if (scan.seq === undefined) return;
+    if (parsed.seq === undefined) return;
     this.#marksSeen = true;
-    if (scan.seq < conn.seq) this.#violation(`delta mark ${scan.seq} goes back from ${conn.seq}`);
-    conn.seq = scan.seq;
-    this.#position = { instanceId: conn.instanceId, seq: scan.seq };
-    if (this.spec.observer === true) this.marks.push(scan.seq, this.#markBytes);
+    if (parsed.seq < conn.seq) this.#violation(`delta mark ${parsed.seq} goes back from ${conn.seq}`);
+    conn.seq = parsed.seq;
+    this.#position = { instanceId: conn.instanceId, seq: parsed.seq };
+    if (this.spec.observer === true) this.marks.push(parsed.seq, this.#markBytes);
     this.#checkCaughtUp();
   }
 
@@ -332,6 +324,7 @@ export class Agent {
     phase.path = conn.catchUp;
     phase.reason = conn.reason;
     phase.catchUpEntries = conn.entriesBeforeEnd;
+    phase.marksSeen = this.#marksSeen;
     this.#hooks.onCaughtUp(this);
   }
 

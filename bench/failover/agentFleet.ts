@@ -27,6 +27,10 @@ export class AgentFleet {
     this.#children = perProcess.map(() => spawnPinned(pin, 'agents', () => new ChildHandle(ENTRY)));
   }
 
+  get pids(): number[] {
+    return this.#children.map((c) => c.pid);
+  }
+
   get processCount(): number {
     return this.#children.length;
   }
@@ -80,9 +84,11 @@ export class AgentFleet {
     return (await Promise.all(this.#children.map((c) => c.request<AgentSummary[]>('summaries')))).flat();
   }
 
-  async hashes(): Promise<{ computed: number; reused: number }> {
-    const r = await Promise.all(this.#children.map((c) => c.request<{ computed: number; reused: number }>('hashes')));
-    return { computed: r.reduce((s, h) => s + h.computed, 0), reused: r.reduce((s, h) => s + h.reused, 0) };
+  async hashes(): Promise<{ computed: number; reused: number; frameHits: number; frameMisses: number }> {
+    type H = { computed: number; reused: number; frameHits: number; frameMisses: number };
+    const r = await Promise.all(this.#children.map((c) => c.request<H>('hashes')));
+    const sum = (k: keyof H) => r.reduce((s, h) => s + h[k], 0);
+    return { computed: sum('computed'), reused: sum('reused'), frameHits: sum('frameHits'), frameMisses: sum('frameMisses') };
   }
 
   async stop(): Promise<void> {

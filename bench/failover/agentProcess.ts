@@ -6,7 +6,11 @@
  */
 import { type Agent as AgentType, Agent, type AgentSpec, type PhaseRecord } from './agent.ts';
 import { serveIpc } from '../ipc.ts';
+import { FrameCache } from './frameCache.ts';
 import { KeyTable } from './keyTable.ts';
+
+/** Distinct frames kept parsed per process: a few snapshots' worth (46 MiB each at 100,000 WEPs). */
+const FRAME_CACHE_BYTES = 384 * 1024 * 1024;
 
 export interface AgentSummary {
   readonly hostname: string;
@@ -24,6 +28,7 @@ export interface PhaseProgress {
 
 function main(): void {
   const table = new KeyTable();
+  const frames = new FrameCache(table, FRAME_CACHE_BYTES);
   const agents: AgentType[] = [];
   let firstInSync = 0;
   let onAllInSync: (() => void) | undefined;
@@ -48,7 +53,7 @@ function main(): void {
   serveIpc({
     /** Starts every agent (at most `concurrency` connecting at a time); resolves when all have been in sync once. */
     start: async (a: { specs: AgentSpec[]; concurrency: number }) => {
-      const fresh = a.specs.map((spec) => new Agent(spec, table, hooks));
+      const fresh = a.specs.map((spec) => new Agent(spec, table, frames, hooks));
       agents.push(...fresh);
       const all = new Promise<void>((resolve) => {
         onAllInSync = resolve;
@@ -102,7 +107,7 @@ function main(): void {
     summaries: (): AgentSummary[] => agents.filter((ag) => ag.spec.observer !== true).map((ag) => ({
       hostname: ag.spec.hostname, catchUp: ag.spec.catchUp, replica: ag.replica, ...ag.held.summary(), violations: ag.violations,
     })),
-    hashes: () => ({ computed: table.hashesComputed, reused: table.hashesReused, keys: table.size }),
+    hashes: () => ({ computed: table.hashesComputed, reused: table.hashesReused, keys: table.size, frameHits: frames.hits, frameMisses: frames.misses }),
     exit: () => {
       for (const ag of agents) ag.stop();
     },

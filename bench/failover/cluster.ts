@@ -89,6 +89,18 @@ export class FailoverCluster {
     return which.reduce((s, i) => s + cpuSecondsOf((this.replicas[i] as Replica).child.pid), 0);
   }
 
+  /** CPU seconds so far by role: every replica (dead ones at 0), the emulator, the proxies. */
+  cpuByRole(): { replicas: number; emulator: number; proxy: number } {
+    const of = (pid: number) => {
+      try {
+        return cpuSecondsOf(pid);
+      } catch {
+        return 0;
+      }
+    };
+    return { replicas: this.replicas.reduce((s, r) => s + (r.alive ? of(r.child.pid) : 0), 0), emulator: of(this.emulator.pid), proxy: of(this.#proxy.pid) };
+  }
+
   kill(i: number): void {
     const r = this.replicas[i] as Replica;
     r.alive = false;

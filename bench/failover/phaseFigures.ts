@@ -21,6 +21,8 @@ export interface GroupFigures {
   readonly pendingDeletedTotal: number;
   readonly digestBytesSentMedian: number;
   readonly attemptsMax: number;
+  /** Agents that caught up without having seen a delta mark (their "caught up" is only in-sync). */
+  readonly withoutMarks: number;
 }
 
 export function median(values: readonly number[]): number {
@@ -55,6 +57,7 @@ export function groupFigures(records: readonly PhaseRecord[], t0: number): Group
     pendingDeletedTotal: done.reduce((s, r) => s + r.pendingDeleted, 0),
     digestBytesSentMedian: median(done.map((r) => r.digestBytesSent)),
     attemptsMax: Math.max(0, ...records.map((r) => r.attempts)),
+    withoutMarks: done.filter((r) => !r.marksSeen).length,
   };
 }
 

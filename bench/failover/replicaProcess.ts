@@ -10,7 +10,7 @@ import { Registry } from 'prom-client';
 import { parseConfig } from '../../src/config/index.ts';
 import { createLogger } from '../../src/logger.ts';
 import { type Cattail, startCattail } from '../../src/main.ts';
-import { Codec } from '../../src/protocol/index.ts';
+import { Codec, kvHash } from '../../src/protocol/index.ts';
 import { serveIpc } from '../ipc.ts';
 import { modelDigest } from '../modelDigest.ts';
 import { bucket16Of } from './keyTable.ts';
@@ -25,6 +25,8 @@ export interface ReplicaModel {
   readonly keys: number;
   readonly sha1: string;
   readonly tableSha256: string;
+  /** The same table from the protocol module's bucket (EncodedKV.bucket16) and kvHash: a cross-check of two readings of spec13 §A.8. */
+  readonly protocolTableSha256: string;
   readonly encodedBytes: number;
   readonly seq: number;
 }
@@ -52,6 +54,7 @@ async function main(): Promise<void> {
       let encodedBytes = 0;
       const entries: Array<readonly [string, unknown]> = [];
       const table = new Uint32Array(2 << 16);
+      const protocolTable = new Uint32Array(2 << 16);
       for (const [key, kv] of current.kvs.entries()) {
         encodedBytes += kv.bytes.length;
         entries.push([key, codec.decodeAny(kv.bytes.subarray(kv.valueStart, kv.valueEnd))]);
@@ -60,8 +63,12 @@ async function main(): Promise<void> {
         const b = bucket16Of(Buffer.from(key, 'utf8')) * 2;
         table[b] = ((table[b] as number) ^ h.readUInt32BE(0)) >>> 0;
         table[b + 1] = ((table[b + 1] as number) ^ h.readUInt32BE(4)) >>> 0;
+        const p = kvHash(kv.bytes, 1, kv.valueEnd);
+        const pb = kv.bucket16 * 2;
+        protocolTable[pb] = ((protocolTable[pb] as number) ^ p.hi) >>> 0;
+        protocolTable[pb + 1] = ((protocolTable[pb + 1] as number) ^ p.lo) >>> 0;
       }
-      return { ...modelDigest(entries), tableSha256: digestTableSha256(table), encodedBytes, seq: current.seq };
+      return { ...modelDigest(entries), tableSha256: digestTableSha256(table), protocolTableSha256: digestTableSha256(protocolTable), encodedBytes, seq: current.seq };
     },
     /** Every cattail_catchup_* / cattail_retention_* / snapshot counter the server registers, as name{labels} → value. */
     metrics: async () => {
