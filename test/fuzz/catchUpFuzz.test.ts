@@ -24,7 +24,7 @@ const HANDSHAKE_MS = 1500;
 const PROMPT_MS = 1000;
 /** A case that stays open must be in sync with the exact model within this, once churn stops. */
 const CONVERGE_MS = 8000;
-const ROUNDS = 24;
+const ROUNDS = 16;
 const CASES_PER_ROUND = 16;
 const NAMES = 400;
 

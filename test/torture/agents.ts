@@ -27,6 +27,7 @@ export class Agent {
   host!: RecordingHost;
   client!: SyncClient;
   #generation = 0;
+  #leftStaleBefore = 0;
 
   private constructor(index: number, spec: ClientSpec, proxies: readonly TortureProxy[]) {
     this.index = index;
@@ -51,6 +52,7 @@ export class Agent {
   async restart(): Promise<void> {
     this.host.resume();
     await this.client.close();
+    this.#leftStaleBefore += leftStale(this.client);
     this.retired.push(this.host);
     this.#newClient();
   }
@@ -66,6 +68,11 @@ export class Agent {
 
   pause(on: boolean): void {
     for (const p of this.proxies) p.pause(on);
+  }
+
+  /** Times this agent's clients left a stale replica (closed it with 4030 for an in-sync one). */
+  get leftStale(): number {
+    return this.#leftStaleBefore + leftStale(this.client);
   }
 
   /** The replica this agent's client is connected to now, if any (the proxy holding a connection). */
@@ -89,6 +96,7 @@ export class Agent {
         host.onWire(m);
       };
       p.onUndecodable = (reason) => host.wireUndecodable(reason);
+      p.onServerClose = (code, reason) => this.tally.onServerClose(code, reason);
     }
     const options: SyncClientOptions & Record<string, unknown> = {
       servers: this.spec.servers.map((r) => this.proxies[r % this.proxies.length]!.url), shuffleServers: false,
@@ -107,4 +115,8 @@ export class Agent {
     this.host = host;
     this.client = client;
   }
+}
+
+function leftStale(client: SyncClient): number {
+  return (client.stats as { leftStale?: number }).leftStale ?? 0;
 }

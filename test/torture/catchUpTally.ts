@@ -19,14 +19,16 @@ export interface CatchUpCounts {
   readonly snapshots: number;
   /** No `catchUp` (a client that offered neither capability): a full snapshot, as before. */
   readonly plain: number;
+  /** Probes answered (`probe answered` closes; their serverHellos are not counted above). */
+  readonly probes: number;
   /** `catchUpReason` → count. */
   readonly reasons: Readonly<Record<string, number>>;
 }
 
-export const NO_CATCH_UP: CatchUpCounts = { hellos: 0, resumes: 0, digests: 0, digestsFull: 0, snapshots: 0, plain: 0, reasons: {} };
+export const NO_CATCH_UP: CatchUpCounts = { hellos: 0, resumes: 0, digests: 0, digestsFull: 0, snapshots: 0, plain: 0, probes: 0, reasons: {} };
 
 export class CatchUpTally {
-  #counts = { hellos: 0, resumes: 0, digests: 0, digestsFull: 0, snapshots: 0, plain: 0 };
+  #counts = { hellos: 0, resumes: 0, digests: 0, digestsFull: 0, snapshots: 0, plain: 0, probes: 0 };
   readonly #reasons = new Map<string, number>();
 
   onServerMessage(msg: ServerMessage): void {
@@ -46,6 +48,14 @@ export class CatchUpTally {
     }
   }
 
+  /** A server close frame: a probe's answer ends with 1000 `probe answered` after a serverHello with no catchUp. */
+  onServerClose(code: number, reason: string): void {
+    if (code !== 1000 || reason !== 'probe answered') return;
+    this.#counts.hellos--;
+    this.#counts.plain--;
+    this.#counts.probes++;
+  }
+
   get counts(): CatchUpCounts {
     return { ...this.#counts, reasons: Object.fromEntries(this.#reasons) };
   }
@@ -62,7 +72,7 @@ export function addCounts(a: CatchUpCounts, b: CatchUpCounts): CatchUpCounts {
   for (const [k, v] of Object.entries(b.reasons)) reasons[k] = (reasons[k] ?? 0) + v;
   return {
     hellos: a.hellos + b.hellos, resumes: a.resumes + b.resumes, digests: a.digests + b.digests, digestsFull: a.digestsFull + b.digestsFull,
-    snapshots: a.snapshots + b.snapshots, plain: a.plain + b.plain, reasons,
+    snapshots: a.snapshots + b.snapshots, plain: a.plain + b.plain, probes: a.probes + b.probes, reasons,
   };
 }
 
@@ -70,5 +80,5 @@ export function describeCounts(c: CatchUpCounts): string {
   const reasons = Object.entries(c.reasons).sort(([x], [y]) => x.localeCompare(y)).map(([k, v]) => `${k} ${v}`).join(', ');
   return `${c.resumes} resumes, ${c.digests} digest catch-ups (+${c.digestsFull} that replaced every bucket), `
     + `${c.snapshots + c.plain + c.digestsFull} full snapshots (${c.snapshots} catch-up fallbacks, ${c.plain} to clients offering nothing, ${c.digestsFull} all-bucket digests)`
-    + (reasons !== '' ? `; fallback reasons: ${reasons}` : '');
+    + `; ${c.probes} probes answered` + (reasons !== '' ? `; fallback reasons: ${reasons}` : '');
 }

@@ -48,6 +48,7 @@ if (values.replay !== undefined) {
   let deliveries = 0;
   let reconnects = 0;
   let instances = 0;
+  let leftStale = 0;
   let catchUp = NO_CATCH_UP;
   let seed = first;
   for (; seed < first + maxSeeds && Date.now() < deadline; seed++) {
@@ -56,10 +57,11 @@ if (values.replay !== undefined) {
     deliveries += r.stats.deliveries;
     reconnects += r.stats.reconnects;
     instances += r.stats.instances;
+    leftStale += r.stats.leftStale;
     catchUp = addCounts(catchUp, r.stats.catchUp);
     const c = r.stats.catchUp;
     out(`seed ${seed}: ${r.ok ? 'ok' : 'FAILED'} in ${r.elapsedMs} ms (${schedule.replicas ?? 1} replicas${schedule.serverFlags ? ` ${schedule.serverFlags.join(' ')}` : ''}, ${r.stats.keys} keys, ${r.stats.deliveries} host deliveries, ${r.stats.reconnects} reconnects; `
-      + `${c.resumes} resumes, ${c.digests}+${c.digestsFull} digest, ${c.snapshots + c.plain} snapshots)`);
+      + `${c.resumes} resumes, ${c.digests}+${c.digestsFull} digest, ${c.snapshots + c.plain} snapshots${c.probes > 0 ? `, ${c.probes} probes` : ''}${r.stats.leftStale > 0 ? `, ${r.stats.leftStale} left stale` : ''})`);
     if (r.ok) {
       passed++;
       continue;
@@ -80,6 +82,6 @@ if (values.replay !== undefined) {
   }
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);
   out(`torture: ${passed + failed.length} seeds (${first}..${seed - 1}), ${passed} passed, ${failed.length} failed${failed.length > 0 ? ` (${failed.join(', ')})` : ''}; ${steps} steps each; ${minutes} min; ${deliveries} host deliveries, ${reconnects} client reconnects, ${instances} server instances`);
-  out(`catch-up: ${catchUp.hellos} serverHellos: ${describeCounts(catchUp)}`);
+  out(`catch-up: ${catchUp.hellos} serverHellos: ${describeCounts(catchUp)}; ${leftStale} moves off a stale replica`);
   process.exitCode = failed.length > 0 ? 1 : 0;
 }

@@ -58,6 +58,8 @@ export interface RunStats {
   readonly instances: number;
   /** How the connections caught up, from their serverHellos. */
   readonly catchUp: CatchUpCounts;
+  /** Times a client left a stale replica for an in-sync one (from the clients' stats). */
+  readonly leftStale: number;
 }
 
 export interface RunResult {
@@ -311,13 +313,15 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
   let deliveries = 0;
   let reconnects = 0;
   let catchUp = NO_CATCH_UP;
+  let leftStale = 0;
   for (const a of agents) {
+    leftStale += a.leftStale;
     deliveries += a.host.deliveries + a.retired.reduce((n, h) => n + h.deliveries, 0);
     reconnects += a.client.stats.disconnects;
     catchUp = addCounts(catchUp, a.tally.counts);
   }
   return {
     ok: failures.length === 0, failures, elapsedMs: Math.round(performance.now() - started),
-    stats: { deliveries, reconnects, keys: expectedKeys, instances: replicas.instances, catchUp },
+    stats: { deliveries, reconnects, keys: expectedKeys, instances: replicas.instances, catchUp, leftStale },
   };
 }

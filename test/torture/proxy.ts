@@ -3,7 +3,8 @@
  * client's network what real networks do: cut its connection, refuse new ones for a while
  * (partition), stop reading (a slow reader the server sees as backpressure), and follow the
  * server to a new port after a restart. It also taps the server → client WebSocket stream and
- * hands every decoded frame to `onServerMessage`, in wire order, for ordering checks.
+ * hands every decoded frame to `onServerMessage`, in wire order, for ordering checks (and the
+ * server's close frames to `onServerClose`).
  */
 import net from 'node:net';
 import { Codec, decompressFrame, isCompressedFrame, type ServerMessage } from '../../src/protocol/index.ts';
@@ -29,6 +30,8 @@ export class TortureProxy {
   onServerMessage: (msg: ServerMessage) => void = () => {};
   /** A server frame the tap could not decode: the ordering checks would silently miss it. */
   onUndecodable: (reason: string) => void = () => {};
+  /** The server's close frame on any connection (code and reason). */
+  onServerClose: (code: number, reason: string) => void = () => {};
 
   constructor(targetPort: number) {
     this.#targetPort = targetPort;
@@ -119,7 +122,7 @@ export class TortureProxy {
         return;
       }
       this.onServerMessage(msg);
-    });
+    }, (code, reason) => this.onServerClose(code, reason));
     forward(server, client, () => this.#paused, (chunk) => tap.push(chunk));
     if (this.#paused) {
       client.pause();
@@ -147,9 +150,11 @@ class FrameTap {
   #headerDone = false;
   #fragments: Buffer[] = [];
   readonly #onPayload: (payload: Buffer) => void;
+  readonly #onClose: (code: number, reason: string) => void;
 
-  constructor(onPayload: (payload: Buffer) => void) {
+  constructor(onPayload: (payload: Buffer) => void, onClose: (code: number, reason: string) => void) {
     this.#onPayload = onPayload;
+    this.#onClose = onClose;
   }
 
   push(chunk: Buffer): void {
@@ -165,6 +170,7 @@ class FrameTap {
       if (next === undefined) return;
       const { fin, opcode, payload } = next.frame;
       this.#buf = next.rest;
+      if (opcode === 0x8) this.#onClose(payload.length >= 2 ? payload.readUInt16BE(0) : 1005, payload.subarray(2).toString('utf8'));
       if (opcode >= 0x8) continue;
       this.#fragments.push(payload);
       if (fin) {

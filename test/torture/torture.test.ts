@@ -23,7 +23,7 @@ for (const seed of SEEDS) {
   });
 }
 
-test('a killed replica\'s clients catch up by digests on the others, a partitioned client pinned to its replica resumes, one offering nothing takes full snapshots, and every map ends exact', async () => {
+test('a killed replica\'s clients catch up by digests on the others, a partitioned client pinned to its replica resumes, one offering nothing takes full snapshots, one on a replica that lost its datastore leaves it, and every map ends exact', async () => {
   const bursts = generateSchedule(11, { steps: 300 }).steps.filter((s) => s.op === 'burst');
   const burst = (i: number): Step => bursts[i % bursts.length]!;
   const roaming = (syncerType: string, catchUp = true): ClientSpec => ({ syncerType, catchUp, servers: [0, 1, 2] });
@@ -31,11 +31,12 @@ test('a killed replica\'s clients catch up by digests on the others, a partition
     seed: 0, gapMs: 30, replicas: 3,
     clients: [roaming('felix'), roaming('bgp'), { syncerType: 'felix', catchUp: true, servers: [1] }, roaming('felix', false), { syncerType: 'tunnel-ip-allocation', catchUp: true, servers: [2, 0, 1] }],
     steps: [
-      { op: 'wait', ms: 1000 }, burst(0),
+      // Client 4 is on replica 2 (its first): replica 2 goes stale, client 4 probes another and moves (digests).
+      { op: 'wait', ms: 1000 }, { op: 'isolateReplica', replica: 2, ms: 6000 }, burst(0),
       // Clients 0, 1 and 3 are on replica 0 (the first they list): 0 and 1 move by digests, 3 takes a snapshot.
       { op: 'killReplica', replica: 0, downMs: 300 }, burst(1), { op: 'wait', ms: 1500 },
       // Client 2 has only replica 1: it comes back to it and resumes the deltas it missed.
-      { op: 'partition', client: 2, ms: 500 }, burst(2), { op: 'wait', ms: 1500 },
+      { op: 'partition', client: 2, ms: 500 }, burst(2), { op: 'wait', ms: 3500 },
       { op: 'churnReconnect', steps: bursts[3]!.op === 'burst' ? bursts[3]!.steps : [] }, { op: 'wait', ms: 500 },
     ],
   };
@@ -45,6 +46,7 @@ test('a killed replica\'s clients catch up by digests on the others, a partition
   assert.ok(c.digests + c.digestsFull >= 2, `digest catch-ups: ${JSON.stringify(c)}`);
   assert.ok(c.resumes >= 1, `resumes: ${JSON.stringify(c)}`);
   assert.ok(c.plain >= 2, `full snapshots to the client offering nothing: ${JSON.stringify(c)}`);
+  assert.ok(c.probes >= 1 && r.stats.leftStale >= 1, `probes ${c.probes}, moves off a stale replica ${r.stats.leftStale}`);
 });
 
 test('schedules are a pure function of the seed and cover every kind and fault', () => {
