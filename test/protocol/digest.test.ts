@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pack } from 'msgpackr';
 import {
-  assembleKvsFrame, bitmapHas, bitmapOf, bucketAtLevel, clientDigestLevel, CloseCode, decodeDigests, DigestTable, digestMessageCount,
+  assembleKvsFrame, bitmapHas, Codec, bitmapOf, bucketAtLevel, clientDigestLevel, CloseCode, decodeDigests, DigestTable, digestMessageCount,
   encodeDigests, keyBucket16, KVEncoder, kvHash, type ProtocolError, scanKvsFrame,
 } from '../../src/protocol/index.ts';
 
@@ -157,5 +157,27 @@ describe('digest helpers', () => {
     assert.deepEqual([...copy.fold(16).subarray(14, 16)], [0xdeadbeef, 0x12345678]);
     assert.equal(copy.count(7), 1);
     assert.throws(() => table.fold(17), RangeError);
+  });
+});
+
+describe('the wire vectors of PROTOCOL.md §11.8', () => {
+  test('the documented digests and buckets messages decode to the documented values', () => {
+    const codec = new Codec();
+    const digestsHex = '84a474797065a764696765737473a56c6576656c02a66f666673657400a764696765737473c420'
+      + '0000000000000000a10b3c69901e0c4800000000000000000000000000000000';
+    const digests = codec.decodeClient(Buffer.from(digestsHex, 'hex'));
+    assert.equal(digests.type, 'digests');
+    if (digests.type === 'digests') {
+      assert.deepEqual([digests.level, digests.offset], [2, 0]);
+      const table = new DigestTable();
+      for (const [key, entryHex, valueEnd] of VECTOR_ENTRIES) {
+        const { hi, lo } = kvHash(Buffer.from(entryHex, 'hex'), 1, valueEnd);
+        table.add(keyBucket16(key), hi, lo);
+      }
+      assert.deepEqual(Buffer.from(digests.digests), encodeDigests(table.fold(2), 0, 4), 'what a client holding the four vector keys uploads');
+    }
+    const buckets = codec.decodeServer(Buffer.from('83a474797065a76275636b657473a56c6576656c02a87265706c61636564c40140', 'hex'));
+    assert.deepEqual(buckets.type === 'buckets' && [buckets.level, [...buckets.replaced]], [2, [0x40]]);
+    assert.ok(buckets.type === 'buckets' && bitmapHas(buckets.replaced, 1) && !bitmapHas(buckets.replaced, 0));
   });
 });
