@@ -1,4 +1,5 @@
-import { CloseCode, DIGEST_BYTES, DIGESTS_PER_FRAME, ProtocolError } from '../protocol/index.ts';
+import { bitmapHas, CloseCode, DIGEST_BYTES, DIGESTS_PER_FRAME, ProtocolError } from '../protocol/index.ts';
+import type { CatchUpBase, CatchUpComparison } from '../snapshot/index.ts';
 import type { CatchUpFallback } from './catchUpPlan.ts';
 
 /** What a `digests` message carries (decoded and shape-checked by the codec). */
@@ -8,22 +9,38 @@ export interface DigestsChunk {
   readonly digests: Uint8Array;
 }
 
+/** The end of an upload: the base compared with, what differs, and whether the client held nothing. */
+export interface DigestVerdict {
+  readonly base: CatchUpBase;
+  readonly diff: CatchUpComparison;
+  /** Every digest the client sent was zero: it holds nothing (a new agent). */
+  readonly clientEmpty: boolean;
+}
+
 /**
  * One client's upload of bucket digests (PROTOCOL.md §11, digest path): `ceil(2^level / 4096)`
  * messages, offsets 0, 4096, 8192, ... in order, each exactly 8 bytes per bucket. Any deviation
- * is a 4001 naming it. The digests are gathered into one array of 2 uint32 per bucket (hi, lo),
- * the form `CatchUpBase.compare` takes.
+ * is a 4001 naming it.
  *
- * Memory: the array is allocated on the first message, not at hello (a client that never sends
- * costs nothing until its 4004), and is the session's only until the last message, when the
- * session compares and drops it: at most 512 KiB at level 16, for milliseconds.
+ * Memory: the upload keeps no copy of the client's digests. The catch-up base is taken at the
+ * first message (not the last, as the protocol text has it: the client's digests describe its
+ * own map, so the outcome is the same, with a base older by the upload's milliseconds) and each
+ * message is compared with the base's digests as it arrives, leaving one bit per bucket (8 KiB at
+ * level 16). Gathering the digests instead held 512 KiB per connection for as long as a client
+ * took to send its last message, up to the 10 s budget: a few hundred connections that stall
+ * after their first message would pin hundreds of MiB. The array `CatchUpBase.compare` takes is
+ * rebuilt from the bits at the end, used and dropped in the same synchronous call.
  */
 export class DigestUpload {
   readonly level: number;
   /** Why the session is on the digest path rather than resuming (counted once the catch-up ends). */
   readonly reason: CatchUpFallback;
   #next = 0;
-  #digests: Uint32Array | undefined;
+  #base: CatchUpBase | undefined;
+  #baseDigests: Uint32Array | undefined;
+  /** Bit i set: bucket i's digest from the client differs from the base's. */
+  #differs: Uint8Array | undefined;
+  #nonZero = false;
 
   constructor(level: number, reason: CatchUpFallback = 'not-offered') {
     this.level = level;
@@ -35,8 +52,16 @@ export class DigestUpload {
     return 2 ** this.level;
   }
 
-  /** Takes one message; the whole upload once it was the last, else undefined. Throws ProtocolError (4001). */
-  accept(chunk: DigestsChunk): Uint32Array | undefined {
+  /** The base taken at the first message (undefined before it). */
+  get base(): CatchUpBase | undefined {
+    return this.#base;
+  }
+
+  /**
+   * Takes one message (`acquire` is called once, at the first, for the base to compare with).
+   * The verdict once it was the last, else undefined. Throws ProtocolError (4001).
+   */
+  accept(chunk: DigestsChunk, acquire: () => CatchUpBase): DigestVerdict | undefined {
     if (chunk.level !== this.level) {
       throw new ProtocolError(CloseCode.badFrame, `digests.level ${chunk.level} is not the level ${this.level} offered in hello.capabilities.digest`);
     }
@@ -45,20 +70,32 @@ export class DigestUpload {
     if (chunk.digests.length !== DIGEST_BYTES * n) {
       throw new ProtocolError(CloseCode.badFrame, `digests.digests must be ${DIGEST_BYTES * n} bytes (${n} buckets from offset ${this.#next}), not ${chunk.digests.length}`);
     }
-    const out = (this.#digests ??= new Uint32Array(2 * this.buckets));
+    if (this.#base === undefined) {
+      this.#base = acquire();
+      this.#baseDigests = this.#base.digests(this.level);
+      this.#differs = new Uint8Array(Math.ceil(this.buckets / 8));
+    }
+    const theirs = this.#baseDigests as Uint32Array;
+    const differs = this.#differs as Uint8Array;
     const bin = chunk.digests;
     const view = new DataView(bin.buffer, bin.byteOffset, bin.byteLength);
-    const base = 2 * this.#next;
-    for (let i = 0; i < 2 * n; i++) out[base + i] = view.getUint32(4 * i);
+    for (let i = 0; i < n; i++) {
+      const hi = view.getUint32(8 * i);
+      const lo = view.getUint32(8 * i + 4);
+      if (hi !== 0 || lo !== 0) this.#nonZero = true;
+      const b = this.#next + i;
+      if (hi !== theirs[2 * b] || lo !== theirs[2 * b + 1]) differs[b >> 3] = (differs[b >> 3] as number) | (0x80 >> (b & 7));
+    }
     this.#next += n;
     if (this.#next < this.buckets) return undefined;
-    this.#digests = undefined;
-    return out;
+    // Digests equal to the base's except, in every differing bucket, one flipped bit: compare()
+    // then finds exactly the differing buckets.
+    const client = theirs.slice();
+    for (let b = 0; b < this.buckets; b++) if (bitmapHas(differs, b)) client[2 * b + 1] = (client[2 * b + 1] as number) ^ 1;
+    const base = this.#base;
+    this.#base = undefined;
+    this.#baseDigests = undefined;
+    this.#differs = undefined;
+    return { base, diff: base.compare(this.level, client), clientEmpty: !this.#nonZero };
   }
-}
-
-/** True when every digest is zero: the client holds nothing (or, with probability 2^-64 per bucket, cancelling content). */
-export function allZero(digests: Uint32Array): boolean {
-  for (let i = 0; i < digests.length; i++) if (digests[i] !== 0) return false;
-  return true;
 }

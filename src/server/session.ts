@@ -11,7 +11,7 @@ import type { Breadcrumb, CatchUpBase, CatchUpSource, SharedFrame, SnapshotCache
 import type { SyncStatus } from '../syncer/types.ts';
 import { type CatchUpChoice, chooseCatchUp, type CatchUpOutcome, type CatchUpPath } from './catchUpPlan.ts';
 import { DeliveryTracker } from './deliveryTracker.ts';
-import { allZero, DigestUpload } from './digestUpload.ts';
+import { DigestUpload } from './digestUpload.ts';
 import { lingerForClose } from './closeLinger.ts';
 import { peerText } from './connectionSources.ts';
 import { InboundRate } from './inboundRate.ts';
@@ -381,25 +381,26 @@ export class Session implements BreadcrumbWaiter {
   }
 
   /**
-   * The digest path: gathers the client's digests and, on the last message, compares them with
-   * a catch-up base (shared by every session joining within the reuse window) and sends the
-   * replaced buckets' bitmap, then their keys, or every bit and the shared full snapshot when
-   * the differing buckets hold more than half the keys.
+   * The digest path: compares the client's digests, message by message, with a catch-up base
+   * (shared by every session joining within the reuse window; see DigestUpload) and, after the
+   * last, sends the replaced buckets' bitmap, then their keys, or every bit and the shared full
+   * snapshot when the differing buckets hold more than half the keys.
    */
   #onDigests(msg: DigestsMessage): void {
     const upload = this.#upload;
     if (this.#phase !== 'digests' || upload === undefined) {
       throw new ProtocolError(CloseCode.protocolError, 'digests sent when none are expected (only after a serverHello with catchUp digest, until the last)');
     }
-    const digests = upload.accept(msg);
-    if (digests === undefined) return;
+    const channel = this.#channel as SyncerChannel;
+    const verdict = upload.accept(msg, () => channel.catchUp.acquire());
+    // From the first message the upload holds its base: the backlog rule bounds what that keeps alive.
+    this.#crumb ??= upload.base?.crumb;
+    if (verdict === undefined) return;
     this.#upload = undefined;
     this.#clearHandshakeTimer();
-    const channel = this.#channel as SyncerChannel;
     const started = performance.now();
     const level = upload.level;
-    const base = channel.catchUp.acquire();
-    const diff = base.compare(level, digests);
+    const { base, diff } = verdict;
     this.#log('debug', { level, baseSeq: base.crumb.seq, replacedBuckets: diff.replacedBuckets, replacedKeys: diff.replacedKeys, keys: base.keys, fullSnapshot: diff.fullSnapshot }, 'digests compared');
     this.#phase = 'snapshot';
     // With every bit set (the differing buckets held over half the keys) the shared full
@@ -407,7 +408,7 @@ export class Session implements BreadcrumbWaiter {
     const buckets = this.#deps.codec.encode({ type: 'buckets', level, replaced: diff.bitmap });
     this.#send(buckets);
     if (diff.fullSnapshot) {
-      void this.#sendSnapshot(channel, allZero(digests) ? 'client-empty' : 'too-many-differ', buckets.length, started).catch((err: unknown) => this.#fail(err));
+      void this.#sendSnapshot(channel, verdict.clientEmpty ? 'client-empty' : 'too-many-differ', buckets.length, started).catch((err: unknown) => this.#fail(err));
       return;
     }
     this.#crumb = base.crumb;

@@ -39,6 +39,13 @@ async function change(hs: readonly Harness[], apply: () => Promise<void>, done: 
   await eventually(() => hs.every((h) => done(h.model('felix'))), what, 30_000);
 }
 
+/**
+ * Waits out the catch-up base reuse window (--snapshot-reuse-ms, 1 s): a base made by an earlier
+ * test would be reused, and the gap's changes would then come as deltas after it instead of as
+ * replaced buckets (correct, but not what these tests look at).
+ */
+const baseExpiry = () => new Promise((r) => setTimeout(r, 1100));
+
 /** Messages of a connection from serverHello up to snapshotEnd. */
 const untilEnd = (c: CatchUpConnection) => c.messages.slice(0, c.messages.findIndex((m) => m.type === 'snapshotEnd') + 1);
 const endOf = (c: CatchUpConnection) => untilEnd(c).at(-1) as { type: 'snapshotEnd'; seq: number; keys: number };
@@ -155,6 +162,7 @@ describe('catch-up', () => {
       await a.removeManifest('doomed.yaml');
     }, (m) => !m.has('/calico/v1/netset/doomed') && [...m.keys()].some((k) => k.includes('failover-gap')), 'the gap\'s changes on both replicas');
 
+    await baseExpiry();
     // What B holds, as a client computes digests: a reference client with a full snapshot.
     const reference = new CatchUpClient();
     const ref = await reference.connect(b.syncUrl, { digest: false });
@@ -223,6 +231,7 @@ describe('catch-up', () => {
     c0.close();
     await c0.ended;
     await change([a, b], () => a.writeManifest('zstd-gap.yaml', namespace('zstd-gap', '\n    padding: "'.concat('p'.repeat(2000), '"'))), (m) => [...m.keys()].some((k) => k.includes('zstd-gap')), 'the change');
+    await baseExpiry();
     const c = await client.connect(b.syncUrl, { compression: ['zstd'] });
     await synced(client, b, c, 'in sync on B');
     assert.equal(c.serverHello!.compression, 'zstd');
