@@ -3,7 +3,9 @@
  * [--seed X] [--replay file.json] [--no-shrink] [--verbose] [--datastore etcd]`. Runs seeds until N are done or M
  * minutes have passed (whichever first; either may be omitted), prints one line per seed and a
  * summary, and for a failing seed prints the seed, its failures and a shrunk schedule as JSON
- * that `--replay` (or a regression test) runs again. Exit code 1 when any seed failed.
+ * that `--replay` (or a regression test) runs again. Exit code 1 when any seed failed. The
+ * summary counts how connections caught up (resumes, digest catch-ups, full snapshots, probes,
+ * from the serverHellos on the wire) and the clients' moves off stale replicas.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';

@@ -1,10 +1,11 @@
 /**
- * Runs one torture schedule against the real thing: the Kubernetes API emulator, a real Cattail
- * (composition root, Kubernetes datastore with fast timings, short server bounds) and one real
- * SyncClient per entry of `schedule.clients`, each behind its own TCP proxy. After the last step
- * the world is made quiet (faults off, clients resumed) and the run passes when every syncer is
- * in sync with the model computed from the emulator's objects, every client's host holds exactly
- * that model, and no host saw a contract violation on the way.
+ * Runs one torture schedule against the real thing: the Kubernetes API emulator, one or more
+ * real Cattail replicas over it (composition root, Kubernetes datastore with fast timings, short
+ * server bounds; replicas.ts), and one real SyncClient per entry of `schedule.clients`, with or
+ * without catch-up, reaching each replica through its own TCP proxy (agents.ts). After the last
+ * step the world is made quiet (faults off, every replica up, clients resumed) and the run passes
+ * when every replica's syncers are in sync with the model computed from the emulator's objects,
+ * every client's host holds exactly that model, and no host saw a contract violation on the way.
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { syncerSpecs } from '../../src/calico/index.ts';

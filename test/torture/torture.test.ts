@@ -1,7 +1,8 @@
 /**
  * The short convergence torture run inside `npm test`: a few fixed seeds, each a schedule of
- * datastore churn, API faults, client disconnects, pauses, a lowered connection limit and
- * (usually) a server restart, over the real server and real clients. The long run is
+ * datastore churn, API faults, client disconnects, pauses, a lowered connection limit, server
+ * restarts and replica kills, over real server replicas and real clients with and without
+ * catch-up; and one hand-written schedule that must take every catch-up path. The long run is
  * `npm run torture -- --seeds N --minutes M`.
  */
 import assert from 'node:assert/strict';
