@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import { bitmapHas, bucketAtLevel, CloseCode } from '../../src/protocol/index.ts';
 import { eventually, type Harness, startCattail } from '../support/harness.ts';
+import { captureLogs } from '../support/logCapture.ts';
 import { CatchUpClient, type CatchUpConnection } from './catchUpClient.ts';
 
 const EXAMPLE = path.resolve(import.meta.dirname, '../../examples/cluster');
@@ -319,5 +320,30 @@ describe('catch-up', () => {
       assert.equal(closed.code, CloseCode.badFrame);
       assert.match(closed.reason, /hello\.capabilities\.resume\.seq/);
     });
+  });
+
+  test('each hello is logged once at info with the path taken and why, and a 4030 with its own line', async () => {
+    const { logger, lines } = captureLogs('info');
+    const logged = await startCattail({ dir: a.dir, logger, flags: ['--syncer-types', 'felix'] });
+    try {
+      await eventually(() => logged.app.readiness().ready, 'ready', 30_000);
+      const client = new CatchUpClient();
+      client.position = { serverInstanceId: 'elsewhere', seq: 3 };
+      const c = await client.connect(logged.syncUrl, { hostname: 'logged-node' });
+      await synced(client, logged, c, 'in sync');
+      c.close(4030, 'leaving a stale replica');
+      await c.ended;
+      await eventually(() => lines.some((l) => l.msg?.toString().startsWith('client left this replica as stale')), 'the 4030 logged');
+      const hellos = lines.filter((l) => l.msg === 'client hello' && l.hostname === 'logged-node');
+      assert.equal(hellos.length, 1);
+      assert.equal(hellos[0]!.catchUp, 'digest');
+      assert.equal(hellos[0]!.catchUpReason, 'other-instance');
+      assert.equal(hellos[0]!.resumeFrom, 3);
+      const left = lines.find((l) => l.msg?.toString().startsWith('client left this replica as stale'))!;
+      assert.equal(left.level, 30, 'info');
+      assert.equal(left.hostname, 'logged-node');
+    } finally {
+      await logged.close();
+    }
   });
 });
