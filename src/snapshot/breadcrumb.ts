@@ -128,7 +128,8 @@ export class Breadcrumb {
       }
       entries = more;
     }
-    const frames = assembleKvsFrames(entries, maxKVs).map((f) => new SharedFrame(f, this.#compressor));
+    // The last frame carries the position mark `seq` of the run's last breadcrumb (PROTOCOL.md §11.1).
+    const frames = assembleKvsFrames(entries, maxKVs, last.seq).map((f) => new SharedFrame(f, this.#compressor));
     this.#coalesced = { frames, last, kvs: entries.length };
     return this.#coalesced;
   }
