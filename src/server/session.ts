@@ -62,8 +62,10 @@ export interface SessionDeps {
 export type CloseReason = 'client' | 'protocol' | 'rate-limit' | 'handshake-timeout' | 'fell-behind' | 'write-timeout' | 'pong-timeout' | 'rebalance' | 'shutdown' | 'error' | 'left-stale' | 'probe';
 
 /**
- * One client connection: hello → serverHello → shared snapshot frames → snapshotEnd → ack →
- * deltas following the breadcrumb chain from the snapshot's breadcrumb, with pings. Everything
+ * One client connection: hello → serverHello → what brings the client up to date (the path
+ * chosen at hello, catchUpPlan.ts: nothing on a resume, the replaced buckets after the client's
+ * digests, or the shared snapshot frames) → snapshotEnd → ack → deltas following the breadcrumb
+ * chain from that breadcrumb, with pings. A probe gets its serverHello and a close. Everything
  * the session sends is a Buffer built once and shared; the session only decides what to send
  * next and when (backpressure, fall-behind, timeouts). Any failure closes only this session.
  */
