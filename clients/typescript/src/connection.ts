@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import {
   Codec, CloseCode, decompressFrame, DIGESTS_PER_FRAME, encodeDigests, FATAL_CLOSE_CODES, isCompressedFrame, MOVE_ON_CLOSE_CODES,
   CATCH_UP_PATHS, PROTOCOL_VERSION, ProtocolError, scanKvsFrame, SUPPORTED_COMPRESSION,
-  type ClientCapabilities, type ClientMessage, type ServerMessage, type UnknownServerMessage, type WireKV,
+  type ClientCapabilities, type ClientMessage, type ScannedEntry, type ServerMessage, type UnknownServerMessage, type WireKV,
 } from '../../../src/protocol/index.ts';
 import { CattailClientError, asClientError } from './errors.ts';
 import type { KvHash } from './heldDigests.ts';
@@ -27,6 +27,12 @@ export interface SessionListener {
   onBuckets?(level: number, replaced: Uint8Array): void;
   /** Every frame read, with its size on the wire (compressed as sent). */
   onBytes?(bytes: number): void;
+  /**
+   * A `kvs` frame the decoder accepted could not be scanned for buckets and KV hashes (a bug on
+   * one side): its entries are applied without hashes, which turns digest catch-up off until
+   * those keys are replaced. Reported once per session.
+   */
+  onHashFailure?(error: CattailClientError): void;
 }
 
 /** What a session offers in its hello beyond compression (docs/PROTOCOL.md §11). */
@@ -61,6 +67,8 @@ export interface ConnectionOptions {
   readonly catchUp?: CatchUpOffer;
   /** Compute each received entry's bucket and KV hash (needed to offer digests later). */
   readonly hashKvs?: boolean;
+  /** The frame scanner (default `protocol.scanKvsFrame`); injectable for tests. */
+  readonly scanKvs?: (plain: Uint8Array) => readonly ScannedEntry[];
   /** Only ask for the server's status (§11 probe): the session ends right after its serverHello. */
   readonly probe?: boolean;
 }
@@ -110,6 +118,7 @@ export class Connection {
   #compressed = false;
   /** The serverHello chose resume: no `kvs` may precede the snapshotEnd. */
   #resumed = false;
+  #hashFailureReported = false;
 
   constructor(options: ConnectionOptions, listener: SessionListener) {
     this.#options = options;
@@ -194,14 +203,14 @@ export class Connection {
       return;
     }
     let msg: ServerMessage | UnknownServerMessage;
-    let hashes: KvHash[] | undefined;
+    let hashes: readonly KvHash[] | undefined;
     try {
       const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
       this.#listener.onBytes?.(bytes.length);
       if (isCompressedFrame(bytes) && !this.#compressed) throw new ProtocolError(CloseCode.badFrame, 'compressed frame on a connection that did not negotiate compression');
       const plain = this.#compressed && isCompressedFrame(bytes) ? decompressFrame(bytes, this.#options.maxFrameBytes) : bytes;
       msg = this.#codec.decodeServer(plain);
-      if (msg.type === 'kvs' && this.#options.hashKvs === true) hashes = hashesOf(plain, msg.kvs);
+      if (msg.type === 'kvs' && this.#options.hashKvs === true) hashes = this.#hashes(plain, msg.kvs);
     } catch (err) {
       const code = err instanceof ProtocolError ? err.closeCode : CloseCode.badFrame;
       this.#protocolError(code, (err as Error).message, err);
@@ -215,7 +224,7 @@ export class Connection {
     }
   }
 
-  #dispatch(msg: ServerMessage | UnknownServerMessage, hashes: KvHash[] | undefined): void {
+  #dispatch(msg: ServerMessage | UnknownServerMessage, hashes: readonly KvHash[] | undefined): void {
     const o = this.#options;
     switch (msg.type) {
       case 'unknown':
@@ -284,6 +293,25 @@ export class Connection {
       case 'ping':
         this.#send({ type: 'pong', pingTimestamp: msg.timestamp });
         return;
+    }
+  }
+
+  /**
+   * The frame's buckets and KV hashes, or undefined when the scan fails: a frame the decoder
+   * accepted is applied either way, so a scanner bug can cost digest catch-up, never the sync.
+   */
+  #hashes(plain: Uint8Array, kvs: readonly WireKV[]): readonly KvHash[] | undefined {
+    try {
+      return hashesOf(this.#options.scanKvs ?? scanKvsFrame, plain, kvs);
+    } catch (err) {
+      if (!this.#hashFailureReported) {
+        this.#hashFailureReported = true;
+        const url = this.#options.url;
+        this.#listener.onHashFailure?.(new CattailClientError('PROTOCOL',
+          `${url}: a kvs frame could not be scanned for digests (${(err as Error).message}); its keys are held without hashes and digest catch-up is off until they are replaced`,
+          { address: url, cause: err }));
+      }
+      return undefined;
     }
   }
 
@@ -441,13 +469,13 @@ export class Connection {
 /**
  * Each entry's bucket and KV hash, from the frame's plain bytes (§11: the key and value elements
  * exactly as received). The scan and the decoder read the same bytes, so the keys must agree;
- * a disagreement is a bug on one side and fails the frame.
+ * a disagreement is a bug on one side. Throws.
  */
-function hashesOf(plain: Uint8Array, kvs: readonly WireKV[]): KvHash[] {
-  const scanned = scanKvsFrame(plain);
-  if (scanned.length !== kvs.length) throw new ProtocolError(CloseCode.badFrame, `kvs frame scan found ${scanned.length} entries, the decoder ${kvs.length}`);
+function hashesOf(scan: (plain: Uint8Array) => readonly ScannedEntry[], plain: Uint8Array, kvs: readonly WireKV[]): readonly KvHash[] {
+  const scanned = scan(plain);
+  if (scanned.length !== kvs.length) throw new Error(`the scan found ${scanned.length} entries, the decoder ${kvs.length}`);
   for (let i = 0; i < kvs.length; i++) {
-    if (scanned[i]?.key !== kvs[i]?.[0]) throw new ProtocolError(CloseCode.badFrame, `kvs frame scan and decoder disagree on entry ${i}'s key`);
+    if (scanned[i]?.key !== kvs[i]?.[0]) throw new Error(`the scan and the decoder disagree on entry ${i}'s key`);
   }
   return scanned;
 }

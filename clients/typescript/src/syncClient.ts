@@ -253,6 +253,7 @@ export class SyncClient {
         this.#events.emit('connected', info);
       },
       digests: (level) => this.#buffer.digests.fold(level),
+      onHashFailure: (error) => this.#emitError(error),
       onBuckets: (level, replaced) => {
         let buckets = 0;
         for (let i = 0; i < 2 ** level; i++) if (bitmapHas(replaced, i)) buckets++;

@@ -4,7 +4,7 @@ import {
   DigestTable, KVEncoder, bitmapOf, bucketAtLevel, clientDigestLevel, decodeDigests, digestMessageCount, kvHash, type EncodedKV,
 } from '../../../src/protocol/index.ts';
 import { ManualClock } from '../../../test/support/manualClock.ts';
-import { SyncClient, type CatchUpInfo, type LeaveStaleInfo, type SyncClientOptions } from '../src/index.ts';
+import { CattailClientError, Connection, SyncClient, type CatchUpInfo, type KvHash, type LeaveStaleInfo, type SyncClientOptions } from '../src/index.ts';
 import { RecordingHost, sorted, waitFor } from './support/recordingHost.ts';
 import { ScriptedServer, type ScriptedSession } from './support/scriptedServer.ts';
 
@@ -289,5 +289,32 @@ describe('Catch-up in the SyncClient (PROTOCOL.md §11), against a scripted serv
     assert.equal(a.ws.readyState, a.ws.OPEN, 'still connected to A');
     assert.equal(c.stats.leftStale, 0);
     assert.equal(srvB.sessions.length, 1, 'only the probe');
+  });
+
+  it('applies a frame its scanner cannot hash without hashes, reports it once, and keeps the connection', async () => {
+    const srv = await server();
+    const kvs: (readonly (KvHash | undefined)[] | undefined)[] = [];
+    const failures: CattailClientError[] = [];
+    const connection = new Connection({
+      url: srv.url, syncerType: 'felix', hostname: 'h', clientVersion: 'v', clientInfo: 'test', clientConnId: 'c1',
+      connectTimeoutMs: 5000, handshakeTimeoutMs: 5000, readTimeoutMs: 30_000, writeTimeoutMs: 5000, maxFrameBytes: 1 << 21,
+      compression: false, tls: undefined, hashKvs: true, scanKvs: () => { throw new Error('scanner bug'); },
+    }, {
+      onServerHello: () => undefined, onSnapshotEnd: () => undefined, onStatus: () => undefined,
+      onKvs: (_entries, hashes) => kvs.push(hashes),
+      onHashFailure: (e) => failures.push(e),
+    });
+    const done = connection.run();
+    const s = await srv.next();
+    await s.handshake('A');
+    s.sendKvs([['/a', 1]]);
+    s.sendKvs([['/b', 1]]);
+    await s.snapshotEnd(1, 2);
+    assert.deepEqual(kvs, [undefined, undefined], 'both frames applied, without hashes');
+    assert.equal(failures.length, 1);
+    assert.match(failures[0]?.message ?? '', /scanner bug.*digest catch-up is off/);
+    assert.equal(s.ws.readyState, s.ws.OPEN, 'the connection goes on');
+    connection.close();
+    await done;
   });
 });
