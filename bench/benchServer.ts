@@ -85,11 +85,19 @@ export class BenchServer {
     return this.#child.request('rssWatch', { on });
   }
 
-  /** Update entered the cache → frame handed to the socket, per session (needs `sendStamps`); `reset` clears it after reading. */
-  async serverLatency(reset = false): Promise<LatencyHistogram> {
-    const h = new LatencyHistogram();
-    h.merge(await this.#child.request<{ counts: number[]; maxMs: number }>('serverLatency', { reset }));
-    return h;
+  /**
+   * Update entered the cache → frame handed to the socket, per session (needs `sendStamps`):
+   * `clean` for sockets with nothing queued, `backedUp` for sockets whose agent lagged
+   * (sendStamps.ts); `reset` clears them after reading.
+   */
+  async serverLatency(reset = false): Promise<{ clean: LatencyHistogram; backedUp: LatencyHistogram }> {
+    type Json = { counts: number[]; maxMs: number };
+    const r = await this.#child.request<{ clean: Json; backedUp: Json }>('serverLatency', { reset });
+    const clean = new LatencyHistogram();
+    clean.merge(r.clean);
+    const backedUp = new LatencyHistogram();
+    backedUp.merge(r.backedUp);
+    return { clean, backedUp };
   }
 
   /** Starts counting the server's syscalls (`--strace`); the returned function stops and reads the counts. */

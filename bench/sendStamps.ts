@@ -13,6 +13,11 @@
  * installed only in the bench's server process and only when asked for. Entries' stamps are read
  * once per shared frame (a WeakMap keyed by the Buffer every session receives).
  *
+ * A send to a socket that still has bytes queued (`bufferedAmount > 0`: the kernel's buffer was
+ * full, so the agent is not reading as fast as the server writes) is counted apart: its wait in
+ * the session's high-water-mark loop is the agent's doing, not the server's. `histogram` holds
+ * the sends to sockets with nothing queued, the server's own share; `backedUp` the others.
+ *
  * Sampled: one send in SAMPLE_EVERY is recorded (all its entries). Recording every send cost 7 %
  * of the server's CPU in a profile of the paced scenario, which would have inflated the very
  * figure it measures. The stride is prime, so with hundreds of sessions per breadcrumb the
@@ -27,6 +32,7 @@ const SAMPLE_EVERY = 7;
 
 export class SendStamps {
   readonly histogram = new LatencyHistogram();
+  readonly backedUp = new LatencyHistogram();
   readonly #stamps = new WeakMap<Buffer, Float64Array>();
   #restore: (() => void) | undefined;
   #sends = 0;
@@ -36,10 +42,10 @@ export class SendStamps {
     if (this.#restore !== undefined) return;
     const proto = WebSocket.prototype as unknown as { send: (data: unknown, options: unknown, cb: unknown) => void };
     const original = proto.send;
-    const record = (frame: Buffer) => this.#record(frame);
+    const record = (frame: Buffer, queued: boolean) => this.#record(frame, queued);
     const sampled = () => ++this.#sends % SAMPLE_EVERY === 0;
     proto.send = function send(this: WebSocket, data: unknown, options: unknown, cb: unknown): void {
-      if (sampled() && Buffer.isBuffer(data)) record(data);
+      if (sampled() && Buffer.isBuffer(data)) record(data, this.bufferedAmount > 0);
       original.call(this, data, options, cb);
     };
     this.#restore = () => {
@@ -52,7 +58,12 @@ export class SendStamps {
     this.#restore = undefined;
   }
 
-  #record(frame: Buffer): void {
+  clear(): void {
+    this.histogram.clear();
+    this.backedUp.clear();
+  }
+
+  #record(frame: Buffer, queued: boolean): void {
     let stamps = this.#stamps.get(frame);
     if (stamps === undefined) {
       if (!isKvsFrame(frame)) return;
@@ -65,6 +76,7 @@ export class SendStamps {
     }
     if (stamps.length === 0) return;
     const now = wallClockMs();
-    for (const s of stamps) this.histogram.record(now - s);
+    const into = queued ? this.backedUp : this.histogram;
+    for (const s of stamps) into.record(now - s);
   }
 }

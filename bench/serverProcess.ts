@@ -115,12 +115,12 @@ async function main(): Promise<void> {
       }, 20);
       return rssPeak;
     },
-    /** The server-side latency histogram (update entered the cache → frame handed to the socket), optionally cleared. */
+    /** The server-side latency histograms (update entered the cache → frame handed to the socket; sendStamps.ts), optionally cleared. */
     serverLatency: (a: { reset?: boolean }) => {
-      const h = sendStamps.histogram.toJSON();
-      const copy = { counts: [...h.counts], maxMs: h.maxMs };
-      if (a.reset === true) sendStamps.histogram.clear();
-      return copy;
+      const copy = (h: { counts: number[]; maxMs: number }) => ({ counts: [...h.counts], maxMs: h.maxMs });
+      const r = { clean: copy(sendStamps.histogram.toJSON()), backedUp: copy(sendStamps.backedUp.toJSON()) };
+      if (a.reset === true) sendStamps.clear();
+      return r;
     },
     counters: async () => ({
       snapshotsGenerated: await counter(app.metrics.snapshotsGenerated),
