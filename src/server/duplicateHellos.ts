@@ -13,47 +13,40 @@ export interface HelloClaimant {
 
 export class DuplicateHellos<C extends HelloClaimant> {
   /**
-   * One claimant as itself, several as an array: nearly every identity has one live session,
-   * and a Set per identity would cost each connection a Set and its table.
+   * Claimants by hostname (the string the session already holds, so no key is built per
+   * session): one as itself, several (a node's syncer types, or duplicates) as an array. A Set
+   * per identity would cost each connection a Set and its table.
    */
-  readonly #byIdentity = new Map<string, C | C[]>();
+  readonly #byHostname = new Map<string, C | C[]>();
 
   /** Records `c`'s claim and returns the other live sessions that already claim the same identity. */
   claim(c: C): C[] {
-    const key = identity(c);
-    if (key === undefined) return [];
-    const held = this.#byIdentity.get(key);
+    const { hostname, syncerType } = c;
+    if (hostname === undefined || syncerType === undefined) return [];
+    const held = this.#byHostname.get(hostname);
     if (held === undefined) {
-      this.#byIdentity.set(key, c);
+      this.#byHostname.set(hostname, c);
       return [];
     }
-    if (!Array.isArray(held)) {
-      if (held === c) return [];
-      this.#byIdentity.set(key, [held, c]);
-      return [held];
-    }
-    if (held.includes(c)) return held.filter((o) => o !== c);
-    const others = [...held];
-    held.push(c);
+    const list = Array.isArray(held) ? held : [held];
+    const others = list.filter((o) => o !== c && o.syncerType === syncerType);
+    if (!list.includes(c)) list.push(c);
+    if (list !== held) this.#byHostname.set(hostname, list);
     return others;
   }
 
   release(c: C): void {
-    const key = identity(c);
-    if (key === undefined) return;
-    const held = this.#byIdentity.get(key);
+    const { hostname, syncerType } = c;
+    if (hostname === undefined || syncerType === undefined) return;
+    const held = this.#byHostname.get(hostname);
     if (held === undefined) return;
     if (!Array.isArray(held)) {
-      if (held === c) this.#byIdentity.delete(key);
+      if (held === c) this.#byHostname.delete(hostname);
       return;
     }
     const i = held.indexOf(c);
     if (i < 0) return;
     held.splice(i, 1);
-    if (held.length === 1) this.#byIdentity.set(key, held[0] as C);
+    if (held.length === 1) this.#byHostname.set(hostname, held[0] as C);
   }
-}
-
-function identity(c: HelloClaimant): string | undefined {
-  return c.hostname === undefined || c.syncerType === undefined ? undefined : `${c.syncerType}\u0000${c.hostname}`;
 }

@@ -74,6 +74,7 @@ describe('duplicate hellos', () => {
     assert.deepEqual(hellos.claim(a), []);
     assert.deepEqual(hellos.claim(other), [], 'another syncer type is another identity');
     assert.deepEqual(hellos.claim(b), [a]);
+    assert.deepEqual(hellos.claim(claimant('node-1', 'bgp')), [other]);
     assert.deepEqual(hellos.claim(c), [a, b]);
     hellos.release(a);
     hellos.release(b);
