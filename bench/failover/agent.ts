@@ -102,6 +102,9 @@ export class Agent {
   #everInSync = false;
   #marksSeen = false;
   #retry: NodeJS.Timeout | undefined;
+  /** While held, a lost connection is not retried until `release()`. */
+  #held = false;
+  #waiting = false;
   #phase: PhaseRecord | undefined;
   #watching = false;
   #targets = new Map<number, number>();
@@ -135,6 +138,19 @@ export class Agent {
     this.#stopped = true;
     clearTimeout(this.#retry);
     this.#conn?.ws.terminate();
+  }
+
+  /** Holds (true) or stops holding this agent's reconnections; see `release`. */
+  hold(on: boolean): void {
+    this.#held = on;
+  }
+
+  /** Ends a hold: an agent that lost its connection meanwhile reconnects now (within 100 ms). */
+  release(): void {
+    this.#held = false;
+    if (!this.#waiting) return;
+    this.#waiting = false;
+    this.#retry = setTimeout(() => this.#open(), Math.random() * 100);
   }
 
   /** The replicas discovery lists; an agent whose replica is not listed moves to the next listed one. */
@@ -340,6 +356,10 @@ export class Agent {
     }
     if (this.#stopped) return;
     if (!this.#live.has(this.#replica)) this.#replica = this.spec.order.find((r) => this.#live.has(r)) ?? this.#replica;
+    if (this.#held) {
+      this.#waiting = true;
+      return;
+    }
     // Jittered retry: at once (within 100 ms) after a connection that worked, then growing to 1 s.
     const base = this.#attempt === 0 ? 100 : Math.min(1000, 100 * 2 ** this.#attempt);
     this.#attempt++;

@@ -52,17 +52,30 @@ export class AgentFleet {
     await Promise.all(this.#children.map((c) => c.request('setTargets', { targets: [...targets] })));
   }
 
+  /** Process indexes of one group: the first half of the processes hold the catch-up agents. */
+  group(catchUp: boolean): number[] {
+    const half = this.#children.length / 2;
+    return this.#children.map((_, i) => i).filter((i) => (i < half) === catchUp);
+  }
+
+  /** Agents of the processes `which` do not reconnect after a loss until `release`. */
+  async hold(which: readonly number[]): Promise<void> {
+    await Promise.all(which.map((i) => (this.#children[i] as ChildHandle).request('hold')));
+  }
+
+  async release(which: readonly number[]): Promise<void> {
+    await Promise.all(which.map((i) => (this.#children[i] as ChildHandle).request('release')));
+  }
+
   /**
-   * Per process: resolves when every agent that lost its connection has caught up, once at least
-   * `minLost(specs)` of its agents lost one (or at the timeout). `onProcessDone` fires for each
-   * process as it finishes, with its index.
+   * For the processes `which`: resolves when, in each, every agent that lost its connection has
+   * caught up, once at least `minLost(specs)` of its agents lost one (or at the timeout).
    */
-  awaitCaughtUp(minLost: (specs: readonly AgentSpec[]) => number, timeoutMs: number, onProcessDone: (index: number) => void): Promise<Array<PhaseProgress & { complete: boolean }>> {
-    return Promise.all(this.#children.map(async (c, i) => {
-      const r = await c.request<PhaseProgress & { complete: boolean }>('awaitCaughtUp', { minLost: minLost(this.#specs[i] as readonly AgentSpec[]), timeoutMs });
-      onProcessDone(i);
-      return r;
-    }));
+  async awaitCaughtUp(which: readonly number[], minLost: (specs: readonly AgentSpec[]) => number, timeoutMs: number): Promise<boolean> {
+    const r = await Promise.all(which.map((i) => (this.#children[i] as ChildHandle).request<PhaseProgress & { complete: boolean }>('awaitCaughtUp', {
+      minLost: minLost(this.#specs[i] as readonly AgentSpec[]), timeoutMs,
+    })));
+    return r.every((x) => x.complete);
   }
 
   async progress(): Promise<PhaseProgress> {

@@ -73,6 +73,12 @@ function main(): void {
       hooks.onFirstInSync = inner;
       return agents.length;
     },
+    hold: () => {
+      for (const ag of agents) if (ag.spec.observer !== true) ag.hold(true);
+    },
+    release: () => {
+      for (const ag of agents) ag.release();
+    },
     setLive: (a: { live: number[] }) => {
       for (const ag of agents) ag.setLive(a.live);
     },

@@ -1,12 +1,15 @@
 /**
  * Failover and network-cut catch-up (issue 13): three Cattail replicas over one Kubernetes API
  * emulator (shared revisions), agents spread over them through TCP proxies, a paced pod churn.
- * Half the agents offer catch-up (resume + digest), half do not, side by side in one run:
+ * Half the agents offer catch-up (resume + digest), half do not, side by side in one run; in each
+ * phase the catch-up agents reconnect first and the others are held until they have caught up,
+ * so that each group's time and CPU are its own rather than shared with the other's:
  *
  * 1. SIGKILL one replica: its agents move to the survivors (digest catch-up, or a full snapshot).
- * 2. Cut every agent's network for 10 s, no server restart: they come back to the same replica
- *    (resume, or a full snapshot); an observer on each replica, never cut, gives the delta bytes
- *    each agent missed.
+ * 2. Cut every agent's network for 10 s (the proxies destroy every connection and refuse new
+ *    ones), no server restart: they come back to the same replica (resume, or a full snapshot);
+ *    an observer on each replica, never cut, gives the delta bytes each agent missed. Agents are
+ *    held during the cut and released group by group when it ends.
  * 3. Stop the churn; every agent's state (its key count and level-16 bucket digests) must equal
  *    each survivor's, and each survivor's model must equal the one computed from the
  *    emulator's objects.
@@ -77,12 +80,16 @@ export async function runFailover(ctx: BenchContext, size: { readonly pods: numb
 
     // 2. Cut every agent for 10 s.
     const survivors = cluster.alive;
+    // Every agent is held during the cut (no attempts against the blocked proxy), so that both
+    // groups start reconnecting the same way, within 100 ms of their release.
     await fleet.beginPhase(survivors);
+    await fleet.hold(fleet.group(true));
     await cluster.block();
     await sleep(CUT_MS);
     await fleet.setTargets(await cluster.seqs());
+    await cluster.open();
     const cutLoad = loadAverage();
-    const cut = await measure(ctx, cluster, fleet, survivors, (s) => s.observer !== true, () => void cluster.open());
+    const cut = await measure(ctx, cluster, fleet, survivors, (s) => s.observer !== true, () => void fleet.release(fleet.group(true)));
     const marks = await fleet.marks();
     const ratios = resumeRatios(cut.records, marks);
     const marksSeen = [...marks.values()].some((m) => m.length > 0);
@@ -104,11 +111,11 @@ export async function runFailover(ctx: BenchContext, size: { readonly pods: numb
     ];
     const notes = [
       `load average at the kill ${killLoad}, at the end of the cut ${cutLoad} (2 cores shared by the replicas, the emulator, the proxies and ${processes} agent processes)`,
-      phaseNote('kill', 'catch-up', kill.on, kill.cpuOn, kill.cpuAll),
-      phaseNote('kill', 'no catch-up', kill.off, kill.cpuOn, kill.cpuAll),
+      phaseNote('kill', 'catch-up', kill.on, kill.cpuOn),
+      phaseNote('kill', 'no catch-up', kill.off, kill.cpuOff),
       `kill: under ${(killChangedBound * 100).toFixed(2)} % of keys can have changed between the kill and the last catch-up agent's recovery (${CHURN_PER_SEC}/s × ${kill.on.secondsToAll.toFixed(2)} s / ${pods} keys)`,
-      phaseNote('cut', 'resume', cut.on, cut.cpuOn, cut.cpuAll),
-      phaseNote('cut', 'no catch-up', cut.off, cut.cpuOn, cut.cpuAll),
+      phaseNote('cut', 'resume', cut.on, cut.cpuOn),
+      phaseNote('cut', 'no catch-up', cut.off, cut.cpuOff),
       `cut: resumed agents received ${ratios.median.toFixed(3)}× (median), ${ratios.max.toFixed(3)}× (worst) the delta bytes an online observer received for the same breadcrumbs (${ratios.counted} agents; median missed ${(ratios.missedMedian / 1024).toFixed(0)} KiB)`,
       ...(marksSeen ? [] : ['NO DELTA MARKS: no observer saw a delta kvs frame carry seq (spec13 §A.1), so a client\'s resume position never moves past its snapshotEnd, a resume replays every delta since that snapshot, and the resume figures cannot be measured']),
       `churn: ${churned.updates} label changes, ${churned.deletes} deletions, ${churned.creates} creations of pods`,
@@ -123,9 +130,9 @@ export async function runFailover(ctx: BenchContext, size: { readonly pods: numb
       figures: {
         pods, agents, replicas: REPLICAS, churnPerSec: CHURN_PER_SEC, cutMs: CUT_MS, fullSnapshotBytes,
         ...prefixed('kill.catchUp.', kill.on), ...prefixed('kill.snapshot.', kill.off),
-        'kill.cpuSecondsUntilCatchUpDone': kill.cpuOn, 'kill.cpuSecondsUntilAllDone': kill.cpuAll,
+        'kill.catchUp.survivorCpuSeconds': kill.cpuOn, 'kill.snapshot.survivorCpuSeconds': kill.cpuOff,
         ...prefixed('cut.resume.', cut.on), ...prefixed('cut.snapshot.', cut.off),
-        'cut.cpuSecondsUntilResumeDone': cut.cpuOn, 'cut.cpuSecondsUntilAllDone': cut.cpuAll,
+        'cut.resume.survivorCpuSeconds': cut.cpuOn, 'cut.snapshot.survivorCpuSeconds': cut.cpuOff,
         'cut.bytesOverMissedMedian': ratios.median, 'cut.bytesOverMissedMax': ratios.max, 'cut.missedBytesMedian': ratios.missedMedian,
         verified: verification.ok, loadAtKill: killLoad, loadAtCut: cutLoad,
         ...Object.fromEntries(Object.entries(verification.metrics).map(([k, v]) => [`metric.${k}`, v])),
@@ -164,42 +171,46 @@ interface Measured {
   readonly records: PhaseRecord[];
   readonly on: GroupFigures;
   readonly off: GroupFigures;
-  /** Survivors' CPU seconds from the event until the catch-up group, and until everyone, had caught up. */
+  /** Survivors' CPU seconds while each group was catching up. */
   readonly cpuOn: number;
-  readonly cpuAll: number;
+  readonly cpuOff: number;
 }
 
+/**
+ * One phase, the two groups one after the other: the event (kill, or the end of the cut) lets
+ * the catch-up agents reconnect while the others are held; once every catch-up agent has caught
+ * up, the others are released. Each group's time and the survivors' CPU are then its own, not
+ * inflated or deflated by the other group's load on the shared cores.
+ */
 async function measure(
   ctx: BenchContext, cluster: FailoverCluster, fleet: AgentFleet, survivors: readonly number[], affected: (s: AgentSpec) => boolean, event: () => void,
 ): Promise<Measured> {
-  const cpu0 = cluster.cpuSeconds(survivors);
-  let cpuOn = NaN;
-  const t0 = wallClockMs();
-  event();
+  const on = fleet.group(true);
+  const off = fleet.group(false);
+  await fleet.hold(off);
+  const minLost = (specs: readonly AgentSpec[]) => specs.filter(affected).length;
   const progress = setInterval(() => {
     void fleet.progress().then((p) => ctx.log(`failover: ${p.caughtUp}/${p.lost} agents caught up`)).catch(() => {});
   }, 5000);
-  // Processes of the first half hold the catch-up agents (assignAgents).
-  const catchUpProcesses = fleet.processCount / 2;
-  let catchUpDone = 0;
-  let results;
+  const cpu0 = cluster.cpuSeconds(survivors);
+  const t0 = wallClockMs();
+  event();
+  let cpuOn: number;
+  let cpuOff: number;
+  let t1: number;
   try {
-    results = await fleet.awaitCaughtUp((specs) => specs.filter(affected).length, 600_000, (i) => {
-      if (i < catchUpProcesses && ++catchUpDone === catchUpProcesses) cpuOn = cluster.cpuSeconds(survivors) - cpu0;
-    });
+    if (!(await fleet.awaitCaughtUp(on, minLost, 600_000))) ctx.log('failover: some catch-up agents did not catch up within the timeout');
+    const cpu1 = cluster.cpuSeconds(survivors);
+    cpuOn = cpu1 - cpu0;
+    t1 = wallClockMs();
+    await fleet.release(off);
+    if (!(await fleet.awaitCaughtUp(off, minLost, 600_000))) ctx.log('failover: some agents without catch-up did not catch up within the timeout');
+    cpuOff = cluster.cpuSeconds(survivors) - cpu1;
   } finally {
     clearInterval(progress);
   }
-  const cpuAll = cluster.cpuSeconds(survivors) - cpu0;
-  if (results.some((r) => !r.complete)) ctx.log('failover: some agents did not catch up within the timeout');
   const records = (await fleet.records()).filter((r) => r.lost);
-  return {
-    records,
-    on: groupFigures(records.filter((r) => r.catchUp), t0),
-    off: groupFigures(records.filter((r) => !r.catchUp), t0),
-    cpuOn: Number.isNaN(cpuOn) ? cpuAll : cpuOn,
-    cpuAll,
-  };
+  return { records, on: groupFigures(records.filter((r) => r.catchUp), t0), off: groupFigures(records.filter((r) => !r.catchUp), t1), cpuOn, cpuOff };
 }
 
 function resumeRatios(records: readonly PhaseRecord[], marks: ReadonlyMap<number, number[]>): { median: number; max: number; counted: number; missedMedian: number } {
@@ -250,11 +261,11 @@ async function verify(cluster: FailoverCluster, fleet: AgentFleet, survivors: re
   }
 }
 
-function phaseNote(phase: string, group: string, g: GroupFigures, cpuOn: number, cpuAll: number): string {
+function phaseNote(phase: string, group: string, g: GroupFigures, cpu: number): string {
   return `${phase}, ${group}: ${g.caughtUp}/${g.agents} agents caught up (paths ${g.paths}; reasons ${g.reasons}); all after ${g.secondsToAll.toFixed(2)} s ` +
-    `(median ${g.secondsMedian.toFixed(2)} s); bytes median ${(g.bytesMedian / MiB).toFixed(3)} MiB, worst ${(g.bytesMax / MiB).toFixed(3)} MiB; ` +
-    `entries before snapshotEnd median ${g.entriesMedian}; pending deleted ${g.pendingDeletedTotal}; ` +
-    `survivors' CPU ${cpuOn.toFixed(1)} s until the catch-up group was done, ${cpuAll.toFixed(1)} s until all` +
+    `(median ${g.secondsMedian.toFixed(2)} s, at most ${g.attemptsMax} connection attempts); bytes median ${(g.bytesMedian / MiB).toFixed(3)} MiB, worst ${(g.bytesMax / MiB).toFixed(3)} MiB; ` +
+    `entries before snapshotEnd median ${g.entriesMedian}; held keys of replaced buckets median ${g.replacedHeldMedian}; pending keys deleted at in-sync ${g.pendingDeletedTotal}; ` +
+    `survivors' CPU meanwhile ${cpu.toFixed(1)} s` +
     (g.withoutMarks > 0 ? `; ${g.withoutMarks} agents never saw a delta frame carry seq, so for them caught up only means in-sync` : '');
 }
 
