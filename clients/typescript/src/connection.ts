@@ -1,13 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
 import {
-  Codec, CloseCode, decompressFrame, DIGESTS_PER_FRAME, encodeDigests, FATAL_CLOSE_CODES, isCompressedFrame, MOVE_ON_CLOSE_CODES,
-  CATCH_UP_PATHS, PROTOCOL_VERSION, ProtocolError, scanKvsFrame, SUPPORTED_COMPRESSION,
-  type ClientCapabilities, type ClientMessage, type ScannedEntry, type ServerMessage, type UnknownServerMessage, type WireKV,
+  Codec, CloseCode, decompressFrame, FATAL_CLOSE_CODES, isCompressedFrame, MOVE_ON_CLOSE_CODES, PROTOCOL_VERSION, ProtocolError, scanKvsFrame,
+  SUPPORTED_COMPRESSION, type ClientCapabilities, type ClientMessage, type ScannedEntry, type ServerMessage, type UnknownServerMessage, type WireKV,
 } from '../../../src/protocol/index.ts';
+import { catchUpProblem, digestsMessages, hashesOf, helloCapabilities, type CatchUpOffer } from './catchUpWire.ts';
 import { CattailClientError, asClientError } from './errors.ts';
 import type { KvHash } from './heldDigests.ts';
-import type { ResumeOffer } from './resumePosition.ts';
 import { classifyTlsError, type SocketTlsOptions } from './tls.ts';
 import type { ConnectionInfo, DisconnectInfo, SyncStatus } from './types.ts';
 
@@ -35,13 +34,7 @@ export interface SessionListener {
   onHashFailure?(error: CattailClientError): void;
 }
 
-/** What a session offers in its hello beyond compression (docs/PROTOCOL.md §11). */
-export interface CatchUpOffer {
-  /** The client's resume position, if it has one. */
-  readonly resume: ResumeOffer | undefined;
-  /** The digest level the client uploads at if the server asks; undefined: no digest offer. */
-  readonly digestLevel: number | undefined;
-}
+export type { CatchUpOffer } from './catchUpWire.ts';
 
 export interface ConnectionOptions {
   readonly url: string;
@@ -185,14 +178,7 @@ export class Connection {
 
   #capabilities(): ClientCapabilities {
     const o = this.#options;
-    if (o.probe === true) return { probe: true };
-    const resume = o.catchUp?.resume;
-    const level = o.catchUp?.digestLevel;
-    return {
-      ...(o.compression ? { compression: SUPPORTED_COMPRESSION } : {}),
-      ...(resume === undefined ? {} : { resume: { serverInstanceId: resume.serverInstanceId, seq: resume.seq } }),
-      ...(level === undefined ? {} : { digest: { level } }),
-    };
+    return helloCapabilities(o.compression ? SUPPORTED_COMPRESSION : undefined, o.probe === true ? 'probe' : o.catchUp);
   }
 
   #onMessage(data: WebSocket.RawData, isBinary: boolean): void {
@@ -244,7 +230,7 @@ export class Connection {
           return this.#protocolError(CloseCode.protocolError, `server chose compression ${JSON.stringify(msg.compression)}, which this client did not offer`);
         }
         const catchUp = msg.catchUp ?? null;
-        const problem = this.#checkCatchUp(catchUp, msg.serverInstanceId);
+        const problem = catchUpProblem(this.#options.probe === true ? undefined : this.#options.catchUp, catchUp, msg.serverInstanceId);
         if (problem !== undefined) return this.#protocolError(CloseCode.protocolError, problem);
         clearTimeout(this.#handshakeTimer);
         this.#phase = catchUp === 'digest' ? 'buckets' : 'snapshot';
@@ -315,32 +301,14 @@ export class Connection {
     }
   }
 
-  /** Why a serverHello's `catchUp` is not acceptable for what this session offered, if it is not. */
-  #checkCatchUp(catchUp: string | null, serverInstanceId: string): string | undefined {
-    const offer = this.#options.probe === true ? undefined : this.#options.catchUp;
-    const offered = offer !== undefined && (offer.resume !== undefined || offer.digestLevel !== undefined);
-    if (catchUp === null) return undefined;
-    if (!(CATCH_UP_PATHS as readonly string[]).includes(catchUp)) return `serverHello.catchUp ${JSON.stringify(catchUp)} is not a catch-up path`;
-    if (!offered) return `server chose catch-up ${JSON.stringify(catchUp)}, which this client did not offer`;
-    if (catchUp === 'resume' && offer?.resume?.serverInstanceId !== serverInstanceId) {
-      return `server ${JSON.stringify(serverInstanceId)} chose resume, but this client offered no position on it`;
-    }
-    if (catchUp === 'digest' && offer?.digestLevel === undefined) return 'server chose digest catch-up, which this client did not offer';
-    return undefined;
-  }
-
-  /** §11 digest path: the bucket digests at `level`, in order, at most DIGESTS_PER_FRAME per message. */
+  /** §11 digest path: the bucket digests at `level`, in order. */
   #sendDigests(level: number): void {
     const digests = this.#listener.digests?.(level);
     if (digests === undefined || digests.length !== 2 * 2 ** level) {
       this.#fail(new CattailClientError('PROTOCOL', `${this.#options.url}: no digests at level ${level} to upload`, { address: this.#options.url }), CloseCode.normal);
       return;
     }
-    const buckets = 2 ** level;
-    for (let offset = 0; offset < buckets; offset += DIGESTS_PER_FRAME) {
-      const count = Math.min(DIGESTS_PER_FRAME, buckets - offset);
-      this.#send({ type: 'digests', level, offset, digests: encodeDigests(digests, offset, count) });
-    }
+    for (const message of digestsMessages(digests, level)) this.#send(message);
   }
 
   #send(message: ClientMessage): void {
@@ -466,16 +434,3 @@ export class Connection {
   }
 }
 
-/**
- * Each entry's bucket and KV hash, from the frame's plain bytes (§11: the key and value elements
- * exactly as received). The scan and the decoder read the same bytes, so the keys must agree;
- * a disagreement is a bug on one side. Throws.
- */
-function hashesOf(scan: (plain: Uint8Array) => readonly ScannedEntry[], plain: Uint8Array, kvs: readonly WireKV[]): readonly KvHash[] {
-  const scanned = scan(plain);
-  if (scanned.length !== kvs.length) throw new Error(`the scan found ${scanned.length} entries, the decoder ${kvs.length}`);
-  for (let i = 0; i < kvs.length; i++) {
-    if (scanned[i]?.key !== kvs[i]?.[0]) throw new Error(`the scan and the decoder disagree on entry ${i}'s key`);
-  }
-  return scanned;
-}

@@ -5,6 +5,7 @@ import { Connection, type CatchUpOffer, type SessionListener } from './connectio
 import { CattailClientError, asClientError } from './errors.ts';
 import { TypedEvents } from './events.ts';
 import { resolveOptions, type ResolvedOptions, type SyncClientOptions } from './options.ts';
+import { Probe, type ProbeResult } from './probe.ts';
 import { ResumePosition } from './resumePosition.ts';
 import { ResyncBuffer } from './resyncBuffer.ts';
 import { StaleWatch } from './staleWatch.ts';
@@ -53,7 +54,7 @@ export class SyncClient {
   /** TLS of the current attempt, reused by probes. */
   #tls: SocketTlsOptions | undefined;
   /** The probe in flight, if any (closed with the client). */
-  #probeConnection: Connection | undefined;
+  #probeInFlight: Probe | undefined;
   readonly #catchUps = perPath();
   readonly #catchUpBytes = perPath();
   #bytesReceived = 0;
@@ -112,7 +113,7 @@ export class SyncClient {
       this.#closing = true;
       this.#wakeSleep?.();
       this.#stale.disconnected();
-      this.#probeConnection?.close();
+      this.#probeInFlight?.close();
       this.#connection?.close();
       this.#buffer.interrupt();
       if (this.#loop === undefined) this.#stop({ reason: 'closed', error: undefined });
@@ -333,27 +334,20 @@ export class SyncClient {
   }
 
   /** One probe connection (§11): the probed server's status from its serverHello, or why it failed. */
-  async #probe(url: string): Promise<{ status: SyncStatus | undefined; error: CattailClientError | undefined }> {
+  async #probe(url: string): Promise<ProbeResult> {
     const o = this.#options;
-    let status: SyncStatus | undefined;
-    const probe = new Connection({
+    const probe = new Probe({
       url, syncerType: o.syncerType, hostname: o.hostname, clientVersion: o.clientVersion, clientInfo: o.clientInfo,
       clientConnId: `${this.#connIdPrefix}-probe-${++this.#connCounter}`,
       connectTimeoutMs: o.connectTimeoutMs, handshakeTimeoutMs: o.handshakeTimeoutMs, readTimeoutMs: o.readTimeoutMs,
-      writeTimeoutMs: o.writeTimeoutMs, maxFrameBytes: o.maxFrameBytes, compression: false, tls: this.#tls, probe: true,
-    }, {
-      onServerHello: (info) => { status = info.serverStatus; },
-      onKvs: () => undefined,
-      onSnapshotEnd: () => undefined,
-      onStatus: () => undefined,
+      writeTimeoutMs: o.writeTimeoutMs, maxFrameBytes: o.maxFrameBytes, tls: this.#tls,
     });
-    this.#probeConnection = probe;
-    const outcome = await probe.run();
-    this.#probeConnection = undefined;
-    const error = status === undefined
-      ? outcome.error ?? new CattailClientError('PROTOCOL', `${url}: the probe's serverHello carried no status`, { address: url })
-      : undefined;
-    return { status, error };
+    this.#probeInFlight = probe;
+    try {
+      return await probe.run();
+    } finally {
+      this.#probeInFlight = undefined;
+    }
   }
 
   async #attemptFailed(): Promise<void> {
