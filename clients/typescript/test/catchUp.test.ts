@@ -94,6 +94,30 @@ describe('Catch-up in the SyncClient (PROTOCOL.md §11), against a scripted serv
     assert.deepEqual((await s3.recv('hello')).capabilities.resume, { serverInstanceId: 'A', seq: 7 });
   });
 
+  it('a slow host loses nothing across a resume: what it had not taken when the connection dropped is still delivered', async () => {
+    const srv = await server();
+    const host = new RecordingHost({ delayMs: 40 });
+    const c = client([srv.url], host, { maxBatchSize: 1 });
+    c.start();
+    const s1 = await srv.next();
+    await s1.handshake('A');
+    s1.sendKvs([['/a', 0]]);
+    await s1.snapshotEnd(1, 1);
+    s1.send({ type: 'status', status: 'in-sync' });
+    for (let i = 1; i <= 20; i++) s1.sendKvs([[`/k${i}`, i]], { seq: 1 + i });
+    await waitFor(() => c.stats.updatesReceived === 21, 'every delta read');
+    assert.ok(host.state.size < 21, 'the host is still behind when the connection drops');
+    s1.cut();
+    const s2 = await srv.next();
+    const hello = await s2.handshake('A', { catchUp: 'resume' });
+    assert.deepEqual(hello.capabilities.resume, { serverInstanceId: 'A', seq: 21 }, 'the position counts what was read, not what was delivered');
+    await s2.snapshotEnd(21, 21);
+    s2.send({ type: 'status', status: 'in-sync' });
+    s2.sendKvs([['/k1', 'changed']], { seq: 22 });
+    await waitFor(() => host.state.get('/k1') === 'changed' && host.state.size === 21 && host.lastStatus === 'in-sync', 'everything delivered', 20_000);
+    assert.deepEqual(host.violations, []);
+  });
+
   it('makes no resume offer after a connection that did not resume was cut mid-snapshot', async () => {
     const srv = await server();
     const host = new RecordingHost();
