@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.ts';
 import {
-  assembleKvsFrames, bitmapHas, bitmapOf, type DigestTable, type EncodedKV, type FrameEntry, MAX_DIGEST_LEVEL,
+  assembleKvsFrame, bitmapHas, bitmapOf, type DigestTable, type EncodedKV, type FrameEntry, kvsFrameCloseBytes, MAX_DIGEST_LEVEL,
 } from '../protocol/index.ts';
 import type { Breadcrumb } from './breadcrumb.ts';
 import type { SnapshotCache } from './cache.ts';
@@ -82,18 +82,33 @@ export class CatchUpBase {
    * Plain `kvs` frames (every entry `new`, no position mark) holding every key of the buckets set
    * in `bitmap` at `level`, as of the base breadcrumb: buckets in order, keys in key order inside
    * a bucket, closed as every `kvs` frame is (`frameKVs` entries or the close threshold).
+   *
+   * Lazy: each frame is assembled when the iteration reaches it, so a session sending a large
+   * diff (up to half the keys before the full-snapshot fallback) holds one frame, not all of
+   * them, while its socket drains. The base is immutable, so iterating across turns is safe.
    */
-  frames(bitmap: Uint8Array, level: number): readonly Buffer[] {
+  *frames(bitmap: Uint8Array, level: number): Generator<Buffer, void, undefined> {
     const { entries, positions, starts } = this.#bucketIndex();
     const shift = MAX_DIGEST_LEVEL - level;
-    const out: FrameEntry[] = [];
+    const closeAt = kvsFrameCloseBytes();
+    let batch: FrameEntry[] = [];
+    let size = 0;
     for (let b = 0; b < 2 ** level; b++) {
       if (!bitmapHas(bitmap, b)) continue;
       const run = positions.slice(starts[b << shift] as number, starts[(b + 1) << shift] as number);
       if (shift > 0) run.sort();
-      for (const p of run) out.push({ kv: entries[p] as EncodedKV, updateType: 'new' });
+      for (const p of run) {
+        const kv = entries[p] as EncodedKV;
+        batch.push({ kv, updateType: 'new' });
+        size += kv.bytes.length + 1;
+        if (batch.length >= this.#frameKVs || size >= closeAt) {
+          yield assembleKvsFrame(batch);
+          batch = [];
+          size = 0;
+        }
+      }
     }
-    return assembleKvsFrames(out, this.#frameKVs);
+    if (batch.length > 0) yield assembleKvsFrame(batch);
   }
 
   #fold(level: number): { digests: Uint32Array; counts: Uint32Array } {

@@ -155,6 +155,24 @@ describe('catch-up bases', () => {
     assert.deepEqual([same.replacedBuckets, same.replacedKeys, same.bitmap.every((b) => b === 0)], [0, 0, true]);
   });
 
+  test('frames close like every kvs frame: at frameKVs entries or the byte threshold, and are built as the iteration reaches them', () => {
+    const { cache, bases } = setup();
+    cache.onUpdates(Array.from({ length: 400 }, (_, i) => upd(key(i), { blob: 'b'.repeat(i % 2 === 0 ? 40 : 3000) })));
+    cache.flush();
+    const base = bases.acquire();
+    const all = Buffer.alloc(8192, 0xff);
+    const frames = [...base.frames(all, 16)];
+    const counts = frames.map((f) => scanKvsFrame(f).length);
+    assert.equal(counts.reduce((a, b) => a + b, 0), 400);
+    assert.ok(frames.every((f) => f.length <= 65_527 + 3200), 'closed at the first entry that reaches the threshold');
+    assert.ok(counts.every((n) => n <= 100));
+    assert.ok(frames.length > 4, `${frames.length} frames: the byte threshold closed some before 100 entries`);
+    const iterator = base.frames(all, 16)[Symbol.iterator]();
+    const one = iterator.next();
+    assert.equal(one.done, false);
+    assert.deepEqual(one.value, frames[0]);
+  });
+
   test('frames hold every key of the replaced buckets at the base, buckets in order and keys in order inside a bucket', async () => {
     const { cache, bases } = setup();
     fill(cache, 4000);
@@ -164,7 +182,7 @@ describe('catch-up bases', () => {
       const wanted = new Set([1, 5, (1 << level) - 1].map((b) => b % (1 << level)));
       const bitmap = Buffer.alloc(Math.ceil((1 << level) / 8));
       for (const b of wanted) bitmap[b >> 3] = (bitmap[b >> 3] as number) | (0x80 >> (b & 7));
-      const frames = base.frames(bitmap, level);
+      const frames = [...base.frames(bitmap, level)];
       const got: Array<[string, unknown, string, number]> = [];
       for (const f of frames) {
         const msg = codec.decodeServer(f);
@@ -191,7 +209,7 @@ describe('catch-up bases', () => {
     cache.onUpdates([upd(key(0), null), upd(key(1), wep(1, 5))]);
     cache.flush();
     const all = Buffer.alloc(8, 0xff);
-    const keys = base.frames(all, 6).flatMap((f) => scanKvsFrame(f).map((e) => e.key));
+    const keys = [...base.frames(all, 6)].flatMap((f) => scanKvsFrame(f).map((e) => e.key));
     assert.equal(keys.length, 10);
     assert.ok(keys.includes(key(0)));
   });
@@ -230,7 +248,7 @@ describe('catch-up bases', () => {
     client[6] = 42;
     const result = base.compare(4, client);
     assert.deepEqual([result.replacedBuckets, result.replacedKeys, result.fullSnapshot], [1, 0, false]);
-    assert.deepEqual(base.frames(result.bitmap, 4), []);
+    assert.deepEqual([...base.frames(result.bitmap, 4)], []);
   });
 
   test('the bucket index is built once per base, by one pass over its store, whatever the sessions ask', () => {
@@ -245,9 +263,9 @@ describe('catch-up bases', () => {
       return original(...a);
     };
     const bitmap = Buffer.from([0b1010_0000, 0x01]);
-    const first = base.frames(bitmap, 4);
-    for (let s = 0; s < 20; s++) assert.deepEqual(base.frames(bitmap, 4), first);
-    base.frames(Buffer.alloc(8192, 0xff), 16);
+    const first = [...base.frames(bitmap, 4)];
+    for (let s = 0; s < 20; s++) assert.deepEqual([...base.frames(bitmap, 4)], first);
+    assert.equal([...base.frames(Buffer.alloc(8192, 0xff), 16)].reduce((n, f) => n + scanKvsFrame(f).length, 0), 300);
     assert.equal(passes, 1);
   });
 });
