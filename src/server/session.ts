@@ -7,9 +7,9 @@ import {
   chooseCompression, type Codec, CloseCode, type ClientMessage, compressFrame, type DigestsMessage, type HelloMessage, PROTOCOL_VERSION, ProtocolError,
 } from '../protocol/index.ts';
 import type { BreadcrumbWaiter } from '../snapshot/breadcrumb.ts';
-import type { Breadcrumb, CatchUpBase, CatchUpSource, SharedFrame, SnapshotCache, SnapshotSource } from '../snapshot/index.ts';
+import type { Breadcrumb, CatchUpBase, CatchUpComparison, CatchUpSource, SharedFrame, SnapshotCache, SnapshotSource } from '../snapshot/index.ts';
 import type { SyncStatus } from '../syncer/types.ts';
-import { type CatchUpChoice, chooseCatchUp, type CatchUpOutcome, type CatchUpPath } from './catchUpPlan.ts';
+import { type CatchUpChoice, chooseCatchUp, type CatchUpOutcome, type CatchUpPath, replacedGroups } from './catchUpPlan.ts';
 import { DeliveryTracker } from './deliveryTracker.ts';
 import { DigestUpload } from './digestUpload.ts';
 import { lingerForClose } from './closeLinger.ts';
@@ -414,19 +414,22 @@ export class Session implements BreadcrumbWaiter {
       return;
     }
     this.#crumb = base.crumb;
-    void this.#sendBuckets(channel, base, diff.bitmap, level, upload.reason, buckets.length, started).catch((err: unknown) => this.#fail(err));
+    void this.#sendBuckets(channel, base, diff, level, upload.reason, buckets.length, started).catch((err: unknown) => this.#fail(err));
   }
 
   /** The keys of the replaced buckets at the base (frames built once per base and bitmap by the base), then snapshotEnd. */
-  async #sendBuckets(channel: SyncerChannel, base: CatchUpBase, bitmap: Buffer, level: number, reason: CatchUpOutcome, sentBytes: number, started: number): Promise<void> {
+  async #sendBuckets(channel: SyncerChannel, base: CatchUpBase, diff: CatchUpComparison, level: number, reason: CatchUpOutcome, sentBytes: number, started: number): Promise<void> {
     let sent = sentBytes;
-    for (const plain of base.frames(bitmap, level)) {
-      if (!(await this.#writable()) || this.#phase !== 'snapshot') return;
-      // Per client, so compressed per client (the shared frames are compressed once instead).
-      const frame = this.#compressed ? smaller(compressFrame(plain), plain) : plain;
-      this.#send(frame);
-      sent += frame.length;
-      await new Promise<void>((resolve) => setImmediate(resolve));
+    // A group of buckets at a time: these frames are this client's alone (see replacedGroups).
+    for (const group of replacedGroups(diff.bitmap, diff.replacedKeys)) {
+      for (const plain of base.frames(group, level)) {
+        if (!(await this.#writable()) || this.#phase !== 'snapshot') return;
+        // Per client, so compressed per client (the shared frames are compressed once instead).
+        const frame = this.#compressed ? smaller(compressFrame(plain), plain) : plain;
+        this.#send(frame);
+        sent += frame.length;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
     }
     if (this.#phase !== 'snapshot') return;
     this.#endCatchUp(channel, base.crumb, base.keys, 'digest', reason, sent, started);

@@ -12,7 +12,10 @@ import { after, before, describe, test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import { bitmapHas, bucketAtLevel, CloseCode } from '../../src/protocol/index.ts';
 import { eventually, type Harness, startCattail } from '../support/harness.ts';
+import { KINDS } from '../../src/datastore/kinds.ts';
+import type { SyncerTypeSpec } from '../../src/syncer/types.ts';
 import { captureLogs } from '../support/logCapture.ts';
+import { MemoryDatastore } from '../support/memoryDatastore.ts';
 import { CatchUpClient, type CatchUpConnection } from './catchUpClient.ts';
 
 const EXAMPLE = path.resolve(import.meta.dirname, '../../examples/cluster');
@@ -344,6 +347,48 @@ describe('catch-up', () => {
       assert.equal(left.hostname, 'logged-node');
     } finally {
       await logged.close();
+    }
+  });
+});
+
+describe('a digest catch-up replacing thousands of keys', () => {
+  const spec: SyncerTypeSpec = {
+    name: 'felix',
+    kinds: [KINDS.globalNetworkSets],
+    convert: (_kind, obj) => [{ key: `/blob/${obj.metadata.name}`, value: { v: (obj.spec as { v: string }).v } }],
+  };
+  const write = (ds: MemoryDatastore, i: number, v: string) => ds.upsert(KINDS.globalNetworkSets, { metadata: { name: `k-${i}` }, spec: { v } });
+
+  test('sends every key of the replaced buckets, in groups, and ends exact', { timeout: 120_000 }, async () => {
+    const ds = new MemoryDatastore();
+    for (let i = 0; i < 8000; i++) write(ds, i, 'first');
+    const h = await startCattail({ datastore: ds, specs: { felix: spec }, flags: ['--syncer-types', 'felix'] });
+    try {
+      await eventually(() => h.app.readiness().ready, 'ready', 30_000);
+      const client = new CatchUpClient();
+      const c0 = await client.connect(h.syncUrl);
+      await synced(client, h, c0, 'in sync');
+      c0.close();
+      await c0.ended;
+      // A fifth of the keys change: their buckets hold under half the keys, over one group's worth.
+      for (let i = 0; i < 8000; i += 5) write(ds, i, 'second');
+      await eventually(() => (h.model('felix').get('/blob/k-7995') as { v: string }).v === 'second', 'the changes in the cache');
+      await baseExpiry();
+      const c = await client.connect(h.syncUrl, { resume: false });
+      await synced(client, h, c, 'in sync after the digest catch-up');
+      assert.deepEqual([c.serverHello!.catchUp, c.serverHello!.catchUpReason], ['digest', 'not-offered']);
+      const seen = untilEnd(c);
+      const buckets = seen.find((m) => m.type === 'buckets') as { level: number; replaced: Uint8Array };
+      const sent = seen.flatMap((m) => (m.type === 'kvs' ? m.kvs.map((kv) => kv[0]) : []));
+      const expected = [...client.state].filter(([, kv]) => bitmapHas(buckets.replaced, bucketAtLevel(kv.bucket16, buckets.level))).map(([k]) => k);
+      assert.equal(sent.length, expected.length, 'each key once');
+      assert.deepEqual(new Set(sent), new Set(expected));
+      assert.ok(sent.length > 2000 && sent.length < 4000, `${sent.length} keys sent of 8000`);
+      const order = sent.map((k) => bucketAtLevel(client.state.get(k)!.bucket16, buckets.level));
+      assert.ok(order.every((b, i) => i === 0 || b >= order[i - 1]!), 'in bucket order');
+      c.close();
+    } finally {
+      await h.close();
     }
   });
 });
