@@ -59,6 +59,11 @@ export interface PhaseRecord {
   digestBytesSent: number;
   /** The agent had seen a delta frame carry `seq` when it caught up; without marks, caught up means in-sync. */
   marksSeen: boolean;
+  /** On the connection that caught up: when it opened, got serverHello, snapshotEnd and in-sync (wall-clock ms). */
+  openAt: number;
+  helloAt: number;
+  snapshotEndAt: number;
+  inSyncAt: number;
 }
 
 interface Connection {
@@ -73,6 +78,10 @@ interface Connection {
   seq: number;
   status: string;
   entriesBeforeEnd: number;
+  openAt: number;
+  helloAt: number;
+  snapshotEndAt: number;
+  inSyncAt: number;
 }
 
 const MAX_FRAME_BYTES = largestServerFrameBytes(DEFAULT_MAX_VALUE_BYTES);
@@ -167,7 +176,7 @@ export class Agent {
     this.#phase = this.#watching ? {
       hostname: this.spec.hostname, catchUp: this.spec.catchUp, lost: false, lostAt: 0, replicaBefore: this.replica, replicaAfter: -1,
       resumeFrom: undefined, bytes: 0, caughtUpAt: 0, seqReached: -1, path: 'none', reason: '', catchUpEntries: 0, replacedHeld: 0,
-      pendingDeleted: 0, attempts: 0, digestBytesSent: 0, marksSeen: false,
+      pendingDeleted: 0, attempts: 0, digestBytesSent: 0, marksSeen: false, openAt: 0, helloAt: 0, snapshotEndAt: 0, inSyncAt: 0,
     } : undefined;
   }
 
@@ -184,10 +193,12 @@ export class Agent {
     const level = Math.min(16, Math.max(4, Math.ceil(Math.log2(Math.max(1, this.held.heldCount)))));
     const conn: Connection = {
       ws, replica, level, helloSeen: false, instanceId: '', catchUp: 'none', reason: '', snapshotEnd: false, seq: -1, status: 'wait-for-datastore', entriesBeforeEnd: 0,
+      openAt: 0, helloAt: 0, snapshotEndAt: 0, inSyncAt: 0,
     };
     this.#conn = conn;
     if (this.#phase?.lost === true && this.#phase.caughtUpAt === 0) this.#phase.attempts++;
     ws.on('open', () => {
+      conn.openAt = wallClockMs();
       const capabilities: Record<string, unknown> = {};
       if (this.spec.catchUp) {
         capabilities.digest = { level };
@@ -237,6 +248,7 @@ export class Agent {
   #onServerHello(conn: Connection, msg: Record<string, unknown>): void {
     if (msg.syncerType !== 'felix') throw new Error(`serverHello.syncerType is ${String(msg.syncerType)}`);
     conn.helloSeen = true;
+    conn.helloAt = wallClockMs();
     conn.instanceId = String(msg.serverInstanceId);
     const path = msg.catchUp === undefined || msg.catchUp === null ? 'none' : String(msg.catchUp);
     if (path !== 'none' && path !== 'resume' && path !== 'digest' && path !== 'snapshot') throw new Error(`serverHello.catchUp is ${path}`);
@@ -305,6 +317,7 @@ export class Agent {
   #onSnapshotEnd(conn: Connection, msg: Record<string, unknown>): void {
     if (!conn.helloSeen || conn.snapshotEnd) throw new Error('snapshotEnd out of place');
     conn.snapshotEnd = true;
+    conn.snapshotEndAt = wallClockMs();
     conn.seq = Number(msg.seq);
     this.#position = { instanceId: conn.instanceId, seq: conn.seq };
     // Whatever the path, the keys held outside the pending set are exactly the state of `seq`.
@@ -316,6 +329,7 @@ export class Agent {
   #onStatus(conn: Connection, status: string): void {
     conn.status = status;
     if (status !== 'in-sync') return;
+    if (conn.inSyncAt === 0) conn.inSyncAt = wallClockMs();
     const deleted = this.held.settle();
     if (this.#phase !== undefined && this.#phase.lost) this.#phase.pendingDeleted += deleted;
     if (!this.#everInSync && conn.snapshotEnd) {
@@ -341,6 +355,10 @@ export class Agent {
     phase.reason = conn.reason;
     phase.catchUpEntries = conn.entriesBeforeEnd;
     phase.marksSeen = this.#marksSeen;
+    phase.openAt = conn.openAt;
+    phase.helloAt = conn.helloAt;
+    phase.snapshotEndAt = conn.snapshotEndAt;
+    phase.inSyncAt = conn.inSyncAt;
     this.#hooks.onCaughtUp(this);
   }
 

@@ -23,6 +23,12 @@ export interface GroupFigures {
   readonly attemptsMax: number;
   /** Agents that caught up without having seen a delta mark (their "caught up" is only in-sync). */
   readonly withoutMarks: number;
+  /** Medians, in ms, on the connection that caught up: phase start → open, open → serverHello, → snapshotEnd, → in-sync, → caught up. */
+  readonly toOpenMs: number;
+  readonly openToHelloMs: number;
+  readonly helloToEndMs: number;
+  readonly endToInSyncMs: number;
+  readonly inSyncToCaughtUpMs: number;
 }
 
 export function median(values: readonly number[]): number {
@@ -58,6 +64,11 @@ export function groupFigures(records: readonly PhaseRecord[], t0: number): Group
     digestBytesSentMedian: median(done.map((r) => r.digestBytesSent)),
     attemptsMax: Math.max(0, ...records.map((r) => r.attempts)),
     withoutMarks: done.filter((r) => !r.marksSeen).length,
+    toOpenMs: median(done.map((r) => r.openAt - t0)),
+    openToHelloMs: median(done.map((r) => r.helloAt - r.openAt)),
+    helloToEndMs: median(done.map((r) => r.snapshotEndAt - r.helloAt)),
+    endToInSyncMs: median(done.map((r) => r.inSyncAt - r.snapshotEndAt)),
+    inSyncToCaughtUpMs: median(done.map((r) => r.caughtUpAt - r.inSyncAt)),
   };
 }
 

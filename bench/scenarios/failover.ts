@@ -82,14 +82,15 @@ export async function runFailover(ctx: BenchContext, size: { readonly pods: numb
     const survivors = cluster.alive;
     // Every agent is held during the cut (no attempts against the blocked proxy), so that both
     // groups start reconnecting the same way, within 100 ms of their release.
-    await fleet.beginPhase(survivors);
-    await fleet.hold(fleet.group(true));
+    const agentFleet = fleet;
+    await agentFleet.beginPhase(survivors);
+    await agentFleet.hold([...agentFleet.group(true), ...agentFleet.group(false)]);
     await cluster.block();
     await sleep(CUT_MS);
     await fleet.setTargets(await cluster.seqs());
     await cluster.open();
     const cutLoad = loadAverage();
-    const cut = await measure(ctx, cluster, fleet, survivors, (s) => s.observer !== true, () => void fleet.release(fleet.group(true)));
+    const cut = await measure(ctx, cluster, fleet, survivors, (s) => s.observer !== true, () => void agentFleet.release(agentFleet.group(true)));
     const marks = await fleet.marks();
     const ratios = resumeRatios(cut.records, marks);
     const marksSeen = [...marks.values()].some((m) => m.length > 0);
@@ -265,7 +266,8 @@ function phaseNote(phase: string, group: string, g: GroupFigures, cpu: number): 
   return `${phase}, ${group}: ${g.caughtUp}/${g.agents} agents caught up (paths ${g.paths}; reasons ${g.reasons}); all after ${g.secondsToAll.toFixed(2)} s ` +
     `(median ${g.secondsMedian.toFixed(2)} s, at most ${g.attemptsMax} connection attempts); bytes median ${(g.bytesMedian / MiB).toFixed(3)} MiB, worst ${(g.bytesMax / MiB).toFixed(3)} MiB; ` +
     `entries before snapshotEnd median ${g.entriesMedian}; held keys of replaced buckets median ${g.replacedHeldMedian}; pending keys deleted at in-sync ${g.pendingDeletedTotal}; ` +
-    `survivors' CPU meanwhile ${cpu.toFixed(1)} s` +
+    `survivors' CPU meanwhile ${cpu.toFixed(1)} s; median ms to open ${g.toOpenMs.toFixed(0)}, to serverHello +${g.openToHelloMs.toFixed(0)}, ` +
+    `to snapshotEnd +${g.helloToEndMs.toFixed(0)}, to in-sync +${g.endToInSyncMs.toFixed(0)}, to caught up +${g.inSyncToCaughtUpMs.toFixed(0)}` +
     (g.withoutMarks > 0 ? `; ${g.withoutMarks} agents never saw a delta frame carry seq, so for them caught up only means in-sync` : '');
 }
 
