@@ -31,7 +31,8 @@ describe('cattail-client CLI', () => {
     const code = await runCli(['--server', server.url, '--syncer', 'felix', '--dump'], io);
     assert.equal(code, EXIT.ok, err.join('\n'));
     assert.deepEqual(JSON.parse(out.join('\n')), { '/calico/v1/a': 'text', '/calico/v1/b': { n: 2 } });
-    assert.match(err.join('\n'), /connected to .* \(server A/);
+    assert.match(err.join('\n'), /connected to .* \(server A.*catch-up none\)/);
+    assert.match(err.join('\n'), /caught up by snapshot: 2 entries, \d+ bytes in \d+ ms/);
   });
 
   it('--follow prints each update and status as a JSON line until interrupted', async (t) => {
