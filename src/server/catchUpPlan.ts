@@ -80,31 +80,3 @@ export function chooseCatchUp(offer: CatchUpOffer, cache: ResumeLookup, policy: 
   }
   return { path: 'snapshot', reason: resume === undefined ? undefined : reason };
 }
-
-/**
- * About this many keys' frames are built at once for one session's replaced buckets (about 1 MB
- * of WorkloadEndpoints). The frames are per client, so a digest catch-up that replaces nearly
- * half of a 100,000-key model would otherwise hold some 20 MB per session for as long as the
- * client takes to read them.
- */
-const KEYS_PER_GROUP = 2000;
-
-/**
- * `bitmap` cut into consecutive groups of whole bytes (8 buckets), in bucket order, each holding
- * about KEYS_PER_GROUP of the `replacedKeys` (at most 64 groups, each an 8 KiB copy at level 16);
- * groups with no bit set are left out. One group, the bitmap itself, when the replaced keys are few.
- */
-export function replacedGroups(bitmap: Buffer, replacedKeys: number): Buffer[] {
-  const groups = Math.min(64, bitmap.length, Math.ceil(replacedKeys / KEYS_PER_GROUP));
-  if (groups <= 1) return [bitmap];
-  const per = Math.ceil(bitmap.length / groups);
-  const out: Buffer[] = [];
-  for (let at = 0; at < bitmap.length; at += per) {
-    const end = Math.min(bitmap.length, at + per);
-    if (bitmap.subarray(at, end).every((b) => b === 0)) continue;
-    const part = Buffer.alloc(bitmap.length);
-    bitmap.copy(part, at, at, end);
-    out.push(part);
-  }
-  return out;
-}

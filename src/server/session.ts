@@ -9,7 +9,7 @@ import {
 import type { BreadcrumbWaiter } from '../snapshot/breadcrumb.ts';
 import type { Breadcrumb, CatchUpBase, CatchUpComparison, CatchUpSource, SharedFrame, SnapshotCache, SnapshotSource } from '../snapshot/index.ts';
 import type { SyncStatus } from '../syncer/types.ts';
-import { type CatchUpChoice, chooseCatchUp, type CatchUpOutcome, type CatchUpPath, replacedGroups } from './catchUpPlan.ts';
+import { type CatchUpChoice, chooseCatchUp, type CatchUpOutcome, type CatchUpPath } from './catchUpPlan.ts';
 import { DeliveryTracker } from './deliveryTracker.ts';
 import { DigestUpload } from './digestUpload.ts';
 import { lingerForClose } from './closeLinger.ts';
@@ -420,16 +420,15 @@ export class Session implements BreadcrumbWaiter {
   /** The keys of the replaced buckets at the base (frames built once per base and bitmap by the base), then snapshotEnd. */
   async #sendBuckets(channel: SyncerChannel, base: CatchUpBase, diff: CatchUpComparison, level: number, reason: CatchUpOutcome, sentBytes: number, started: number): Promise<void> {
     let sent = sentBytes;
-    // A group of buckets at a time: these frames are this client's alone (see replacedGroups).
-    for (const group of replacedGroups(diff.bitmap, diff.replacedKeys)) {
-      for (const plain of base.frames(group, level)) {
-        if (!(await this.#writable()) || this.#phase !== 'snapshot') return;
-        // Per client, so compressed per client (the shared frames are compressed once instead).
-        const frame = this.#compressed ? smaller(compressFrame(plain), plain) : plain;
-        this.#send(frame);
-        sent += frame.length;
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
+    // Assembled one at a time as this loop reaches them (a generator): these frames are this
+    // client's alone, so a large diff holds one frame per session, not the whole diff.
+    for (const plain of base.frames(diff.bitmap, level)) {
+      if (!(await this.#writable()) || this.#phase !== 'snapshot') return;
+      // Per client, so compressed per client (the shared frames are compressed once instead).
+      const frame = this.#compressed ? smaller(compressFrame(plain), plain) : plain;
+      this.#send(frame);
+      sent += frame.length;
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     if (this.#phase !== 'snapshot') return;
     this.#endCatchUp(channel, base.crumb, base.keys, 'digest', reason, sent, started);

@@ -5,7 +5,7 @@ import { silentLogger } from '../../src/logger.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { bitmapHas, CloseCode, encodeDigests, ProtocolError } from '../../src/protocol/index.ts';
 import { type Breadcrumb, type CatchUpBase, CatchUpSource, SnapshotCache } from '../../src/snapshot/index.ts';
-import { chooseCatchUp, replacedGroups, type ResumeLookup } from '../../src/server/catchUpPlan.ts';
+import { chooseCatchUp, type ResumeLookup } from '../../src/server/catchUpPlan.ts';
 import { DigestUpload } from '../../src/server/digestUpload.ts';
 import { ManualClock } from '../support/manualClock.ts';
 
@@ -46,30 +46,6 @@ describe('catch-up path choice', () => {
 
   test('digest turned off on the server falls back to a full snapshot saying disabled', () => {
     assert.deepEqual(chooseCatchUp({ digest: { level: 4 } }, lookup(), { ...policy, digestEnabled: false }), { path: 'snapshot', reason: 'disabled' });
-  });
-});
-
-describe('replaced bucket groups', () => {
-  test('a large replacement is cut into ordered, disjoint groups of whole bytes that together are the bitmap; a small one stays whole', () => {
-    const bitmap = Buffer.alloc(8192);
-    for (let i = 0; i < 65536; i += 7) bitmap[i >> 3] = (bitmap[i >> 3] as number) | (0x80 >> (i & 7));
-    bitmap.fill(0, 1000, 3000); // a stretch with nothing replaced: its groups are left out
-    const groups = replacedGroups(bitmap, 20_000);
-    assert.ok(groups.length >= 5 && groups.length <= 10, `${groups.length} groups`);
-    const union = Buffer.alloc(8192);
-    let lastFirst = -1;
-    for (const g of groups) {
-      const first = g.findIndex((b) => b !== 0);
-      assert.ok(first > lastFirst, 'in bucket order');
-      lastFirst = first;
-      for (let i = 0; i < g.length; i++) {
-        assert.equal((union[i] as number) & (g[i] as number), 0, 'disjoint');
-        union[i] = (union[i] as number) | (g[i] as number);
-      }
-    }
-    assert.deepEqual(union, bitmap);
-    assert.deepEqual(replacedGroups(bitmap, 1500), [bitmap]);
-    assert.equal(replacedGroups(Buffer.from([0xff, 0x01]), 100_000).length, 2, 'never finer than a byte');
   });
 });
 
