@@ -18,6 +18,8 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 const pack = (v: unknown) => Buffer.from(packr.pack(v));
 const binary = (v: unknown) => frame(2, pack(v));
 const hello = (fields: Record<string, unknown> = {}) => ({ type: 'hello', protocolVersion: 1, syncerType: 'felix', hostname: 'doc-test', ...fields });
+/** A `digests` message (§11.6): `bytes` of digests, by default exactly 8 per bucket of its slice. */
+const digests = (level: number, offset: number, bytes = 8 * Math.min(4096, 2 ** level - offset)) => ({ type: 'digests', level, offset, digests: Buffer.alloc(bytes) });
 
 const spec: SyncerTypeSpec = {
   name: 'felix',
@@ -90,6 +92,15 @@ describe('docs/PROTOCOL.md §9.1: which close code, when', () => {
     { rule: '6 a syncer type of two-byte characters, whose reason is cut between characters', bytes: binary(hello({ syncerType: 'é'.repeat(60) })), code: 4003, reason: /^syncer type "é{53}\.\.\.$/ },
     { rule: '6 version before syncer type', bytes: binary(hello({ protocolVersion: 2, syncerType: 'bogus' })), code: 4002, reason: /^protocol version 2 is not supported/ },
     { rule: '6 shape before content: version 2 and no hostname', bytes: binary({ type: 'hello', protocolVersion: 2, syncerType: 'felix' }), code: 4001, reason: /^hello\.hostname must be a string$/ },
+    // The catch-up additions (§3, §11): capability shapes under rule 4, digests under rules 4, 5 and 6.
+    { rule: '4 a malformed resume capability', bytes: binary(hello({ capabilities: { resume: { serverInstanceId: 'x', seq: -1 } } })), code: 4001, reason: /^hello\.capabilities\.resume\.seq must be a non-negative integer$/ },
+    { rule: '4 a digest level over 16', bytes: binary(hello({ capabilities: { digest: { level: 17 } } })), code: 4001, reason: /^hello\.capabilities\.digest\.level must be an integer from 0 to 16$/ },
+    { rule: '4 a probe that is not a boolean', bytes: binary(hello({ capabilities: { probe: 1 } })), code: 4001, reason: /^hello\.capabilities\.probe must be a boolean$/ },
+    { rule: '4 a digests bin of the wrong length, even in place', bytes: Buffer.concat([binary(hello({ capabilities: { digest: { level: 4 } } })), binary(digests(4, 0, 127))]), code: 4001, reason: /^digests\.digests must be exactly 128 bytes at level 4, offset 0; got 127$/ },
+    { rule: '5 digests when the server chose no digest path', bytes: Buffer.concat([binary(hello()), binary(digests(4, 0))]), code: 4000, reason: /^digests sent when none are expected/ },
+    { rule: '5 a digests message after the last one', bytes: Buffer.concat([binary(hello({ capabilities: { digest: { level: 4 } } })), binary(digests(4, 0)), binary(digests(4, 0))]), code: 4000, reason: /^digests sent when none are expected/ },
+    { rule: '6 digests at a level other than the hello\'s', bytes: Buffer.concat([binary(hello({ capabilities: { digest: { level: 4 } } })), binary(digests(5, 0))]), code: 4001, reason: /^digests\.level 5 is not the level 4/ },
+    { rule: '6 digests out of order', bytes: Buffer.concat([binary(hello({ capabilities: { digest: { level: 13 } } })), binary(digests(13, 4096))]), code: 4001, reason: /^digests\.offset 4096 is not the next expected offset 0$/ },
   ];
 
   for (const c of cases) {
@@ -131,6 +142,14 @@ describe('docs/PROTOCOL.md §9.1: which close code, when', () => {
     const closed = await s.closed;
     assert.equal(closed.code, 4004);
     assert.equal(closed.reason, 'no hello within the handshake timeout');
+  });
+
+  test('rule 7: on the digest path, digests that do not all arrive within the handshake timeout from serverHello close with 4004', async () => {
+    const s = await RawSocket.open(h.app.syncAddress.port);
+    s.write(Buffer.concat([binary(hello({ capabilities: { digest: { level: 13 } } })), binary(digests(13, 0))]));
+    const closed = await s.closed;
+    s.destroy();
+    assert.deepEqual([closed.code, closed.reason], [4004, 'no digests within the handshake timeout']);
   });
 
   test('§9.2: a plain request gets 426, another path 404 with its reason, and a malformed upgrade 405 or 400 without being counted', async () => {
