@@ -68,6 +68,8 @@ export class ResyncBuffer {
   #pendingAtLoss: Set<string> | undefined;
   /** Undelivered entries of the last connection, in order, until the next serverHello decides. */
   #setAside: QueuedKV[] = [];
+  /** `connectionLost()` was called and no `connectionStarted()` since. */
+  #lost = false;
   readonly #digests = new HeldDigests();
   #lastQueuedStatus: SyncStatus | undefined;
   #lastDeliveredStatus: SyncStatus | undefined;
@@ -158,6 +160,7 @@ export class ResyncBuffer {
   connectionStarted(path: CatchUpPath = 'snapshot'): void {
     const setAside = this.#setAside;
     this.#setAside = [];
+    this.#lost = false;
     if (path === 'resume') {
       for (const entry of setAside) this.#append(entry.key, entry);
       this.#pending = this.#pendingAtLoss;
@@ -173,6 +176,10 @@ export class ResyncBuffer {
    * remembered so vanished keys can be deleted later.
    */
   connectionLost(): void {
+    // A second loss with no serverHello in between changes nothing: in particular the pending
+    // set a resume would restore stays the one the last connection ended with.
+    if (this.#lost) return;
+    this.#lost = true;
     for (const entry of this.#queue.values()) if (entry.kind === 'kv') this.#setAside.push(entry);
     this.#queue.clear();
     this.#tailStatus = undefined;

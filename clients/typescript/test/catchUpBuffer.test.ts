@@ -61,6 +61,16 @@ describe('Catch-up rules of the resync buffer (PROTOCOL.md §11)', () => {
     assert.deepEqual([...b.state].sort(), [['a', 2], ['b', 1]]);
   });
 
+  it('a second connectionLost() with no serverHello in between changes nothing a resume would restore', () => {
+    const b = synced([['a', 1]]);
+    b.connectionLost();
+    b.connectionLost();
+    b.connectionStarted('resume');
+    assert.equal(b.resyncing, false, 'the connection that ended was in sync: nothing pending');
+    b.applyStatus('in-sync');
+    assert.deepEqual([...b.state], [['a', 1]]);
+  });
+
   it('a resumed connection delivers the entries the host had not received when the connection ended, in order', () => {
     const b = synced([['a', 1]]);
     apply(b, [['a', 2], ['b', 1]]); // received, not yet taken by the host
