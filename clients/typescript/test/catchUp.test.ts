@@ -292,6 +292,25 @@ describe('Catch-up in the SyncClient (PROTOCOL.md §11), against a scripted serv
     assert.equal(c.stats.probesInSync, 1);
   });
 
+  it('never probes while discovery lists no other replica', async () => {
+    const srv = await server();
+    const host = new RecordingHost();
+    const clock = new ManualClock(0);
+    const c = client([srv.url], host, { leaveStaleAfterMs: 1000, clock });
+    c.start();
+    const a = await srv.next();
+    await fullSync(a, 'A', model(3), 5);
+    a.send({ type: 'status', status: 'resync-in-progress' });
+    await waitFor(() => host.lastStatus === 'resync-in-progress', 'A goes stale');
+    for (let i = 0; i < 10; i++) {
+      clock.advance(1000);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(srv.sessions.length, 1, 'no probe connection');
+    assert.equal(c.stats.probes, 0);
+    assert.equal(a.ws.readyState, a.ws.OPEN);
+  });
+
   it('stays on a stale replica when the probed one is not in sync either', async () => {
     const srvA = await server();
     const srvB = await server();
