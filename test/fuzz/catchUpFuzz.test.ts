@@ -179,9 +179,15 @@ describe('catch-up fuzzing against a live server', () => {
     const referenceClosed = await Promise.race([reference.closed, sleep(0).then(() => undefined)]);
     assert.equal(referenceClosed, undefined, 'the reference client was never disconnected');
     assert.deepEqual(reference.problems, []);
+    await eventually(() => diffModels(reference.values(), model()).length === 0, 'the reference client holds the exact model');
     await eventually(() => h.app.server.sessionCount() === 1, 'only the reference session left', 5000);
     reference.close();
     process.stdout.write(`# catch-up fuzz: ${ROUNDS * CASES_PER_ROUND} cases: ${[...outcomes].sort().map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
     assert.deepEqual(failures, []);
+    // Every kind of answer was exercised: each close code, each fallback reason, a resume or its expiry.
+    const count = (re: RegExp) => [...outcomes].filter(([k]) => re.test(k)).reduce((sum, [, v]) => sum + v, 0);
+    for (const re of [/^closed 1000$/, /^closed 4000$/, /^closed 4001$/, /^closed 4004$/, /\(future\)/, /\(other-instance\)/, /^digest/, /^snapshot/, /^plain$/, /^resume$|\(expired\)/]) {
+      assert.ok(count(re) > 0, `no case ended as ${re.source}`);
+    }
   });
 });
