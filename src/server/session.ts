@@ -575,7 +575,13 @@ export class Session implements BreadcrumbWaiter {
           this.#sentStatus = crumb.status;
         }
         const next = crumb.next;
-        if (next === undefined) return;
+        if (next === undefined) {
+          // Caught up: the loop stops, leaving a wait on the newest breadcrumb (this one) that
+          // starts it again. A wake queued before this iteration caught up may already have been
+          // spent on a loop with nothing to send, so the wait must be in place here, always.
+          if (this.#followed === undefined) this.#follow(channel);
+          return;
+        }
         if (this.#followed === undefined) this.#follow(channel);
         if (!(await this.#writable())) return;
         if (!this.#checkFallBehind(channel, next)) return;
