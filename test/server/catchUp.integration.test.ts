@@ -104,6 +104,24 @@ describe('catch-up', () => {
     await second.ended;
   });
 
+  test('a client back with nothing missed resumes with only serverHello, snapshotEnd and its status', async () => {
+    const client = new CatchUpClient();
+    const first = await client.connect(a.syncUrl);
+    await synced(client, a, first, 'in sync');
+    first.close();
+    await first.ended;
+    const held = client.position!;
+    const again = await client.connect(a.syncUrl);
+    await synced(client, a, again, 'in sync again');
+    assert.equal(again.serverHello!.catchUp, 'resume');
+    assert.equal(endOf(again).seq, held.seq);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(again.messages.map((m) => m.type).filter((t) => t !== 'ping'), ['serverHello', 'snapshotEnd', 'status']);
+    assert.ok(again.wireBytes < 600, `${again.wireBytes} bytes for a resume with nothing missed`);
+    again.close();
+    await again.ended;
+  });
+
   test('a position from another instance, from the future or from before the retention window falls back and says why', async () => {
     const client = new CatchUpClient();
     const c0 = await client.connect(a.syncUrl);
