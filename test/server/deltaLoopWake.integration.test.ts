@@ -10,7 +10,7 @@ import type { Update } from '../../src/syncer/types.ts';
 import { eventually, startCattail } from '../support/harness.ts';
 import { TestClient } from '../support/testClient.ts';
 
-const update = (key: string, value: unknown): Update => ({ key, value, revision: '1', updateType: 'new' });
+const update = (key: string, value: Update['value']): Update => ({ key, value, revision: '1', updateType: 'new' });
 
 describe('the delta loop of a caught-up session', () => {
   it('still delivers the next breadcrumb after one was published from a microtask while its wake-up was queued', async () => {
