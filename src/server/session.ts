@@ -363,7 +363,7 @@ export class Session implements BreadcrumbWaiter {
       // Nothing before snapshotEnd: the client holds the state of this breadcrumb already.
       this.#crumb = choice.crumb;
       this.#phase = 'snapshot';
-      this.#endCatchUp(channel, choice.crumb, choice.crumb.kvs.size, 'resume', 'ok', sentBytes, started);
+      this.#endCatchUp(channel, choice.crumb, choice.crumb.keyCount, 'resume', 'ok', sentBytes, started);
       return;
     }
     if (choice.path === 'digest') {

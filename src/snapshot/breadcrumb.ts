@@ -34,8 +34,10 @@ export class Breadcrumb {
   readonly seq: number;
   /** Clock time at minting, ms. Fall-behind compares these, never wall-clock idle time. */
   readonly timestamp: number;
-  /** Read-only O(1) copy-on-write clone of the store; iterates in key order. */
-  readonly kvs: BTree<string, EncodedKV>;
+  /** Keys in the store as of this step; kept after the store itself is let go (`kvs`). */
+  readonly keyCount: number;
+  /** The store as of this step, until a successor is linked (see `kvs`). */
+  #kvs: BTree<string, EncodedKV> | undefined;
   readonly deltas: readonly FrameEntry[];
   readonly status: SyncStatus;
   /**
@@ -54,12 +56,27 @@ export class Breadcrumb {
     this.seq = seq;
     this.#compressor = compressor;
     this.timestamp = timestamp;
-    this.kvs = kvs;
+    this.#kvs = kvs;
+    this.keyCount = kvs.size;
     this.deltas = deltas;
     this.status = status;
     let bytes = bytesBefore;
     for (const d of deltas) bytes += d.kv.bytes.length;
     this.deltaBytesThrough = bytes;
+  }
+
+  /**
+   * Read-only O(1) copy-on-write clone of the store as of this step; iterates in key order.
+   * Only the newest breadcrumb has it: linking a successor lets it go, because an old clone
+   * keeps alive every B-tree node the live store has copied since, and breadcrumbs outlive
+   * their turn (retained for resume, held by lagging sessions). What needs the state of a step
+   * takes the store while that step is the newest (a shared snapshot's iterator, a catch-up
+   * base) and holds it itself.
+   */
+  get kvs(): BTree<string, EncodedKV> {
+    const kvs = this.#kvs;
+    if (kvs === undefined) throw new Error(`breadcrumb ${this.seq} has a successor and no longer holds its store`);
+    return kvs;
   }
 
   /** The following breadcrumb if already minted. */
@@ -138,6 +155,7 @@ export class Breadcrumb {
   link(next: Breadcrumb): void {
     if (this.#next !== undefined) throw new Error(`breadcrumb ${this.seq} already linked`);
     this.#next = next;
+    this.#kvs = undefined;
     const waiters = this.#waiters;
     this.#waiters = undefined;
     if (waiters === undefined) return;

@@ -3,6 +3,7 @@ import {
   assembleKvsFrame, bitmapHas, bitmapOf, type DigestTable, type EncodedKV, type FrameEntry, kvsFrameCloseBytes, MAX_DIGEST_LEVEL,
 } from '../protocol/index.ts';
 import type { Breadcrumb } from './breadcrumb.ts';
+import type { BTree } from './btree.ts';
 import type { SnapshotCache } from './cache.ts';
 
 /** What a client's digests say against a base (PROTOCOL.md §11.6). */
@@ -39,6 +40,8 @@ export class CatchUpBase {
   readonly keys: number;
   /** Clock time the base was made, for reuse. */
   readonly createdAt: number;
+  /** The base breadcrumb's store, taken while it was the newest (a breadcrumb lets go of its own once superseded). */
+  readonly #store: BTree<string, EncodedKV>;
   readonly #table: DigestTable;
   readonly #frameKVs: number;
   readonly #folds = new Map<number, { digests: Uint32Array; counts: Uint32Array }>();
@@ -46,6 +49,7 @@ export class CatchUpBase {
 
   constructor(crumb: Breadcrumb, table: DigestTable, frameKVs: number, createdAt: number) {
     this.crumb = crumb;
+    this.#store = crumb.kvs;
     this.keys = crumb.kvs.size;
     this.#table = table;
     this.#frameKVs = frameKVs;
@@ -124,7 +128,7 @@ export class CatchUpBase {
     if (this.#index !== undefined) return this.#index;
     const buckets16 = 2 ** MAX_DIGEST_LEVEL;
     const entries: EncodedKV[] = [];
-    for (const [, kv] of this.crumb.kvs.entries()) entries.push(kv);
+    for (const [, kv] of this.#store.entries()) entries.push(kv);
     // starts[b] = first position of bucket b; starts[2^16] = number of entries.
     const starts = new Uint32Array(buckets16 + 1);
     for (const kv of entries) (starts[kv.bucket16 + 1] as number)++;

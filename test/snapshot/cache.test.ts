@@ -41,7 +41,8 @@ describe('snapshot cache', () => {
     assert.deepEqual(crumbs.map((c) => c.deltas.length), [100, 100, 50]);
     assert.deepEqual(crumbs.map((c) => c.seq), [1, 2, 3]);
     assert.equal(cache.current().kvs.size, 250);
-    assert.equal(crumbs[0]!.kvs.size, 100, 'each breadcrumb holds the store as of itself');
+    assert.equal(crumbs[0]!.keyCount, 100, 'each breadcrumb counts the keys as of itself');
+    assert.throws(() => crumbs[0]!.kvs, /no longer holds its store/, 'a superseded breadcrumb lets its store go');
   });
 
   test('a status change rides on the last breadcrumb of its batch, never an earlier one', () => {
@@ -89,16 +90,18 @@ describe('snapshot cache', () => {
     assert.equal(crumb!.kvs.size, 0);
   });
 
-  test('earlier breadcrumbs keep their view of the store after later changes (copy-on-write clones)', () => {
+  test('a store taken from the newest breadcrumb keeps its view after later changes (copy-on-write clones)', () => {
     const { cache } = setup();
     cache.onUpdates([upd('/a', 'one')]);
     cache.flush();
     const first = cache.current();
+    const store = first.kvs;
     cache.onUpdates([upd('/a', 'two'), upd('/b', 'x')]);
     cache.flush();
-    assert.equal(first.kvs.size, 1);
+    assert.equal(store.size, 1);
+    assert.equal(first.keyCount, 1);
     const codec = new Codec();
-    const view = first.kvs.get('/a')!;
+    const view = store.get('/a')!;
     assert.equal(codec.decodeAny(view.bytes.subarray(view.valueStart, view.valueEnd)), 'one');
   });
 
