@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { badFrame } from './errors.ts';
 
 /**
@@ -27,7 +27,8 @@ const BUCKETS16 = 1 << MAX_DIGEST_LEVEL;
 
 /** The level-16 bucket of a key's UTF-8 payload bytes (the first 2 bytes of their SHA-256). */
 export function bucket16OfBytes(utf8: Uint8Array, start = 0, end = utf8.length): number {
-  const d = createHash('sha256').update(utf8.subarray(start, end)).digest();
+  // crypto.hash is the one-shot form: about half the cost of a Hash object per call.
+  const d = hash('sha256', utf8.subarray(start, end), 'buffer');
   return (d[0] as number) << 8 | (d[1] as number);
 }
 
@@ -43,7 +44,7 @@ export function bucketAtLevel(bucket16: number, level: number): number {
 
 /** KV hash of the bytes [start, end) of `bytes` (the key and value elements as received), as two uint32 (hi, lo). */
 export function kvHash(bytes: Uint8Array, start: number, end: number): { hi: number; lo: number } {
-  const d = createHash('sha256').update(bytes.subarray(start, end)).digest();
+  const d = hash('sha256', bytes.subarray(start, end), 'buffer');
   return { hi: d.readUInt32BE(0), lo: d.readUInt32BE(4) };
 }
 
