@@ -71,6 +71,7 @@ interface Connection {
   readonly replica: number;
   readonly level: number;
   helloSeen: boolean;
+  bucketsSeen: boolean;
   instanceId: string;
   catchUp: CatchUpPath;
   reason: string;
@@ -192,7 +193,7 @@ export class Agent {
     ws.binaryType = 'nodebuffer';
     const level = Math.min(16, Math.max(4, Math.ceil(Math.log2(Math.max(1, this.held.heldCount)))));
     const conn: Connection = {
-      ws, replica, level, helloSeen: false, instanceId: '', catchUp: 'none', reason: '', snapshotEnd: false, seq: -1, status: 'wait-for-datastore', entriesBeforeEnd: 0,
+      ws, replica, level, helloSeen: false, bucketsSeen: false, instanceId: '', catchUp: 'none', reason: '', snapshotEnd: false, seq: -1, status: 'wait-for-datastore', entriesBeforeEnd: 0,
       openAt: 0, helloAt: 0, snapshotEndAt: 0, inSyncAt: 0,
     };
     this.#conn = conn;
@@ -286,7 +287,8 @@ export class Agent {
   }
 
   #onBuckets(conn: Connection, msg: Record<string, unknown>): void {
-    if (conn.catchUp !== 'digest') throw new Error('buckets on a connection that is not on the digest path');
+    if (conn.catchUp !== 'digest' || conn.bucketsSeen) throw new Error('buckets on a connection that is not on the digest path, or a second one');
+    conn.bucketsSeen = true;
     if (msg.level !== conn.level) throw new Error(`buckets.level ${String(msg.level)}, hello said ${conn.level}`);
     const replaced = msg.replaced as Uint8Array;
     if (!(replaced instanceof Uint8Array) || replaced.length !== Math.ceil((1 << conn.level) / 8)) throw new Error('buckets.replaced is not a bitmap of 2^level bits');
@@ -300,6 +302,8 @@ export class Agent {
     for (let i = 0; i < parsed.entries; i++) held.apply(parsed.ids[i] as number, parsed.deleted[i] === 1, parsed.hi[i] as number, parsed.lo[i] as number);
     if (parsed.inconsistent > 0) this.#violation(`${parsed.inconsistent} entries whose nil value and updateType 3 disagree`);
     if (!conn.snapshotEnd) {
+      // PROTOCOL §11.5: nothing comes between serverHello and snapshotEnd on a resumed connection.
+      if (conn.catchUp === 'resume') this.#violation('a kvs frame between serverHello and snapshotEnd on a resumed connection');
       conn.entriesBeforeEnd += parsed.entries;
       if (parsed.seq !== undefined) this.#violation('a kvs frame before snapshotEnd carries seq');
       return;

@@ -26,7 +26,10 @@ export interface ChurnCounts {
 
 async function main(): Promise<void> {
   const opts = JSON.parse(process.argv[2] ?? '{}') as EmulatorOptions;
-  const api = new K8sEmulator();
+  // Bookmarks every 10 s, as a real API server's watch cache sends them: a watch of a kind that
+  // never changes (IP pools, Felix configuration) would otherwise look dead to the replicas'
+  // idle watchdog (timeoutSeconds + 30 s) whenever the loaded emulator ends it late.
+  const api = new K8sEmulator({ bookmarkIntervalMs: 10_000 });
   await api.start();
   const nodes = Math.max(1, Math.round(opts.pods / 100));
   for (let i = 0; i < opts.namespaces; i++) api.create(namespaceObject(i));

@@ -38,7 +38,23 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function failover(ctx: BenchContext): Promise<ScenarioResult> {
   const full = ctx.sizes.snapshot.keys >= 100_000;
-  return runFailover(ctx, full ? { pods: 100_000, agents: 300 } : { pods: 5_000, agents: 30 });
+  return runFailover(ctx, sizeOverride(process.env.CATTAIL_BENCH_FAILOVER, full ? { pods: 100_000, agents: 300 } : { pods: 5_000, agents: 30 }));
+}
+
+/**
+ * `CATTAIL_BENCH_FAILOVER=pods=100000,agents=120` runs another size (for a machine that cannot
+ * host the default one in reasonable time); unset, the default size.
+ */
+function sizeOverride(spec: string | undefined, size: { pods: number; agents: number }): { pods: number; agents: number } {
+  if (spec === undefined || spec === '') return size;
+  const out = { ...size };
+  for (const part of spec.split(',')) {
+    const [k, v] = part.split('=');
+    const n = Number(v);
+    if ((k !== 'pods' && k !== 'agents') || !Number.isInteger(n) || n < 1) throw new Error(`CATTAIL_BENCH_FAILOVER: expected pods=<n>,agents=<n>, got ${spec}`);
+    out[k] = n;
+  }
+  return out;
 }
 
 /** The scenario at any size (the runner uses 100,000 pods and 300 agents, or 5,000 and 30 with --quick). */
@@ -50,7 +66,7 @@ export async function runFailover(ctx: BenchContext, size: { readonly pods: numb
   const cluster = await FailoverCluster.start({ pods, namespaces: 20, seed: 13, replicas: REPLICAS, flags: [], pin: ctx.pin }, ctx.log);
   let fleet: AgentFleet | undefined;
   try {
-    await cluster.waitInSync(300_000);
+    await cluster.waitInSync(900_000);
     const perProcess = assignAgents(agents, processes, cluster.replicas.map((r) => r.proxiedUrl));
     // One observer per replica, connected directly (never cut), in the first catch-up process.
     (perProcess[0] as AgentSpec[]).push(...cluster.replicas.map((_, i) => ({
