@@ -265,13 +265,17 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
     if (etcd) for (const [type, model] of await etcd.expected(types as SyncerType[])) expected.set(type, model);
     else for (const type of types) expected.set(type, expectedModel(specs[type]!, (kind) => api.objects(kind)));
     for (const m of expected.values()) expectedKeys += m.size;
-    const deadline = Date.now() + (options.convergeTimeoutMs ?? 20_000);
+    const quietAt = Date.now();
+    const deadline = quietAt + (options.convergeTimeoutMs ?? 20_000);
     const serverDiff = (): string[] => {
       const out: string[] = [];
       for (const [r, app] of replicas.running().entries()) {
         for (const [type, want] of expected) {
           const syncer = app.app.syncers.get(type);
-          if (syncer?.status !== 'in-sync') out.push(`replica ${r}: ${type} syncer is ${syncer?.status}`);
+          if (syncer?.status !== 'in-sync') {
+            const stale = syncer?.staleKinds() ?? [];
+            out.push(`replica ${r}: ${type} syncer is ${syncer?.status}${stale.length > 0 ? ` (stale: ${stale.join(', ')})` : ''}`);
+          }
           else out.push(...diffModels(app.model(type), want).map((d) => `replica ${r} ${type}: ${d}`));
         }
       }
@@ -287,16 +291,25 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
       return out;
     };
     let last: string[] = [];
+    let nextReport = Date.now() + 2_000;
     while (Date.now() < deadline) {
       last = serverDiff();
+      if (options.verbose && Date.now() >= nextReport) {
+        nextReport += 2_000;
+        const now = last.length > 0 ? last : clientDiff();
+        process.stderr.write(`  quiet +${Date.now() - quietAt} ms: ${now.length === 0 ? 'converged' : now.slice(0, 6).join('; ')}\n`);
+      }
       if (last.length === 0) {
         last = clientDiff();
         if (last.length === 0) break;
       }
       await sleep(50);
     }
-    if (last.length > 0) failures.push('did not converge once quiet:', ...last.slice(0, 12).map((l) => `  ${l}`));
-    else converged = true;
+    if (last.length > 0) {
+      const blockers = replicas.running().flatMap((app, r) => app.app.readiness().reasons.filter((x) => x.startsWith('datastore')).map((x) => `replica ${r}: ${x}`));
+      failures.push('did not converge once quiet:', ...[...last, ...blockers].slice(0, 16).map((l) => `  ${l}`));
+    } else converged = true;
+    if (options.verbose) process.stderr.write(`  quiet: ${converged ? 'converged' : 'did not converge'} after ${Date.now() - quietAt} ms\n`);
     for (const a of agents) {
       for (const h of [...a.retired, a.host]) failures.push(...h.violations);
       if (converged && diffModels(a.client.state, a.host.held).length > 0) failures.push(`${a.host.name}: client.state differs from what the host was given`);
