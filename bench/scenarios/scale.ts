@@ -18,6 +18,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BenchServer, cpuSeconds } from '../benchServer.ts';
 import { ClientFleet } from '../clientFleet.ts';
+import type { ConnectArgs, ConnectResult } from '../clientProcess.ts';
 import { type BenchContext, QUICK_SIZES, type Sizes } from '../context.ts';
 import { ChildHandle } from '../ipc.ts';
 import type { ScenarioResult } from '../report.ts';
@@ -63,6 +64,35 @@ const QUICK: Plan = {
 
 /** Idle agents are given time for pings, timers and lazily allocated buffers to settle (as scenario 5). */
 const IDLE_SETTLE_MS = 2000;
+/**
+ * The agents share two cores with the server (and, on a shared machine, with other work): starved
+ * agents send hello and answer pings late, the server rightly closes them (handshake or pong
+ * timeout), and a bench agent does not reconnect, so the fleet would wait forever. These runs
+ * measure cost and throughput, not liveness: the timeouts are raised out of the way.
+ */
+const PATIENT_FLAGS = ['--handshake-timeout-ms', '600000', '--pong-timeout-ms', '600000'];
+/** A fleet not in sync by then is recorded as incomplete rather than waited for. */
+const CONNECT_TIMEOUT_MS = 600_000;
+
+async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Connects a fleet, or throws when it is not in sync within CONNECT_TIMEOUT_MS. */
+async function connectAll(fleet: ClientFleet, count: number, args: Omit<ConnectArgs, 'count'>): Promise<ConnectResult> {
+  const r = await withTimeout(fleet.connect(count, args), CONNECT_TIMEOUT_MS);
+  if (r === undefined) throw new Error(`${count} agents not all in sync within ${CONNECT_TIMEOUT_MS / 1000} s`);
+  return r;
+}
+
 /** Descriptors a process needs beyond its sockets (stdio, IPC, the event loop, libuv's threads, log files). */
 const FD_MARGIN = 200;
 
@@ -107,7 +137,7 @@ interface FanoutPoint {
 
 async function fanoutCurve(ctx: BenchContext, plan: Plan): Promise<FanoutPoint[]> {
   const keys = plan.fanoutKeys;
-  const server = await BenchServer.start({ datastore: 'bench', pods: keys, nodes: Math.max(1, keys / 100), namespaces: 100 });
+  const server = await BenchServer.start({ datastore: 'bench', pods: keys, nodes: Math.max(1, keys / 100), namespaces: 100, flags: PATIENT_FLAGS });
   const points: FanoutPoint[] = [];
   try {
     await server.waitInSync();
@@ -126,16 +156,16 @@ async function fanoutCurve(ctx: BenchContext, plan: Plan): Promise<FanoutPoint[]
           await server.eventLoopDelay(true);
           await server.rssWatch(true);
           const t0 = wallClockMs();
-          const r = await fleet.connect(agents, { url: server.url, verify: true, concurrency: agents, compression });
-          const seconds = (r.lastInSyncAt - t0) / 1000;
+          const r = await withTimeout(fleet.connect(agents, { url: server.url, verify: true, concurrency: agents, compression }), CONNECT_TIMEOUT_MS);
+          const seconds = r === undefined ? Number.NaN : (r.lastInSyncAt - t0) / 1000;
           const peakRssBytes = await server.rssWatch(false);
           const eld = await server.eventLoopDelay(true);
           const after = await server.counters();
           const [model, digest] = await Promise.all([server.model(), fleet.digest()]);
           points.push({
-            agents, compression, seconds, bytesPerAgent: r.snapshotBytes / agents, plainBytesPerAgent: r.snapshotPlainBytes / agents,
+            agents, compression, seconds, bytesPerAgent: (r?.snapshotBytes ?? Number.NaN) / agents, plainBytesPerAgent: (r?.snapshotPlainBytes ?? Number.NaN) / agents,
             peakRssBytes, eventLoopP99Ms: eld.p99Ms, encodings: after.snapshotsGenerated - before.snapshotsGenerated,
-            verified: model.sha1 === digest.sha1 && digest.keys === keys,
+            verified: r !== undefined && model.sha1 === digest.sha1 && digest.keys === keys,
           });
         } finally {
           await fleet.stop();
@@ -162,11 +192,11 @@ async function deltaCurve(ctx: BenchContext, plan: Plan): Promise<DeltaPoint[]> 
   const points: DeltaPoint[] = [];
   for (const agents of plan.deltaAgents) {
     ctx.log(`scale: delta fan-out, ${agents} agents × ${plan.deltaUpdates} updates`);
-    const server = await BenchServer.start({ datastore: 'bench', pods: 0 });
+    const server = await BenchServer.start({ datastore: 'bench', pods: 0, flags: PATIENT_FLAGS });
     const fleet = new ClientFleet('cattail', ctx.sizes.clientProcesses);
     try {
       await server.waitInSync();
-      await fleet.connect(agents, { url: server.url, verify: true });
+      await connectAll(fleet, agents, { url: server.url, verify: true });
       await fleet.reset();
       const before = await server.usage();
       const { firstStampMs } = await server.burst(plan.deltaUpdates, plan.deltaKeys);
@@ -197,19 +227,19 @@ interface IdlePoint {
 
 /** One server; the fleet grows to each size in turn, each measured against the same one-connection baseline. */
 async function idleCurve(ctx: BenchContext, plan: Plan): Promise<IdlePoint[]> {
-  const server = await BenchServer.start({ datastore: 'bench', pods: 100 });
+  const server = await BenchServer.start({ datastore: 'bench', pods: 100, flags: PATIENT_FLAGS });
   const fleet = new ClientFleet('cattail', ctx.sizes.clientProcesses);
   const points: IdlePoint[] = [];
   try {
     await server.waitInSync();
     // One connection first, so one-time costs (the shared snapshot, lazily loaded code) are not counted per connection.
-    await fleet.connect(1, { url: server.url });
+    await connectAll(fleet, 1, { url: server.url });
     await server.gc();
     const base = await server.usage();
     let open = 0;
     for (const connections of plan.idleConnections) {
       ctx.log(`scale: ${connections} idle connections`);
-      await fleet.connect(connections - open, { url: server.url });
+      await connectAll(fleet, connections - open, { url: server.url });
       open = connections;
       await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
       await server.gc();
@@ -305,11 +335,22 @@ export async function scale(ctx: BenchContext): Promise<ScenarioResult> {
   if (limit < mostConnections + FD_MARGIN) throw new Error(`ulimit -n is ${limit}; ${mostConnections} connections need at least ${mostConnections + FD_MARGIN} descriptors in the server process (raise it with ulimit -n)`);
   ctx.log(`scale: ulimit -n ${limit}, at most ${mostConnections} connections`);
   const started = performance.now();
-  const store = await storeCurve(ctx, plan);
-  const fanout = await fanoutCurve(ctx, plan);
-  const delta = await deltaCurve(ctx, plan);
-  const idle = await idleCurve(ctx, plan);
-  const file = await fileStartCurve(ctx, plan);
+  const failures: string[] = [];
+  // A curve that fails is reported and left out; the others still give their tables.
+  const curve = async <T>(name: string, run: () => Promise<T[]>): Promise<T[]> => {
+    try {
+      return await run();
+    } catch (err) {
+      ctx.log(`scale: the ${name} curve failed: ${(err as Error).stack ?? String(err)}`);
+      failures.push(`FAILED: the ${name} curve: ${(err as Error).message}`);
+      return [];
+    }
+  };
+  const store = await curve('store', () => storeCurve(ctx, plan));
+  const fanout = await curve('snapshot fan-out', () => fanoutCurve(ctx, plan));
+  const delta = await curve('delta fan-out', () => deltaCurve(ctx, plan));
+  const idle = await curve('idle connection', () => idleCurve(ctx, plan));
+  const file = await curve('file-start', () => fileStartCurve(ctx, plan));
   const minutes = (performance.now() - started) / 60_000;
 
   const rendered = tables(store, fanout, delta, idle, file, plan).map(markdown).join('\n\n');
@@ -341,11 +382,12 @@ export async function scale(ctx: BenchContext): Promise<ScenarioResult> {
     const k = `fileStart${String(p.result.figures.pods)}`;
     Object.assign(figures, { [`${k}ReadySeconds`]: Number(p.result.figures.readySeconds), [`${k}LongestStallMs`]: Number(p.result.figures.longestStallMs), [`${k}BaselineRssBytes`]: p.baselineRssBytes, [`${k}MaxRssBytes`]: p.maxRssBytes, [`${k}PeakHeapBytes`]: p.sampledPeakHeapBytes });
   }
-  const failures = [
-    ...fanout.filter((p) => !p.verified).map((p) => `VERIFICATION FAILED: snapshot fan-out to ${p.agents} agents${p.compression ? ' (zstd)' : ''}`),
+  failures.push(
+    ...fanout.filter((p) => Number.isNaN(p.seconds)).map((p) => `snapshot fan-out to ${p.agents} agents${p.compression ? ' (zstd)' : ''}: not every agent in sync within ${CONNECT_TIMEOUT_MS / 1000} s`),
+    ...fanout.filter((p) => !p.verified && !Number.isNaN(p.seconds)).map((p) => `VERIFICATION FAILED: snapshot fan-out to ${p.agents} agents${p.compression ? ' (zstd)' : ''}`),
     ...fanout.filter((p) => p.encodings !== 0).map((p) => `snapshot fan-out to ${p.agents} agents${p.compression ? ' (zstd)' : ''} built ${p.encodings} new snapshot(s): its time includes a build`),
     ...delta.filter((p) => !p.verified || !p.complete).map((p) => `delta fan-out to ${p.agents} agents: ${p.complete ? '' : 'incomplete within 300 s; '}${p.verified ? '' : 'VERIFICATION FAILED'}`),
-  ];
+  );
   const snapshotMiB = store.find((p) => p.keys === plan.fanoutKeys)?.snapshotBytes;
   return {
     scenario: 'scale',
