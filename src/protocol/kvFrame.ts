@@ -34,7 +34,11 @@ const TYPE_BYTE: Record<WireUpdateType, number> = UpdateTypeCode;
 export class KVEncoder {
   readonly #packr = createPackr();
 
-  encode(key: string, value: unknown, revision: string): EncodedKV {
+  /**
+   * `bucket16`, when the caller knows it (the key's stored entry has it: the bucket depends on
+   * the key alone), saves hashing the key again.
+   */
+  encode(key: string, value: unknown, revision: string, bucket16?: number): EncodedKV {
     // pack() returns a view of the encoder's slab that the next pack() overwrites: copy each part
     // into the final buffer before encoding the next one.
     const keyBytes = this.#packr.pack(key);
@@ -51,7 +55,7 @@ export class KVEncoder {
     valueBytes.copy(bytes, valueStart);
     const valueEnd = valueStart + valueBytes.length;
     revBytes.copy(bytes, valueEnd);
-    return { key, bytes, valueStart, valueEnd, isDeletion: valueBytes === NIL, bucket16: bucket16OfBytes(bytes, 1 + strHeaderBytes(bytes[1] as number), valueStart) };
+    return { key, bytes, valueStart, valueEnd, isDeletion: valueBytes === NIL, bucket16: bucket16 ?? bucket16OfBytes(bytes, 1 + strHeaderBytes(bytes[1] as number), valueStart) };
   }
 }
 

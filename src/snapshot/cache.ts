@@ -151,8 +151,8 @@ export class SnapshotCache implements SyncerSink {
     for (let i = from; i < to; i++) {
       const u = pending[i] as Update;
       metrics.updatesTotal.inc(labels);
-      const kv = this.#encoder.encode(u.key, u.value, u.revision);
       const old = this.#store.get(u.key);
+      const kv = this.#encoder.encode(u.key, u.value, u.revision, old?.bucket16);
       if (kv.isDeletion) {
         // Deletions always pass, even for a key not held: the client may hold it from an
         // earlier connection's state, and its stats count them.

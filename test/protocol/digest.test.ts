@@ -181,3 +181,18 @@ describe('the wire vectors of PROTOCOL.md §11.8', () => {
     assert.ok(buckets.type === 'buckets' && bitmapHas(buckets.replaced, 1) && !bitmapHas(buckets.replaced, 0));
   });
 });
+
+describe('EncodedKV.bucket16', () => {
+  test('is the bucket of the key for every string header width and for multi-byte characters', () => {
+    const enc = new KVEncoder();
+    for (const key of ['/k', '/calico/v1/Ready', `/${'x'.repeat(40)}`, `/${'y'.repeat(300)}`, `/${'z'.repeat(70_000)}`, '/calico/v1/ümlaut/漢字/🌿']) {
+      assert.equal(enc.encode(key, 'v', '1').bucket16, keyBucket16(key), `key of ${key.length} characters`);
+      assert.equal(enc.encode(key, null, '1').bucket16, keyBucket16(key), 'a deletion too');
+    }
+  });
+
+  test('is taken from the caller when it knows it (the stored entry of the same key)', () => {
+    const enc = new KVEncoder();
+    assert.equal(enc.encode('/k', 'v', '1', 1234).bucket16, 1234);
+  });
+});
