@@ -265,7 +265,14 @@ describe('alert rules and dashboard', () => {
       }, 'Prometheus to have scraped every used metric', 90_000).catch((err: Error) => {
         throw new Error(`${err.message}\nmissing: ${missing.map((n) => `${n} (${used.get(n)})`).join(', ')}\n${promLog}`);
       });
-      const up = await api<{ result: { metric: Record<string, string>; value: [number, string] }[] }>(`/api/v1/query?query=${encodeURIComponent('up{job="cattail"}')}`);
+      type UpResult = { result: { metric: Record<string, string>; value: [number, string] }[] };
+      // On a loaded machine a discovery refresh can briefly drop the target between scrapes (its
+      // `up` goes stale), so the series is awaited rather than read once.
+      let up: UpResult = { result: [] };
+      await eventually(async () => {
+        up = await api<UpResult>(`/api/v1/query?query=${encodeURIComponent('up{job="cattail"}')}`);
+        return up.result.length > 0;
+      }, 'the up series of the cattail job', 60_000).catch(() => {});
       assert.equal(up.result.length, 1, 'the shipped job keeps only the ops port of the pod');
       assert.equal(up.result[0]!.value[1], '1', 'the target is up');
       assert.deepEqual({ namespace: up.result[0]!.metric.namespace, pod: up.result[0]!.metric.pod, node: up.result[0]!.metric.node }, { namespace: 'kube-system', pod: 'cattail-7d9f-x2x', node: 'node-1' });
