@@ -18,6 +18,13 @@
  * it; any protocol violation closes the connection with a code from `CloseCode`. A client may
  * negotiate zstd in hello/serverHello; a server frame is then plain or one zstd frame holding
  * one plain message, told apart by its first byte (compression.ts).
+ *
+ * Catch-up (PROTOCOL.md §11), negotiated in hello.capabilities: `resume` (the server answers
+ * serverHello{catchUp: "resume"} then snapshotEnd at once, and the deltas after the client's
+ * position follow the ack), `digest` (serverHello{catchUp: "digest"}, the client's `digests`,
+ * `buckets`, then only the keys of the replaced buckets before snapshotEnd) and `probe`
+ * (serverHello, then close 1000). The digest definition is digest.ts; the position marks a
+ * delta frame carries (`kvs.seq`) are written by kvFrame.ts.
  */
 export { certificateNamesMatch, commonNames, uriSans } from './certificateNames.ts';
 export { CloseCode, FATAL_CLOSE_CODES, MOVE_ON_CLOSE_CODES, type CloseCodeName } from './closeCodes.ts';
