@@ -151,6 +151,11 @@ export class Breadcrumb {
     return this.#coalesced;
   }
 
+  /** Drops the coalesced-frame memo (it is rebuilt if asked again): retention calls it on old breadcrumbs. */
+  forgetCoalesced(): void {
+    this.#coalesced = undefined;
+  }
+
   /** Called once by the cache when it mints the successor. */
   link(next: Breadcrumb): void {
     if (this.#next !== undefined) throw new Error(`breadcrumb ${this.seq} already linked`);

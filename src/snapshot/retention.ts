@@ -8,6 +8,9 @@ export interface RetentionOptions {
   readonly maxBytes: number;
 }
 
+/** How long a superseded breadcrumb keeps its coalesced delta frames inside the window (see Retention). */
+const MEMO_KEEP_MS = 2000;
+
 export type ResumeLookup = { readonly crumb: Breadcrumb } | { readonly reason: 'expired' | 'future' | 'disabled' };
 
 export interface RetentionStats {
@@ -45,6 +48,8 @@ export class Retention {
   /** Retained breadcrumbs, oldest first, from index `#head` (a prefix is dropped lazily, then compacted). */
   #crumbs: Array<Breadcrumb | undefined> = [];
   #head = 0;
+  /** Index of the oldest retained breadcrumb whose coalesced-frame memo has not been let go yet. */
+  #memoCursor = 0;
 
   constructor(opts: RetentionOptions | undefined) {
     this.#opts = opts;
@@ -61,6 +66,26 @@ export class Retention {
     if (!this.enabled) return;
     this.#crumbs.push(crumb);
     this.#prune(now);
+    this.#forgetOldMemos(now);
+  }
+
+  /**
+   * Lets go of the coalesced delta frames memoized on breadcrumbs superseded more than
+   * `MEMO_KEEP_MS` ago. Caught-up sessions ask for a breadcrumb's frames within milliseconds of
+   * its minting; after that only a lagging or resuming session asks, and it rebuilds the memo
+   * once (then shared again by whoever is at the same point). Kept for the whole window, the
+   * memos were a second copy of every retained delta, about half of what retention cost in heap.
+   * Each breadcrumb is passed once, so a memo rebuilt behind the cursor stays until the
+   * breadcrumb leaves the window.
+   */
+  #forgetOldMemos(now: number): void {
+    const crumbs = this.#crumbs;
+    let i = Math.max(this.#memoCursor, this.#head);
+    while (i < crumbs.length - 1 && now - (crumbs[i + 1] as Breadcrumb).timestamp > MEMO_KEEP_MS) {
+      (crumbs[i] as Breadcrumb).forgetCoalesced();
+      i++;
+    }
+    this.#memoCursor = i;
   }
 
   /** The retained breadcrumb `seq`, or why there is none. */
@@ -104,6 +129,7 @@ export class Retention {
     // Compact once the dropped prefix is half the array: amortised O(1) per breadcrumb.
     if (head > 1024 && head * 2 > crumbs.length) {
       this.#crumbs = crumbs.slice(head);
+      this.#memoCursor = Math.max(0, this.#memoCursor - head);
       head = 0;
     }
     this.#head = head;

@@ -51,6 +51,23 @@ describe('resume retention', () => {
     assert.equal(found(cache.resumeFrom(2)), 2);
   });
 
+  test('a retained breadcrumb superseded over 2 s ago lets go of its coalesced frames, and rebuilds the same bytes when a lagging session asks', () => {
+    const { cache, clock } = setup({ maxAgeMs: 300_000, maxBytes: 1 << 30 });
+    const old = step(cache, clock, 0, '/a');
+    // One KV per frame: each memo is final at once (a run that reaches maxKVs is never rebuilt).
+    const oldFrames = old.coalescedFrames(1);
+    step(cache, clock, 10, '/b'); // old superseded now
+    const recent = cache.current();
+    const recentFrames = recent.coalescedFrames(1);
+    step(cache, clock, 1000, '/c');
+    assert.equal(old.coalescedFrames(1), oldFrames, 'superseded 1 s ago: still memoized');
+    step(cache, clock, 1500, '/d'); // 2.5 s after old was superseded, 1.5 s after recent was
+    const rebuilt = old.coalescedFrames(1);
+    assert.notEqual(rebuilt, oldFrames, 'let go, then rebuilt on demand');
+    assert.deepEqual(rebuilt.frames.map((f) => f.plain), oldFrames.frames.map((f) => f.plain), 'the same bytes');
+    assert.equal(recent.coalescedFrames(1), recentFrames, 'superseded 1.5 s ago: still memoized');
+  });
+
   test('the newest breadcrumb is always retained, however old', () => {
     const { cache, clock } = setup({ maxAgeMs: 1000, maxBytes: 1 << 30 });
     step(cache, clock, 0);
