@@ -30,6 +30,8 @@ export const CloseCode = {
   rebalance: 4020,
   /** The server is shutting down: try another replica. */
   shuttingDown: 4021,
+  /** Sent by a client, not the server: it leaves a replica whose data is stale for one a probe found in sync (PROTOCOL.md §11.9). */
+  leavingStaleReplica: 4030,
 } as const;
 
 export type CloseCodeName = keyof typeof CloseCode;

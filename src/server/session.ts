@@ -254,7 +254,7 @@ export class Session implements BreadcrumbWaiter {
 
   #onSocketClosed(code: number, reason: string): void {
     if (this.#phase === 'closed') return;
-    if (code === LEAVING_STALE_REPLICA) {
+    if (code === CloseCode.leavingStaleReplica) {
       this.#log('info', { code, reason }, 'client left this replica as stale (it had not been in sync for too long and another replica is)');
       this.#end('left-stale');
       return;
@@ -693,9 +693,6 @@ export class Session implements BreadcrumbWaiter {
     this.close(CloseCode.protocolError, 'internal error', 'error');
   }
 }
-
-/** The close code a client sends when it leaves this replica for an in-sync one (PROTOCOL.md §11, a client → server code). */
-const LEAVING_STALE_REPLICA = 4030;
 
 /** The zstd frame when it is smaller, else the plain frame (clients take either, PROTOCOL.md §7.1). */
 const smaller = (packed: Buffer, plain: Buffer): Buffer => (packed.length < plain.length ? packed : plain);

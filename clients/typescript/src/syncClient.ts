@@ -1,4 +1,4 @@
-import { bitmapHas } from '../../../src/protocol/index.ts';
+import { bitmapHas, CloseCode } from '../../../src/protocol/index.ts';
 import { AttemptTracker } from './attemptTracker.ts';
 import { Backoff } from './backoff.ts';
 import { Connection, type CatchUpOffer, type SessionListener } from './connection.ts';
@@ -13,7 +13,7 @@ import { loadTls, type SocketTlsOptions } from './tls.ts';
 import type { CatchUpPath, ClientEvents, ClientStats, ConnectionInfo, StopInfo, SyncStatus } from './types.ts';
 
 /** The close code and reason a client sends when it leaves a stale replica (§11). */
-export const LEAVE_STALE_CLOSE = Object.freeze({ code: 4030, reason: 'leaving a stale replica' });
+export const LEAVE_STALE_CLOSE = Object.freeze({ code: CloseCode.leavingStaleReplica, reason: 'leaving a stale replica' });
 
 const perPath = (): Record<CatchUpPath, number> => ({ resume: 0, digest: 0, snapshot: 0 });
 
