@@ -80,7 +80,7 @@ export class AgentFleet {
 
   async progress(): Promise<PhaseProgress> {
     const r = await Promise.all(this.#children.map((c) => c.request<PhaseProgress>('progress')));
-    return { lost: r.reduce((s, p) => s + p.lost, 0), caughtUp: r.reduce((s, p) => s + p.caughtUp, 0) };
+    return { lost: r.reduce((s, p) => s + p.lost, 0), caughtUp: r.reduce((s, p) => s + p.caughtUp, 0), synced: r.reduce((s, p) => s + p.synced, 0) };
   }
 
   async records(): Promise<PhaseRecord[]> {

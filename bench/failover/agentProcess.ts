@@ -24,6 +24,8 @@ export interface AgentSummary {
 export interface PhaseProgress {
   readonly lost: number;
   readonly caughtUp: number;
+  /** Agents that have been in sync at least once (the first sync). */
+  readonly synced: number;
 }
 
 function main(): void {
@@ -47,7 +49,7 @@ function main(): void {
       if (a.phase?.lost === true) lost++;
       if ((a.phase?.caughtUpAt ?? 0) > 0) caughtUp++;
     }
-    return { lost, caughtUp };
+    return { lost, caughtUp, synced: firstInSync };
   };
 
   serveIpc({

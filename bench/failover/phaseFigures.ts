@@ -12,7 +12,7 @@ export interface GroupFigures {
   readonly bytesMedian: number;
   readonly bytesMax: number;
   readonly bytesTotal: number;
-  /** From the phase's start (kill, or end of the cut) until the last agent of the group caught up. */
+  /** From the phase's event (kill, or end of the cut) until the last agent of the group caught up, less any time it was held (see groupFigures). */
   readonly secondsToAll: number;
   readonly secondsMedian: number;
   /** kvs entries before snapshotEnd (snapshot or replaced buckets), median. */
@@ -23,7 +23,9 @@ export interface GroupFigures {
   readonly attemptsMax: number;
   /** Agents that caught up without having seen a delta mark (their "caught up" is only in-sync). */
   readonly withoutMarks: number;
-  /** Medians, in ms, on the connection that caught up: phase start → open, open → serverHello, → snapshotEnd, → in-sync, → caught up. */
+  /** Median ms from the event until the agent saw its connection end (0 when it ended before). */
+  readonly toLossMs: number;
+  /** Medians, in ms, on the connection that caught up: loss or release (the later) → open, open → serverHello, → snapshotEnd, → in-sync, → caught up. */
   readonly toOpenMs: number;
   readonly openToHelloMs: number;
   readonly helloToEndMs: number;
@@ -44,10 +46,17 @@ function tally(values: readonly string[]): string {
   return [...counts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, n]) => `${k}:${n}`).join(' ');
 }
 
-export function groupFigures(records: readonly PhaseRecord[], t0: number): GroupFigures {
+/**
+ * `event` is when the phase's event happened (the kill, or the end of the cut), `released` when
+ * this group was let reconnect (the event itself for the first group). An agent's time is the
+ * time it took to notice the loss after the event (a killed process's sockets close only once
+ * the kernel has torn it down) plus the time from its release to caught up: the wait while the
+ * other group caught up is left out, the detection of the loss is not.
+ */
+export function groupFigures(records: readonly PhaseRecord[], event: number, released: number): GroupFigures {
   const done = records.filter((r) => r.caughtUpAt > 0);
   const bytes = done.map((r) => r.bytes);
-  const seconds = done.map((r) => (r.caughtUpAt - t0) / 1000);
+  const seconds = done.map((r) => (Math.max(0, r.lostAt - event) + r.caughtUpAt - Math.max(released, r.lostAt)) / 1000);
   return {
     agents: records.length,
     caughtUp: done.length,
@@ -64,7 +73,8 @@ export function groupFigures(records: readonly PhaseRecord[], t0: number): Group
     digestBytesSentMedian: median(done.map((r) => r.digestBytesSent)),
     attemptsMax: Math.max(0, ...records.map((r) => r.attempts)),
     withoutMarks: done.filter((r) => !r.marksSeen).length,
-    toOpenMs: median(done.map((r) => r.openAt - t0)),
+    toOpenMs: median(done.map((r) => r.openAt - Math.max(released, r.lostAt))),
+    toLossMs: median(done.map((r) => Math.max(0, r.lostAt - event))),
     openToHelloMs: median(done.map((r) => r.helloAt - r.openAt)),
     helloToEndMs: median(done.map((r) => r.snapshotEndAt - r.helloAt)),
     endToInSyncMs: median(done.map((r) => r.inSyncAt - r.snapshotEndAt)),

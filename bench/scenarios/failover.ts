@@ -75,7 +75,15 @@ export async function runFailover(ctx: BenchContext, size: { readonly pods: numb
     fleet = new AgentFleet(perProcess, ctx.pin);
     await cluster.churn(CHURN_PER_SEC);
     const tStart = wallClockMs();
-    await fleet.start(full ? 8 : 4, 900_000);
+    const startFleet = fleet;
+    const startProgress = setInterval(() => {
+      void startFleet.progress().then((p) => ctx.log(`failover: ${p.synced}/${agents + REPLICAS} agents in sync (first sync)`)).catch(() => {});
+    }, 30_000);
+    try {
+      await fleet.start(full ? 8 : 4, 1_800_000);
+    } finally {
+      clearInterval(startProgress);
+    }
     const cpu = () => {
       const c = cluster.cpuByRole();
       const agentsCpu = (fleet as AgentFleet).pids.reduce((s, pid) => s + cpuSecondsOf(pid), 0);
@@ -227,7 +235,7 @@ async function measure(
     clearInterval(progress);
   }
   const records = (await fleet.records()).filter((r) => r.lost);
-  return { records, on: groupFigures(records.filter((r) => r.catchUp), t0), off: groupFigures(records.filter((r) => !r.catchUp), t1), cpuOn, cpuOff };
+  return { records, on: groupFigures(records.filter((r) => r.catchUp), t0, t0), off: groupFigures(records.filter((r) => !r.catchUp), t0, t1), cpuOn, cpuOff };
 }
 
 function resumeRatios(records: readonly PhaseRecord[], marks: ReadonlyMap<number, number[]>): { median: number; max: number; counted: number; missedMedian: number } {
@@ -282,7 +290,7 @@ function phaseNote(phase: string, group: string, g: GroupFigures, cpu: number): 
   return `${phase}, ${group}: ${g.caughtUp}/${g.agents} agents caught up (paths ${g.paths}; reasons ${g.reasons}); all after ${g.secondsToAll.toFixed(2)} s ` +
     `(median ${g.secondsMedian.toFixed(2)} s, at most ${g.attemptsMax} connection attempts); bytes median ${(g.bytesMedian / MiB).toFixed(3)} MiB, worst ${(g.bytesMax / MiB).toFixed(3)} MiB; ` +
     `entries before snapshotEnd median ${g.entriesMedian}; held keys of replaced buckets median ${g.replacedHeldMedian}; pending keys deleted at in-sync ${g.pendingDeletedTotal}; ` +
-    `survivors' CPU meanwhile ${cpu.toFixed(1)} s; median ms to open ${g.toOpenMs.toFixed(0)}, to serverHello +${g.openToHelloMs.toFixed(0)}, ` +
+    `survivors' CPU meanwhile ${cpu.toFixed(1)} s; median ms from the event to the loss ${g.toLossMs.toFixed(0)}, then to open ${g.toOpenMs.toFixed(0)}, to serverHello +${g.openToHelloMs.toFixed(0)}, ` +
     `to snapshotEnd +${g.helloToEndMs.toFixed(0)}, to in-sync +${g.endToInSyncMs.toFixed(0)}, to caught up +${g.inSyncToCaughtUpMs.toFixed(0)}` +
     (g.withoutMarks > 0 ? `; ${g.withoutMarks} agents never saw a delta frame carry seq, so for them caught up only means in-sync` : '');
 }
