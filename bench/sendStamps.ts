@@ -24,7 +24,7 @@
  * sampled sends walk through every position in the fan-out order.
  */
 import { WebSocket } from 'ws';
-import { forEachStamp, isKvsFrame } from './frameScan.ts';
+import { forEachStamp, frameType } from './frameScan.ts';
 import { LatencyHistogram } from './latencyHistogram.ts';
 import { wallClockMs } from './workload.ts';
 
@@ -66,7 +66,9 @@ export class SendStamps {
   #record(frame: Buffer, queued: boolean): void {
     let stamps = this.#stamps.get(frame);
     if (stamps === undefined) {
-      if (!isKvsFrame(frame)) return;
+      // frameType, not isKvsFrame: the last frame of a coalesced run is a three-field map (it
+      // ends with its position mark `seq`), whose first byte differs from a plain kvs frame's.
+      if (frameType(frame) !== 'kvs') return;
       const list: number[] = [];
       forEachStamp(frame, (s) => {
         if (!Number.isNaN(s)) list.push(s);
