@@ -52,7 +52,7 @@ export class Agent {
   async restart(): Promise<void> {
     this.host.resume();
     await this.client.close();
-    this.#leftStaleBefore += leftStale(this.client);
+    this.#leftStaleBefore += this.client.stats.leftStale;
     this.retired.push(this.host);
     this.#newClient();
   }
@@ -72,7 +72,7 @@ export class Agent {
 
   /** Times this agent's clients left a stale replica (closed it with 4030 for an in-sync one). */
   get leftStale(): number {
-    return this.#leftStaleBefore + leftStale(this.client);
+    return this.#leftStaleBefore + this.client.stats.leftStale;
   }
 
   /** The replica this agent's client is connected to now, if any (the proxy holding a connection). */
@@ -98,14 +98,14 @@ export class Agent {
       p.onUndecodable = (reason) => host.wireUndecodable(reason);
       p.onServerClose = (code, reason) => this.tally.onServerClose(code, reason);
     }
-    const options: SyncClientOptions & Record<string, unknown> = {
+    const options: SyncClientOptions = {
       servers: this.spec.servers.map((r) => this.proxies[r % this.proxies.length]!.url), shuffleServers: false,
       syncerType: this.syncerType, hostname: `torture-${this.index}`,
       handler: host, connectTimeoutMs: 2_000, handshakeTimeoutMs: 3_000, readTimeoutMs: 4_000, writeTimeoutMs: 4_000,
       backoff: { initialDelayMs: 20, maxDelayMs: 300 }, random: Math.random,
       // Half the agents negotiate zstd, half take plain frames from the same cache.
       compression: this.index % 2 === 0,
-      // Issue 13 (clients/typescript): resume, digests and leaving stale replicas, or none of them.
+      // Resume, digests and leaving stale replicas (the default), or none of them.
       catchUp: this.spec.catchUp,
       leaveStaleAfterMs: this.spec.catchUp ? LEAVE_STALE_AFTER_MS : 0,
     };
@@ -115,8 +115,4 @@ export class Agent {
     this.host = host;
     this.client = client;
   }
-}
-
-function leftStale(client: SyncClient): number {
-  return (client.stats as { leftStale?: number }).leftStale ?? 0;
 }
