@@ -33,6 +33,8 @@ export const QUICK_SIZES: Sizes = {
 
 export interface BenchContext {
   readonly sizes: Sizes;
+  /** `--quick`: the sizes are QUICK_SIZES (scenarios with sizes of their own pick their small ones). */
+  readonly quick: boolean;
   /** Directory for CPU profiles, when profiling was asked for. */
   readonly profileDir: string | undefined;
   /** `--pin`: server role and agent role on separate CPUs (cpuPinning.ts); undefined = shared. */

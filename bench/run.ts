@@ -67,6 +67,7 @@ async function main(): Promise<void> {
   if (pin !== undefined) pinProcess(process.pid, pin.agents);
   const ctx: BenchContext = {
     sizes: { ...base, clientProcesses: agentProcesses },
+    quick: values.quick,
     profileDir,
     pin,
     peers: peers as Set<'redis' | 'etcd'>,

@@ -28,9 +28,9 @@ async function run(quick: boolean): Promise<FileStartScale> {
     heap = Math.max(heap, m.heapUsed);
   }, 50);
   try {
-    // fileStart reads only the sizes (6,000 pods for the QUICK_SIZES object itself, else 60,000)
+    // fileStart reads only `quick` (6,000 pods, else 60,000) and the sizes
     // and the logger; the runner's other options (profiling, pinning, peers) do not apply to it.
-    const ctx = { sizes: quick ? QUICK_SIZES : DEFAULT_SIZES, profileDir: undefined, log: () => {} } as unknown as BenchContext;
+    const ctx = { sizes: quick ? QUICK_SIZES : DEFAULT_SIZES, quick, profileDir: undefined, log: () => {} } as unknown as BenchContext;
     const result = await fileStart(ctx);
     return { result, baselineRssBytes, maxRssBytes: process.resourceUsage().maxRSS * 1024, sampledPeakRssBytes: rss, sampledPeakHeapBytes: heap };
   } finally {

@@ -13,7 +13,7 @@ import { Registry } from 'prom-client';
 import { parseConfig } from '../../src/config/index.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { startCattail } from '../../src/main.ts';
-import { type BenchContext, QUICK_SIZES } from '../context.ts';
+import type { BenchContext } from '../context.ts';
 import { freePort } from '../freePort.ts';
 import { atMost, type ScenarioResult } from '../report.ts';
 
@@ -32,7 +32,7 @@ function podYaml(i: number, namespace: string): string {
 }
 
 export async function fileStart(ctx: BenchContext): Promise<ScenarioResult> {
-  const pods = ctx.sizes === QUICK_SIZES ? 6_000 : 60_000;
+  const pods = ctx.quick ? 6_000 : 60_000;
   const dir = await mkdtemp(path.join(tmpdir(), 'cattail-bench-file-'));
   try {
     for (let f = 0; f * PODS_PER_FILE < pods; f += 1) {
