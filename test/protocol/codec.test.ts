@@ -4,17 +4,9 @@ import { pack } from 'msgpackr';
 import {
   assembleKvsFrame, Codec, CloseCode, KVEncoder, type ProtocolError, type ServerMessage, sameValue,
 } from '../../src/protocol/index.ts';
+import { closeCodeOf } from '../support/closeCodeOf.ts';
 
 const codec = new Codec();
-
-function closeCodeOf(fn: () => unknown): number {
-  try {
-    fn();
-  } catch (err) {
-    return (err as ProtocolError).closeCode;
-  }
-  assert.fail('expected a ProtocolError');
-}
 
 describe('protocol codec', () => {
   test('every client message survives an encode/decode round trip', () => {

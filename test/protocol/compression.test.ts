@@ -3,8 +3,9 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { constants, zstdCompressSync } from 'node:zlib';
 import {
-  chooseCompression, Codec, compressFrame, decompressFrame, isCompressedFrame, largestServerFrameBytes, type ProtocolError, DEFAULT_MAX_VALUE_BYTES,
+  chooseCompression, Codec, compressFrame, decompressFrame, isCompressedFrame, largestServerFrameBytes, DEFAULT_MAX_VALUE_BYTES,
 } from '../../src/protocol/index.ts';
+import { closeCodeOf } from '../support/closeCodeOf.ts';
 
 const protocolDoc = readFileSync(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8');
 
@@ -13,15 +14,6 @@ function vector(name: string): Buffer {
   const m = new RegExp('```text ' + name + '\\n([0-9a-f\\n]+)```').exec(protocolDoc);
   assert.ok(m, `PROTOCOL.md has a \`text ${name}\` test vector`);
   return Buffer.from(m[1]!.replace(/\n/g, ''), 'hex');
-}
-
-function closeCodeOf(fn: () => unknown): number {
-  try {
-    fn();
-  } catch (err) {
-    return (err as ProtocolError).closeCode;
-  }
-  assert.fail('expected a ProtocolError');
 }
 
 const codec = new Codec();

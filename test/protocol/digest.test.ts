@@ -3,8 +3,9 @@ import { describe, test } from 'node:test';
 import { pack } from 'msgpackr';
 import {
   assembleKvsFrame, bitmapHas, Codec, bitmapOf, bucketAtLevel, clientDigestLevel, CloseCode, decodeDigests, DigestTable, digestMessageCount,
-  encodeDigests, keyBucket16, KVEncoder, kvHash, type ProtocolError, scanKvsFrame,
+  encodeDigests, keyBucket16, KVEncoder, kvHash, scanKvsFrame,
 } from '../../src/protocol/index.ts';
+import { closeCodeOf } from '../support/closeCodeOf.ts';
 
 /**
  * Test vectors of PROTOCOL.md §11.8. Every expected value below was computed independently of
@@ -22,15 +23,6 @@ const VECTOR_ENTRIES = [
 const VECTOR_BUCKETS16 = [0x5883, 0x5f45, 0x51e5, 0x7468];
 
 const hex = (hi: number, lo: number): string => hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
-
-function closeCodeOf(fn: () => unknown): number {
-  try {
-    fn();
-  } catch (err) {
-    return (err as ProtocolError).closeCode;
-  }
-  assert.fail('expected a ProtocolError');
-}
 
 describe('digest test vectors (PROTOCOL.md §11.8)', () => {
   test('the key /calico/v1/Ready is in level-16 bucket 0x5cfb (23803) and level-4 bucket 5', () => {

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { describe, test } from 'node:test';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { KINDS } from '../../src/datastore/kinds.ts';
 import { CloseCode } from '../../src/protocol/index.ts';
 import type { Breadcrumb } from '../../src/snapshot/index.ts';
 import type { SyncerTypeSpec } from '../../src/syncer/types.ts';
+import { collectGarbage } from '../support/collectGarbage.ts';
 import { eventually, type Harness, startCattail } from '../support/harness.ts';
 import { MemoryDatastore } from '../support/memoryDatastore.ts';
 import { TestClient } from '../support/testClient.ts';
@@ -26,17 +25,6 @@ const POOL = 50;
 const VALUE_BYTES = 4096;
 const MiB = 1024 * 1024;
 const socketOf = (c: TestClient) => (c.ws as unknown as { _socket: Socket })._socket;
-
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
-
-/** Full collections across turns: a WeakRef read in the current job stays alive until it ends. */
-async function collectGarbage(): Promise<void> {
-  for (let i = 0; i < 3; i++) {
-    await new Promise((resolve) => setImmediate(resolve));
-    gc();
-  }
-}
 
 async function start(flags: string[]): Promise<{ h: Harness; ds: MemoryDatastore }> {
   const ds = new MemoryDatastore();

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { Registry } from 'prom-client';
 import { silentLogger } from '../../src/logger.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { Codec } from '../../src/protocol/index.ts';
 import { type Breadcrumb, SnapshotCache, SnapshotSource } from '../../src/snapshot/index.ts';
 import type { Update } from '../../src/syncer/types.ts';
+import { collectGarbage } from '../support/collectGarbage.ts';
 import { ManualClock } from '../support/manualClock.ts';
 
 function setup(maxBatchSize = 100) {
@@ -276,13 +275,3 @@ describe('shared snapshots', () => {
     assert.equal(snapRef.deref(), undefined);
   });
 });
-
-/** Forces full collections; WeakRefs read in the current job stay alive until it ends, hence the turns. */
-async function collectGarbage(): Promise<void> {
-  v8.setFlagsFromString('--expose-gc');
-  const gc = vm.runInNewContext('gc') as () => void;
-  for (let i = 0; i < 3; i++) {
-    await new Promise((resolve) => setImmediate(resolve));
-    gc();
-  }
-}
