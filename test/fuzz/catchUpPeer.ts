@@ -1,28 +1,16 @@
 /**
- * A byte-level client of the catch-up paths (PROTOCOL.md §11) for fuzzing: it holds a map with
- * each key's bucket and KV hash (computed from the raw `kvs` bytes, as a client in any language
- * must), offers whatever hello capabilities it is told, uploads digests (its own, or the bytes a
- * case dictates), and applies the answer by the client rules: a resumed connection keeps its
- * pending set; `buckets` makes the held keys of the replaced buckets pending; a full snapshot
- * makes every held key pending; every received entry clears its key; at `in-sync` the rest is
+ * A byte-level client of the catch-up paths (PROTOCOL.md §11) for fuzzing, a transport around
+ * the client rules of test/support/catchUpClient.ts: it holds a map with each key's bucket and
+ * KV hash (computed from the raw `kvs` bytes, as a client in any language must), offers
+ * whatever hello capabilities it is told, uploads digests (its own, or the bytes a case
+ * dictates), and applies the answer by the client rules: a resumed connection keeps its pending
+ * set; `buckets` makes the held keys of the replaced buckets pending; a full snapshot makes
+ * every held key pending; every received entry clears its key; at `in-sync` the rest is
  * deleted. So a case's final map can be compared with the server's model.
  */
-import {
-  bitmapHas, bucketAtLevel, createPackr, DIGESTS_PER_FRAME, DigestTable, encodeDigests, scanKvsFrame,
-} from '../../src/protocol/index.ts';
+import { createPackr } from '../../src/protocol/index.ts';
+import { applyKvs, deletePending, type HeldKV, ownDigests, pendingAfterBuckets, type Position } from '../support/catchUpClient.ts';
 import { type CloseResult, RawSocket } from './rawSocket.ts';
-
-export interface HeldKV {
-  readonly value: unknown;
-  readonly bucket16: number;
-  readonly hi: number;
-  readonly lo: number;
-}
-
-export interface Position {
-  readonly serverInstanceId: string;
-  readonly seq: number;
-}
 
 /** What the peer sends once the serverHello chose digests: its own digests, or a case's messages. */
 export type DigestUpload = { readonly kind: 'own' } | { readonly kind: 'messages'; readonly messages: readonly unknown[] };
@@ -109,17 +97,15 @@ export class CatchUpPeer {
         this.buckets = { level, replaced };
         if (this.serverHello?.catchUp !== 'digest') this.problems.push('buckets on a connection that did not choose digest');
         // Keys of unreplaced buckets match the server; the replaced ones must all come back.
-        this.pending = new Set([...this.held].filter(([, kv]) => bitmapHas(replaced, bucketAtLevel(kv.bucket16, level))).map(([k]) => k));
+        this.pending = pendingAfterBuckets(this.held, level, replaced);
         return;
       }
       case 'kvs': {
         if (!this.snapshotEnded) this.snapshotFrames++;
-        const entries = scanKvsFrame(payload);
-        const kvs = msg.kvs as unknown[][];
-        for (const [i, e] of entries.entries()) {
-          this.pending?.delete(e.key);
-          if (e.deleted) this.held.delete(e.key);
-          else this.held.set(e.key, { value: kvs[i]![1], bucket16: e.bucket16, hi: e.hi, lo: e.lo });
+        try {
+          applyKvs(this.held, this.pending, payload, msg.kvs as unknown[][]);
+        } catch (err) {
+          this.problems.push(`kvs frame: ${(err as Error).message}`);
         }
         if (typeof msg.seq === 'number' && this.serverHello !== undefined) this.#moveTo(msg.seq);
         else if (this.snapshotEnded) this.#pastPosition = true;
@@ -134,7 +120,7 @@ export class CatchUpPeer {
       case 'status':
         this.status = msg.status as string;
         if (msg.status === 'in-sync' && this.pending !== undefined) {
-          for (const k of this.pending) this.held.delete(k);
+          deletePending(this.held, this.pending);
           this.pending = undefined;
         }
         this.onPosition?.();
@@ -173,16 +159,4 @@ export class CatchUpPeer {
     this.position = { serverInstanceId: String(this.serverHello?.serverInstanceId), seq };
     this.onPosition?.();
   }
-}
-
-/** The `digests` messages of a held map at `level`, as an honest client sends them. */
-export function ownDigests(held: ReadonlyMap<string, HeldKV>, level: number): { type: 'digests'; level: number; offset: number; digests: Buffer }[] {
-  const table = new DigestTable();
-  for (const kv of held.values()) table.add(kv.bucket16, kv.hi, kv.lo);
-  const folded = table.fold(level);
-  const out = [];
-  for (let offset = 0; offset < 2 ** level; offset += DIGESTS_PER_FRAME) {
-    out.push({ type: 'digests' as const, level, offset, digests: encodeDigests(folded, offset, Math.min(DIGESTS_PER_FRAME, 2 ** level - offset)) });
-  }
-  return out;
 }

@@ -10,8 +10,9 @@
  * which catch-up paths it may take instead (and then the peer's map must end exact).
  */
 import { createPackr, CloseCode, DIGESTS_PER_FRAME, keyBucket16, MAX_INBOUND_FRAME_BYTES } from '../../src/protocol/index.ts';
+import { type HeldKV, ownDigests, type Position } from '../support/catchUpClient.ts';
 import type { Prng } from '../torture/prng.ts';
-import { type HeldKV, ownDigests, type PeerOptions, type Position } from './catchUpPeer.ts';
+import type { PeerOptions } from './catchUpPeer.ts';
 import { frame } from './rawSocket.ts';
 
 export interface FuzzCase {

@@ -1,7 +1,8 @@
 /**
- * A catch-up-capable protocol client for server tests, written from spec §A (PROTOCOL.md §11):
- * it keeps, across connections, the map (with each held key's bucket and KV hash computed from
- * the raw frame bytes), its resume position and its pending set, and follows the client rules
+ * A catch-up-capable protocol client for server tests, written from spec §A (PROTOCOL.md §11),
+ * a transport over `ws` around the client rules of test/support/catchUpClient.ts: it keeps,
+ * across connections, the map (with each held key's bucket and KV hash computed from the raw
+ * frame bytes), its resume position and its pending set, and follows the client rules
  * literally: the position is cleared by a serverHello that does not resume and set at
  * snapshotEnd; a full snapshot makes every held key pending, `buckets` makes the held keys of
  * the replaced buckets pending, a resume keeps the pending set as it was; at in-sync whatever
@@ -9,16 +10,9 @@
  */
 import WebSocket from 'ws';
 import {
-  bitmapHas, bucketAtLevel, clientDigestLevel, Codec, DEFAULT_MAX_VALUE_BYTES, decompressFrame, DigestTable, digestMessageCount, DIGESTS_PER_FRAME,
-  encodeDigests, isCompressedFrame, largestServerFrameBytes, scanKvsFrame, type ServerMessage,
+  clientDigestLevel, Codec, DEFAULT_MAX_VALUE_BYTES, decompressFrame, isCompressedFrame, largestServerFrameBytes, type ServerMessage,
 } from '../../src/protocol/index.ts';
-
-export interface HeldKV {
-  readonly value: unknown;
-  readonly bucket16: number;
-  readonly hi: number;
-  readonly lo: number;
-}
+import { applyKvs, deletePending, type HeldKV, heldDigests, ownDigests, pendingAfterBuckets, type Position } from '../support/catchUpClient.ts';
 
 export interface ConnectOptions {
   readonly syncerType?: string;
@@ -106,12 +100,7 @@ export class CatchUpConnection {
 
   /** Sends this client's digests at `level` as the spec says (used automatically unless manualDigests). */
   sendDigests(level: number): void {
-    const table = this.#client.digests(level);
-    for (let m = 0; m < digestMessageCount(level); m++) {
-      const offset = m * DIGESTS_PER_FRAME;
-      const n = Math.min(DIGESTS_PER_FRAME, 2 ** level - offset);
-      this.send({ type: 'digests', level, offset, digests: encodeDigests(table, offset, n) });
-    }
+    for (const m of ownDigests(this.#client.state, level)) this.send(m);
   }
 
   close(code?: number, reason?: string): void {
@@ -139,17 +128,10 @@ export class CatchUpConnection {
         break;
       }
       case 'buckets':
-        c.pending = new Set([...c.state].filter(([, kv]) => bitmapHas(msg.replaced, bucketAtLevel(kv.bucket16, msg.level))).map(([k]) => k));
+        c.pending = pendingAfterBuckets(c.state, msg.level, msg.replaced);
         break;
       case 'kvs': {
-        const scanned = scanKvsFrame(plain);
-        msg.kvs.forEach(([key, value, , type], i) => {
-          const s = scanned[i]!;
-          if (s.key !== key) throw new Error(`scan and decode disagree: ${s.key} vs ${key}`);
-          if (type === 3) c.state.delete(key);
-          else c.state.set(key, { value, bucket16: s.bucket16, hi: s.hi, lo: s.lo });
-          c.pending?.delete(key);
-        });
+        applyKvs(c.state, c.pending, plain, msg.kvs);
         if (this.snapshotEnded) this.deltaEntries += msg.kvs.length;
         else this.snapshotEntries += msg.kvs.length;
         if (msg.seq !== undefined && this.#positioned) c.position = { serverInstanceId: this.#serverInstanceId, seq: msg.seq };
@@ -164,7 +146,7 @@ export class CatchUpConnection {
       case 'status':
         this.status = msg.status;
         if (msg.status === 'in-sync' && c.pending !== undefined) {
-          for (const k of c.pending) c.state.delete(k);
+          deletePending(c.state, c.pending);
           c.pending = undefined;
         }
         break;
@@ -181,7 +163,7 @@ export class CatchUpConnection {
 export class CatchUpClient {
   readonly codec = new Codec();
   readonly state = new Map<string, HeldKV>();
-  position: { serverInstanceId: string; seq: number } | undefined;
+  position: Position | undefined;
   pending: Set<string> | undefined;
 
   digestLevel(): number {
@@ -190,9 +172,7 @@ export class CatchUpClient {
 
   /** Bucket digests of the held map at `level`, as DigestTable.fold returns them. */
   digests(level: number): Uint32Array {
-    const table = new DigestTable();
-    for (const kv of this.state.values()) table.xor(kv.bucket16, kv.hi, kv.lo);
-    return table.fold(level);
+    return heldDigests(this.state, level);
   }
 
   /** Opens a connection and sends the hello. */
