@@ -9,7 +9,9 @@
  * deleted. So a case's final map can be compared with the server's model.
  */
 import { createPackr } from '../../src/protocol/index.ts';
-import { applyKvs, deletePending, type HeldKV, ownDigests, pendingAfterBuckets, type Position } from '../support/catchUpClient.ts';
+import {
+  applyKvs, deletePending, type HeldKV, ownDigests, pendingAfterBuckets, pendingAfterServerHello, type Position,
+} from '../support/catchUpClient.ts';
 import { type CloseResult, RawSocket } from './rawSocket.ts';
 
 /** What the peer sends once the serverHello chose digests: its own digests, or a case's messages. */
@@ -136,9 +138,7 @@ export class CatchUpPeer {
   #onServerHello(msg: Record<string, unknown>): void {
     this.serverHello = msg;
     for (const m of this.#options.afterHello ?? []) this.socket.sendValue(m);
-    if (msg.catchUp === 'resume') return; // the pending set stays as it was (none here)
-    // A full snapshot (or a digest answer, once `buckets` says which) replaces what is held.
-    this.pending = new Set(this.held.keys());
+    this.pending = pendingAfterServerHello(this.held, this.pending, msg.catchUp);
     if (msg.catchUp !== 'digest') return;
     const upload = this.#options.upload ?? { kind: 'own' };
     if (upload.kind === 'messages') {

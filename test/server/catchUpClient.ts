@@ -12,7 +12,9 @@ import WebSocket from 'ws';
 import {
   clientDigestLevel, Codec, DEFAULT_MAX_VALUE_BYTES, decompressFrame, isCompressedFrame, largestServerFrameBytes, type ServerMessage,
 } from '../../src/protocol/index.ts';
-import { applyKvs, deletePending, type HeldKV, heldDigests, ownDigests, pendingAfterBuckets, type Position } from '../support/catchUpClient.ts';
+import {
+  applyKvs, deletePending, type HeldKV, heldDigests, ownDigests, pendingAfterBuckets, pendingAfterServerHello, type Position,
+} from '../support/catchUpClient.ts';
 
 export interface ConnectOptions {
   readonly syncerType?: string;
@@ -122,8 +124,7 @@ export class CatchUpConnection {
         this.#serverInstanceId = msg.serverInstanceId;
         // §A.2: anything but resume clears the position until this connection's snapshotEnd.
         if (msg.catchUp !== 'resume') c.position = undefined;
-        // A full snapshot (catchUp snapshot or absent): every held key is pending (§10.7).
-        if (msg.catchUp === 'snapshot' || msg.catchUp === undefined || msg.catchUp === null) c.pending = new Set(c.state.keys());
+        c.pending = pendingAfterServerHello(c.state, c.pending, msg.catchUp);
         if (msg.catchUp === 'digest' && this.#options.manualDigests !== true) this.sendDigests(this.#client.digestLevel());
         break;
       }

@@ -47,6 +47,15 @@ export function ownDigests(held: ReadonlyMap<string, HeldKV>, level: number): Di
   return out;
 }
 
+/**
+ * At a serverHello (§10 step 7): a resumed connection keeps the pending set it had; any other
+ * answer (a snapshot, or a digest one until `buckets` says which keys) makes every held key
+ * pending.
+ */
+export function pendingAfterServerHello(held: ReadonlyMap<string, HeldKV>, pending: Set<string> | undefined, catchUp: unknown): Set<string> | undefined {
+  return catchUp === 'resume' ? pending : new Set(held.keys());
+}
+
 /** After `buckets`: the held keys of the replaced buckets are pending (they must all come back). */
 export function pendingAfterBuckets(held: ReadonlyMap<string, HeldKV>, level: number, replaced: Uint8Array): Set<string> {
   return new Set([...held].filter(([, kv]) => bitmapHas(replaced, bucketAtLevel(kv.bucket16, level))).map(([k]) => k));
