@@ -67,7 +67,13 @@ describe('an API server outage', () => {
     await eventually(() => clients.every((c) => c.status === 'resync-in-progress'), 'clients to be told resync-in-progress', 10_000);
     assert.equal(await httpStatus(`${h.opsUrl}/liveness`), 200, 'liveness never depends on the datastore');
 
-    const metrics = await httpText(`${h.opsUrl}/metrics`);
+    // Each kind's watcher crosses the stale bound on its own timer: readiness fails with the
+    // first, and on a loaded machine the last can follow a moment later.
+    let metrics = '';
+    await eventually(async () => {
+      metrics = await httpText(`${h.opsUrl}/metrics`);
+      return kindIds.every((id) => gauge(metrics, 'cattail_datastore_kind_stale', 'kind', id) === 1);
+    }, 'every kind stale', 10_000).catch(() => {});
     for (const id of kindIds) assert.equal(gauge(metrics, 'cattail_datastore_kind_stale', 'kind', id), 1, `kind ${id} is stale`);
     for (const [i, c] of clients.entries()) {
       assert.deepEqual(new Map(c.state), held[i], `${syncerTypeOf(c)} client kept its state`);
