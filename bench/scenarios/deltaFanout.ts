@@ -15,7 +15,7 @@ import os from 'node:os';
 import { createPackr } from '../../src/protocol/index.ts';
 import { BenchServer, cpuSeconds } from '../benchServer.ts';
 import { ClientFleet } from '../clientFleet.ts';
-import { measureRawStreamPinned } from '../rawStreamPinned.ts';
+import { measureRawStream } from '../rawStream.ts';
 import { SyscallCounter, type SyscallCounts } from '../syscallCount.ts';
 import type { BenchContext } from '../context.ts';
 import { freePort } from '../freePort.ts';
@@ -181,7 +181,7 @@ export async function deltaFanout(ctx: BenchContext): Promise<ScenarioResult> {
   const redis = await peer('redis', () => runRedis(ctx));
   const etcd = await peer('etcd', () => runEtcd(ctx));
   ctx.log(`delta fan-out: raw ws stream limit over ${ctx.sizes.snapshot.rawBytes / 1024 ** 2} MiB`);
-  const raw = await measureRawStreamPinned(ctx.sizes.snapshot.rawBytes, ctx.pin);
+  const raw = await measureRawStream(ctx.sizes.snapshot.rawBytes, ctx.pin);
   const targets = [];
   if (redis !== undefined) {
     targets.push(atLeast('deliveries/s vs Redis pub/sub', cattail.deliveriesPerSec / redis.deliveriesPerSec, 3, '×', '≥ 3×'));

@@ -9,7 +9,7 @@ import os from 'node:os';
 import { BenchServer, cpuSeconds } from '../benchServer.ts';
 import { ClientFleet } from '../clientFleet.ts';
 import type { BenchContext } from '../context.ts';
-import { measureRawStreamPinned } from '../rawStreamPinned.ts';
+import { measureRawStream } from '../rawStream.ts';
 import { atLeast, atMost, type ScenarioResult } from '../report.ts';
 import { wallClockMs } from '../workload.ts';
 
@@ -27,7 +27,7 @@ export const snapshotFanoutZstd = (ctx: BenchContext): Promise<ScenarioResult> =
 async function fanout(ctx: BenchContext, compression: boolean): Promise<ScenarioResult> {
   const { keys, clients, rawBytes } = ctx.sizes.snapshot;
   ctx.log(`snapshot fan-out: raw ws stream limit over ${rawBytes / MB} MiB`);
-  const raw = await measureRawStreamPinned(rawBytes, ctx.pin);
+  const raw = await measureRawStream(rawBytes, ctx.pin);
   ctx.log(`snapshot fan-out: ${keys} keys, ${clients} agents at once (raw limit ${(raw.bytesPerSec / MB).toFixed(0)} MiB/s)`);
   const server = await BenchServer.start({ datastore: 'bench', pods: keys, nodes: Math.max(1, keys / 100), namespaces: 100, cpuProfileDir: ctx.profileDir, profileName: compression ? 'snapshot-fanout-zstd' : 'snapshot-fanout', pin: ctx.pin });
   const fleet = new ClientFleet('cattail', ctx.sizes.clientProcesses, ctx.pin);
