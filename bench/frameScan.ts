@@ -76,7 +76,8 @@ function readNumber(b: Buffer, off: number): number {
   }
 }
 
-function arrayHeader(b: Buffer, off: number): [count: number, next: number] {
+/** A MessagePack array header at `off`: its element count and the offset after it. */
+export function arrayHeader(b: Buffer, off: number): [count: number, next: number] {
   const h = b[off] as number;
   if (h >= 0x90 && h <= 0x9f) return [h & 0x0f, off + 1];
   if (h === 0xdc) return [b.readUInt16BE(off + 1), off + 3];
@@ -84,7 +85,8 @@ function arrayHeader(b: Buffer, off: number): [count: number, next: number] {
   throw new Error(`not a MessagePack array header: 0x${h.toString(16)} at ${off}`);
 }
 
-function strHeader(b: Buffer, off: number): [length: number, start: number] {
+/** A MessagePack string header at `off`: the payload's length and start. */
+export function strHeader(b: Buffer, off: number): [length: number, start: number] {
   const h = b[off] as number;
   if (h >= 0xa0 && h <= 0xbf) return [h & 0x1f, off + 1];
   if (h === 0xd9) return [b[off + 1] as number, off + 2];

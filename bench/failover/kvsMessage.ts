@@ -4,7 +4,7 @@
  * its key and value elements (what the KV hash covers, spec13 §A.8), and returns the `seq` mark
  * when the frame carries one. Unknown fields and extra entry elements are skipped.
  */
-import { skip } from '../frameScan.ts';
+import { arrayHeader, skip, strHeader } from '../frameScan.ts';
 
 export interface KvsEntry {
   readonly key: string;
@@ -89,21 +89,4 @@ function mapHeader(b: Buffer, off: number): [count: number, next: number] {
   if (h === 0xde) return [b.readUInt16BE(off + 1), off + 3];
   if (h === 0xdf) return [b.readUInt32BE(off + 1), off + 5];
   throw new Error(`not a MessagePack map header: 0x${h.toString(16)}`);
-}
-
-function arrayHeader(b: Buffer, off: number): [count: number, next: number] {
-  const h = b[off] as number;
-  if (h >= 0x90 && h <= 0x9f) return [h & 0x0f, off + 1];
-  if (h === 0xdc) return [b.readUInt16BE(off + 1), off + 3];
-  if (h === 0xdd) return [b.readUInt32BE(off + 1), off + 5];
-  throw new Error(`not a MessagePack array header: 0x${h.toString(16)} at ${off}`);
-}
-
-function strHeader(b: Buffer, off: number): [length: number, start: number] {
-  const h = b[off] as number;
-  if (h >= 0xa0 && h <= 0xbf) return [h & 0x1f, off + 1];
-  if (h === 0xd9) return [b[off + 1] as number, off + 2];
-  if (h === 0xda) return [b.readUInt16BE(off + 1), off + 3];
-  if (h === 0xdb) return [b.readUInt32BE(off + 1), off + 5];
-  throw new Error(`not a MessagePack string header: 0x${h.toString(16)} at ${off}`);
 }
