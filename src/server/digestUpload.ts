@@ -1,4 +1,4 @@
-import { bitmapHas, CloseCode, DIGEST_BYTES, DIGESTS_PER_FRAME, ProtocolError } from '../protocol/index.ts';
+import { CloseCode, DIGEST_BYTES, DIGESTS_PER_FRAME, ProtocolError } from '../protocol/index.ts';
 import type { CatchUpBase, CatchUpComparison } from '../snapshot/index.ts';
 import type { CatchUpFallback } from './catchUpPlan.ts';
 
@@ -28,8 +28,8 @@ export interface DigestVerdict {
  * message is compared with the base's digests as it arrives, leaving one bit per bucket (8 KiB at
  * level 16). Gathering the digests instead held 512 KiB per connection for as long as a client
  * took to send its last message, up to the 10 s budget: a few hundred connections that stall
- * after their first message would pin hundreds of MiB. The array `CatchUpBase.compare` takes is
- * rebuilt from the bits at the end, used and dropped in the same synchronous call.
+ * after their first message would pin hundreds of MiB. At the end `CatchUpBase.replace` turns those
+ * bits into the verdict (the keys they hold, or the full-snapshot fallback).
  */
 export class DigestUpload {
   readonly level: number;
@@ -88,14 +88,10 @@ export class DigestUpload {
     }
     this.#next += n;
     if (this.#next < this.buckets) return undefined;
-    // Digests equal to the base's except, in every differing bucket, one flipped bit: compare()
-    // then finds exactly the differing buckets.
-    const client = theirs.slice();
-    for (let b = 0; b < this.buckets; b++) if (bitmapHas(differs, b)) client[2 * b + 1] = (client[2 * b + 1] as number) ^ 1;
     const base = this.#base;
     this.#base = undefined;
     this.#baseDigests = undefined;
     this.#differs = undefined;
-    return { base, diff: base.compare(this.level, client), clientEmpty: !this.#nonZero };
+    return { base, diff: base.replace(this.level, differs), clientEmpty: !this.#nonZero };
   }
 }

@@ -68,17 +68,27 @@ export class CatchUpBase {
   compare(level: number, clientDigests: Uint32Array): CatchUpComparison {
     const buckets = 2 ** level;
     if (clientDigests.length !== 2 * buckets) throw new RangeError(`${clientDigests.length / 2} client digests for level ${level}, which has ${buckets} buckets`);
-    const { digests, counts } = this.#fold(level);
+    const { digests } = this.#fold(level);
+    const differing = bitmapOf(buckets, (i) => digests[2 * i] !== clientDigests[2 * i] || digests[2 * i + 1] !== clientDigests[2 * i + 1]);
+    return this.replace(level, differing);
+  }
+
+  /**
+   * The comparison for a bitmap of the buckets whose digests differ at `level` (bucket i = byte
+   * i>>3, bit 7-(i&7)), for a caller that compared the digests itself as they arrived: the
+   * keys those buckets hold, or every bucket (`fullSnapshot`) when that is over half the keys.
+   */
+  replace(level: number, differing: Uint8Array): CatchUpComparison {
+    const buckets = 2 ** level;
+    const { counts } = this.#fold(level);
     let replacedBuckets = 0;
     let replacedKeys = 0;
-    const differs = (i: number): boolean => digests[2 * i] !== clientDigests[2 * i] || digests[2 * i + 1] !== clientDigests[2 * i + 1];
-    const bitmap = bitmapOf(buckets, (i) => {
-      if (!differs(i)) return false;
+    for (let i = 0; i < buckets; i++) {
+      if (!bitmapHas(differing, i)) continue;
       replacedBuckets++;
       replacedKeys += counts[i] as number;
-      return true;
-    });
-    if (replacedKeys * 2 <= this.keys) return { bitmap, replacedBuckets, replacedKeys, fullSnapshot: false };
+    }
+    if (replacedKeys * 2 <= this.keys) return { bitmap: Buffer.from(differing), replacedBuckets, replacedKeys, fullSnapshot: false };
     return { bitmap: bitmapOf(buckets, () => true), replacedBuckets: buckets, replacedKeys: this.keys, fullSnapshot: true };
   }
 
